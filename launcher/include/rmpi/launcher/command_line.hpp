@@ -1,0 +1,42 @@
+#pragma once
+/// Parsing the rmpirun command line into a LaunchSpec.
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <rmpi/launcher/launch_spec.hpp>
+
+namespace rmpi::launcher {
+
+/// The outcome of --help or --version: text for stdout and the exit code; nothing is launched.
+struct PrintAndExit {
+  std::string text;
+  int exit_code = 0;
+};
+
+/// Either a job to launch or text to print.
+using ParseResult = std::variant<LaunchSpec, PrintAndExit>;
+
+/// Looks up an environment variable; empty when it is not set.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+/// The process environment (std::getenv).
+std::optional<std::string> process_env(std::string_view name);
+
+/// Parses `rmpirun [options] program [args...]`. Everything after the program is passed to it
+/// untouched; `-np` is a synonym of `-n`; `--` ends the options. RMPI_SSH_ARGS and
+/// RMPI_PORT_RANGE (read through `env`) are defaults that options override; `-x NAME` reads
+/// NAME through `env`. Throws rmpi::ConfigError (one line naming the option and value) for
+/// unknown options, missing or bad values, or a missing program.
+ParseResult parse_command_line(int argc, const char* const* argv,
+                               const EnvLookup& env = process_env);
+
+/// The --help text (usage, options, examples).
+std::string usage_text();
+
+/// The --version text, "rmpirun (rmpi) <version>\n".
+std::string version_text();
+
+}  // namespace rmpi::launcher

@@ -1,0 +1,138 @@
+#include <rmpi/channel.hpp>
+
+#include <rmpi/error.hpp>
+
+namespace rmpi::places {
+namespace detail {
+
+void Inbox::push(Message m) {
+  {
+    std::lock_guard lock(mu_);
+    q_.push_back(std::move(m));
+  }
+  cv_.notify_one();
+  notify();
+}
+
+std::optional<Message> Inbox::pop(std::optional<Clock::time_point> deadline) {
+  std::unique_lock lock(mu_);
+  auto ready = [&] { return !q_.empty() || closed_.has_value(); };
+  if (deadline) {
+    if (!cv_.wait_until(lock, *deadline, ready)) return std::nullopt;
+  } else {
+    cv_.wait(lock, ready);
+  }
+  if (q_.empty()) throw ChannelClosed(*closed_);
+  Message m = std::move(q_.front());
+  q_.pop_front();
+  return m;
+}
+
+void Inbox::close(std::string reason) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    closed_ = std::move(reason);
+  }
+  cv_.notify_all();
+  notify();
+}
+
+bool Inbox::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_.has_value();
+}
+
+std::size_t Inbox::size() const {
+  std::lock_guard lock(mu_);
+  return q_.size();
+}
+
+void Inbox::set_listener(std::function<void()> fn) {
+  std::lock_guard lock(mu_);
+  listener_ = std::move(fn);
+}
+
+void Inbox::notify() {
+  std::function<void()> fn;
+  {
+    std::lock_guard lock(mu_);
+    fn = listener_;
+  }
+  if (fn) fn();
+}
+
+namespace {
+// Both ends of an in-memory channel: each end reads its own inbox and writes
+// the other's. When an end is dropped, the other end's reads fail once drained.
+struct PairState {
+  Inbox inbox[2];
+  std::string name;
+};
+
+class InMemoryEndpoint final : public ChannelEndpoint {
+ public:
+  InMemoryEndpoint(std::shared_ptr<PairState> s, int side) : s_(std::move(s)), side_(side) {}
+  ~InMemoryEndpoint() override { s_->inbox[1 - side_].close(s_->name + ": the other end was closed"); }
+
+  void send(Message m) override {
+    Inbox& peer = s_->inbox[1 - side_];
+    if (s_->inbox[side_].closed() && peer.closed())
+      throw ChannelClosed(s_->name + ": channel closed");
+    peer.push(std::move(m));
+  }
+  std::optional<Message> receive(std::optional<Clock::time_point> deadline) override {
+    return s_->inbox[side_].pop(deadline);
+  }
+  std::string describe() const override { return s_->name; }
+
+ private:
+  std::shared_ptr<PairState> s_;
+  int side_;
+};
+}  // namespace
+
+std::pair<std::shared_ptr<ChannelEndpoint>, std::shared_ptr<ChannelEndpoint>> make_endpoint_pair(
+    std::string name) {
+  auto s = std::make_shared<PairState>();
+  s->name = std::move(name);
+  return {std::make_shared<InMemoryEndpoint>(s, 0), std::make_shared<InMemoryEndpoint>(s, 1)};
+}
+
+}  // namespace detail
+
+detail::ChannelEndpoint& PlaceChannel::endpoint() const {
+  if (!ep_) throw ChannelClosed("use of an unconnected PlaceChannel");
+  return *ep_;
+}
+
+std::pair<PlaceChannel, PlaceChannel> make_place_channel_pair(std::string name) {
+  auto [a, b] = detail::make_endpoint_pair(std::move(name));
+  return {PlaceChannel(std::move(a)), PlaceChannel(std::move(b))};
+}
+
+AsyncBiChannel::AsyncBiChannel() {
+  auto [a, b] = make_place_channel_pair("async bi-channel");
+  here_ = std::move(a);
+  there_ = std::move(b);
+}
+
+Value TypedChannel::get(std::string_view type) {
+  auto matches = [&](const Value& v) {
+    return v.is_list() && !v.as_list().empty() && v.as_list().front().is_symbol(type);
+  };
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (matches(*it)) {
+      Value v = std::move(*it);
+      pending_.erase(it);
+      return v;
+    }
+  }
+  for (;;) {
+    Value v = ch_.get<Value>();
+    if (matches(v)) return v;
+    pending_.push_back(std::move(v));
+  }
+}
+
+}  // namespace rmpi::places

@@ -1,0 +1,168 @@
+#pragma once
+// The control-plane protocol: one struct per control message, carried in a
+// FrameKind::control frame as a Cereal archive of ControlMessage (the
+// variant index is the message kind, so an unhandled kind fails to compile
+// in std::visit). Place/rank data travels in FrameKind::data frames (channel
+// = sub-channel id, type_tag + payload = the encoded Message); process I/O in
+// FrameKind::io frames (channel = process id, flags = IoStream, empty payload
+// = end of stream).
+//
+// Sub-channel ids are chosen by the side that opens the sub-channel and are
+// unique per connection. On a node↔place socket, channel 0 is the place's
+// own channel; channels of named connections are chosen by the node.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/variant.hpp>
+#include <cereal/types/vector.hpp>
+
+namespace rmpi::places::protocol {
+
+using Env = std::vector<std::pair<std::string, std::string>>;
+
+enum class IoStream : std::uint16_t { stdin_ = 0, stdout_ = 1, stderr_ = 2 };
+
+/// Connector → router, first control message after authentication.
+struct Hello {
+  std::string role;   // "spawner", "place", "rank", "client"
+  std::uint32_t id = 0;  // rank for "rank", else 0
+  template <class A> void serialize(A& a) { a(role, id); }
+};
+/// Router → connector: who answered and the address peers should use for it.
+struct Welcome {
+  std::string host;             // the address the connector reached the node on
+  std::uint16_t port = 0;       // the router's listen port
+  template <class A> void serialize(A& a) { a(host, port); }
+};
+
+/// Spawner → node: start a place (a process running a registered function).
+struct SpawnPlace {
+  std::uint32_t channel = 0;  // sub-channel for the new place's main channel
+  std::string module;         // executable path
+  std::string function;       // registered name
+  bool thunk = false;         // function creates and returns the place
+  bool thread = false;        // run on a thread of a place host (supervise_thread_at)
+  std::string name;           // named place, or empty
+  template <class A> void serialize(A& a) { a(channel, module, function, thunk, thread, name); }
+};
+/// Node → spawner: the place runs (its function was found).
+struct PlaceStarted {
+  std::uint32_t channel = 0;
+  std::int32_t pid = 0;
+  template <class A> void serialize(A& a) { a(channel, pid); }
+};
+/// Node → spawner: a spawn or connect on `channel` failed; `reason` names what and where.
+struct ChannelFailed {
+  std::uint32_t channel = 0;
+  std::string reason;
+  template <class A> void serialize(A& a) { a(channel, reason); }
+};
+/// Node → spawner: the place behind `channel` ended. status: exit code, or 128+signal.
+struct PlaceExited {
+  std::uint32_t channel = 0;
+  std::int32_t status = 0;
+  std::string description;  // "exited with status 3", "killed by signal 9 (SIGKILL)"
+  template <class A> void serialize(A& a) { a(channel, status, description); }
+};
+/// Spawner → node: open `channel` to the named place `name`.
+struct ConnectNamed {
+  std::uint32_t channel = 0;
+  std::string name;
+  template <class A> void serialize(A& a) { a(channel, name); }
+};
+/// Node → spawner: `channel` is connected.
+struct Connected {
+  std::uint32_t channel = 0;
+  template <class A> void serialize(A& a) { a(channel); }
+};
+/// Either direction: the sub-channel is closed (its peer is gone).
+struct CloseChannel {
+  std::uint32_t channel = 0;
+  template <class A> void serialize(A& a) { a(channel); }
+};
+/// Node → place: a new connection on `channel` was accepted for this named place.
+struct NewConnection {
+  std::uint32_t channel = 0;
+  template <class A> void serialize(A& a) { a(channel); }
+};
+/// Place → node (first message on its socket): ready, or the function was not found.
+struct PlaceReady {
+  bool ok = true;
+  std::string reason;
+  template <class A> void serialize(A& a) { a(ok, reason); }
+};
+/// Spawner → node: exit now (node_send_exit): kill its places and processes, exit `code`.
+struct Exit {
+  std::int32_t code = 0;
+  template <class A> void serialize(A& a) { a(code); }
+};
+/// Any → router → root: a log line. Routers forward toward the root, adding nothing;
+/// the root prints "[time] <origin> <severity>: <text>".
+struct Log {
+  std::string severity;  // fatal error warning info debug
+  std::string origin;    // "PLACE host:port"
+  std::string text;
+  std::int64_t unix_time_us = 0;
+  template <class A> void serialize(A& a) { a(severity, origin, text, unix_time_us); }
+};
+
+/// Launcher → node: start an arbitrary process (a rank). Its stdout/stderr come
+/// back as io frames on channel `id`; stdin too if forward_stdin.
+struct SpawnProcess {
+  std::uint32_t id = 0;
+  std::vector<std::string> argv;
+  Env env;               // added to the node's environment
+  std::string cwd;       // must exist on the node's host
+  bool forward_stdin = false;
+  template <class A> void serialize(A& a) { a(id, argv, env, cwd, forward_stdin); }
+};
+struct ProcessStarted {
+  std::uint32_t id = 0;
+  std::int32_t pid = 0;
+  template <class A> void serialize(A& a) { a(id, pid); }
+};
+/// The process could not start (exec failed, cwd missing): reason names host and path.
+struct ProcessFailed {
+  std::uint32_t id = 0;
+  std::string reason;
+  template <class A> void serialize(A& a) { a(id, reason); }
+};
+/// The process ended; sent only after all its output was sent. status: exit code or 128+signal.
+struct ProcessExited {
+  std::uint32_t id = 0;
+  std::int32_t status = 0;
+  std::int32_t signal = 0;  // the terminating signal, 0 if it exited
+  template <class A> void serialize(A& a) { a(id, status, signal); }
+};
+/// Launcher → node: signal all processes (and places) it started: SIGTERM, then after
+/// `grace_ms` SIGKILL for what is still alive.
+struct Terminate {
+  std::int32_t grace_ms = 3000;
+  template <class A> void serialize(A& a) { a(grace_ms); }
+};
+
+/// Rank → node → launcher: where this rank's listener is.
+struct RankAddress {
+  std::uint32_t rank = 0;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string local_path;  // Unix socket path for ranks on the same host, or empty
+  template <class A> void serialize(A& a) { a(rank, host, port, local_path); }
+};
+/// Launcher → node → every rank: all ranks' addresses, indexed by rank.
+struct RankTable {
+  std::vector<RankAddress> ranks;
+  template <class A> void serialize(A& a) { a(ranks); }
+};
+
+using ControlMessage =
+    std::variant<Hello, Welcome, SpawnPlace, PlaceStarted, ChannelFailed, PlaceExited, ConnectNamed,
+                 Connected, CloseChannel, NewConnection, PlaceReady, Exit, Log, SpawnProcess,
+                 ProcessStarted, ProcessFailed, ProcessExited, Terminate, RankAddress, RankTable>;
+
+}  // namespace rmpi::places::protocol
