@@ -47,8 +47,7 @@ int parse_count(std::string_view digits, std::string_view what, std::string_view
   }
   if (value < 1) fail(where, std::string(what) + " must be at least 1", token);
   if (value > max_count) {
-    fail(where, std::string(what) + " is too large (max " + std::to_string(max_count) + ")",
-         token);
+    fail(where, std::string(what) + " is too large (max " + std::to_string(max_count) + ")", token);
   }
   return value;
 }

@@ -32,7 +32,8 @@ std::vector<std::string> tokenize(std::string_view line) {
     std::size_t next = i;
     while (next < line.size() && is_blank(line[next])) ++next;
     const bool glue = (!current.empty() && current.back() == '=') ||
-                      (next < line.size() && line[next] == '=' && !current.empty());
+                      (next < line.size() && line[next] == '=' && !current.empty() &&
+                       current.find('=') == std::string::npos);
     if (!glue && !current.empty()) tokens.push_back(std::move(current));
     if (!glue) current.clear();
     i = next - 1;

@@ -13,10 +13,8 @@ namespace {
 
 bool equal_ignoring_case(std::string_view a, std::string_view b) {
   const auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; };
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) {
-           return lower(x) == lower(y);
-         });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string own_hostname() {
@@ -28,8 +26,8 @@ std::string own_hostname() {
 }  // namespace
 
 bool is_local_host(std::string_view host, std::string_view own) {
-  for (std::string_view loopback : {"localhost", "localhost.localdomain", "127.0.0.1", "::1",
-                                    "[::1]"}) {
+  for (std::string_view loopback :
+       {"localhost", "localhost.localdomain", "127.0.0.1", "::1", "[::1]"}) {
     if (equal_ignoring_case(host, loopback)) return true;
   }
   if (host.empty() || own.empty()) return false;

@@ -57,8 +57,7 @@ std::vector<RankPlacement> map_ranks(const std::vector<HostEntry>& hosts, int np
                                      bool oversubscribe) {
   if (hosts.empty()) throw ConfigError("rmpirun: no hosts to run on");
   if (np < 1) {
-    throw ConfigError("rmpirun: the number of ranks must be at least 1, not " +
-                      std::to_string(np));
+    throw ConfigError("rmpirun: the number of ranks must be at least 1, not " + std::to_string(np));
   }
   std::int64_t total_slots = 0;
   std::int64_t total_capacity = 0;

@@ -1,9 +1,8 @@
 #pragma once
 // Helpers shared by the collectives tests: the group sizes to sweep and a way
 // to run one function per rank and collect what each rank returned.
-#include <rmpi/collectives/in_memory.hpp>
-
 #include <optional>
+#include <rmpi/collectives/in_memory.hpp>
 #include <utility>
 #include <vector>
 
@@ -56,8 +55,8 @@ struct Mat2 {
 /// The product `x * y` modulo 1000003.
 inline Mat2 mat_mul(const Mat2& x, const Mat2& y) {
   constexpr long long m = 1000003;
-  return {(x.a * y.a + x.b * y.c) % m, (x.a * y.b + x.b * y.d) % m,
-          (x.c * y.a + x.d * y.c) % m, (x.c * y.b + x.d * y.d) % m};
+  return {(x.a * y.a + x.b * y.c) % m, (x.a * y.b + x.b * y.d) % m, (x.c * y.a + x.d * y.c) % m,
+          (x.c * y.b + x.d * y.d) % m};
 }
 
 /// A distinct, non-commuting matrix for each rank.

@@ -1,12 +1,11 @@
 #pragma once
 /// Allgather: a gather to rank 0, then a broadcast of the gathered vector
 /// (2 ceil(log2 p) rounds).
-#include <utility>
-#include <vector>
-
 #include <rmpi/collectives/broadcast.hpp>
 #include <rmpi/collectives/gather.hpp>
 #include <rmpi/collectives/transport.hpp>
+#include <utility>
+#include <vector>
 
 namespace rmpi::collectives {
 

@@ -2,11 +2,10 @@
 /// Allreduce: reduce to rank 0, then broadcast from rank 0, as the reference
 /// does (2 ceil(log2 p) rounds). Every rank ends with a bitwise identical
 /// result, since all copies come from rank 0's.
-#include <utility>
-
 #include <rmpi/collectives/broadcast.hpp>
 #include <rmpi/collectives/reduce.hpp>
 #include <rmpi/collectives/transport.hpp>
+#include <utility>
 
 namespace rmpi::collectives {
 

@@ -4,12 +4,11 @@
 /// receives from rank - k (mod p). No send waits on a receive, so no
 /// schedule of ranks deadlocks as long as `send` does not block.
 #include <optional>
+#include <rmpi/collectives/transport.hpp>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <rmpi/collectives/transport.hpp>
 
 namespace rmpi::collectives {
 

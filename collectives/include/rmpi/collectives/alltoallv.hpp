@@ -7,12 +7,11 @@
 /// disagrees between sender and receiver is reported, never mismatched.
 #include <algorithm>
 #include <cstddef>
+#include <rmpi/collectives/transport.hpp>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <rmpi/collectives/transport.hpp>
 
 namespace rmpi::collectives {
 
@@ -33,15 +32,15 @@ inline void check_layout(int rank, int size, const char* side, std::span<const i
   for (std::size_t i = 0; i < counts.size(); ++i) {
     const std::string at = "[" + std::to_string(i) + "]";
     if (counts[i] < 0 || displs[i] < 0) {
-      throw std::invalid_argument(where() + s + "_counts" + at + " = " +
-                                  std::to_string(counts[i]) + " and " + s + "_displs" + at +
-                                  " = " + std::to_string(displs[i]) + " must not be negative");
+      throw std::invalid_argument(where() + s + "_counts" + at + " = " + std::to_string(counts[i]) +
+                                  " and " + s + "_displs" + at + " = " + std::to_string(displs[i]) +
+                                  " must not be negative");
     }
     const auto end = static_cast<std::size_t>(displs[i]) + static_cast<std::size_t>(counts[i]);
     if (end > buffer_size) {
       throw std::invalid_argument(where() + s + "_displs" + at + " + " + s + "_counts" + at +
-                                  " = " + std::to_string(end) + " exceeds " + s +
-                                  "buf's size " + std::to_string(buffer_size));
+                                  " = " + std::to_string(end) + " exceeds " + s + "buf's size " +
+                                  std::to_string(buffer_size));
     }
   }
 }
@@ -74,11 +73,10 @@ void alltoallv(P& t, const std::vector<T>& sendbuf, std::span<const int> send_co
   const auto place = [&](int src, const std::vector<T>& part) {
     const auto i = static_cast<std::size_t>(src);
     if (part.size() != static_cast<std::size_t>(recv_counts[i])) {
-      throw std::invalid_argument("rmpi::collectives::alltoallv: rank " + std::to_string(rank) +
-                                  " expects recv_counts[" + std::to_string(src) + "] = " +
-                                  std::to_string(recv_counts[i]) + " elements from rank " +
-                                  std::to_string(src) + ", which sends " +
-                                  std::to_string(part.size()));
+      throw std::invalid_argument(
+          "rmpi::collectives::alltoallv: rank " + std::to_string(rank) + " expects recv_counts[" +
+          std::to_string(src) + "] = " + std::to_string(recv_counts[i]) + " elements from rank " +
+          std::to_string(src) + ", which sends " + std::to_string(part.size()));
     }
     std::copy(part.begin(), part.end(), recvbuf.begin() + recv_displs[i]);
   };

@@ -11,7 +11,8 @@ namespace rmpi::collectives {
 template <PointToPoint P>
 void barrier(P& t) {
   using Token = unsigned char;
-  const Token token = reduce(t, 0, [](Token a, Token) { return a; }, Token{0});
+  const Token token = reduce(
+      t, 0, [](Token a, Token) { return a; }, Token{0});
   broadcast(t, 0, token);
 }
 

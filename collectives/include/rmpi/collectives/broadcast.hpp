@@ -2,12 +2,11 @@
 /// Broadcast: the root's value arrives at every rank, along the hypercube of
 /// `broadcast_schedule` (ceil(log2 p) rounds, p - 1 messages in all).
 #include <optional>
+#include <rmpi/collectives/schedule.hpp>
+#include <rmpi/collectives/transport.hpp>
 #include <stdexcept>
 #include <string>
 #include <utility>
-
-#include <rmpi/collectives/schedule.hpp>
-#include <rmpi/collectives/transport.hpp>
 
 namespace rmpi::collectives {
 

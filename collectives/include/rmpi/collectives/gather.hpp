@@ -5,13 +5,12 @@
 /// ceil(log2 p) messages, not p - 1).
 #include <algorithm>
 #include <iterator>
+#include <rmpi/collectives/schedule.hpp>
+#include <rmpi/collectives/transport.hpp>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <rmpi/collectives/schedule.hpp>
-#include <rmpi/collectives/transport.hpp>
 
 namespace rmpi::collectives {
 
@@ -33,8 +32,8 @@ std::vector<T> gather(P& t, int root, const T& value) {
     const Block expected = reduce_block(relative_rank(step.peer, size, root), step.round, size);
     if (part.size() != static_cast<std::size_t>(expected.last - expected.first)) {
       throw std::runtime_error("rmpi::collectives::gather: rank " + std::to_string(rank) +
-                               " received " + std::to_string(part.size()) +
-                               " values from rank " + std::to_string(step.peer) + ", expected " +
+                               " received " + std::to_string(part.size()) + " values from rank " +
+                               std::to_string(step.peer) + ", expected " +
                                std::to_string(expected.last - expected.first));
     }
     block.insert(block.end(), std::make_move_iterator(part.begin()),

@@ -197,9 +197,9 @@ inline std::size_t InMemoryWorld::messages_received(int rank) const {
 
 inline void InMemoryWorld::check_rank(int rank, const char* what) const {
   if (rank < 0 || rank >= size()) {
-    throw std::out_of_range(std::string("rmpi::collectives::InMemoryTransport::") + what + " rank " +
-                            std::to_string(rank) + " is outside [0, " + std::to_string(size()) +
-                            ")");
+    throw std::out_of_range(std::string("rmpi::collectives::InMemoryTransport::") + what +
+                            " rank " + std::to_string(rank) + " is outside [0, " +
+                            std::to_string(size()) + ")");
   }
 }
 
@@ -245,9 +245,8 @@ V InMemoryWorld::pop(int dest, int src, int tag) {
   if (value == nullptr) {
     throw TransportTypeError("rmpi::collectives::InMemoryTransport::recv: rank " +
                              std::to_string(dest) + " expected " + type_name(typeid(V)) +
-                             " from rank " + std::to_string(src) + " (tag " +
-                             std::to_string(tag) + ") but the message is a " +
-                             type_name(queue.front().type()));
+                             " from rank " + std::to_string(src) + " (tag " + std::to_string(tag) +
+                             ") but the message is a " + type_name(queue.front().type()));
   }
   V result = std::move(*value);
   queue.pop_front();

@@ -5,33 +5,32 @@
 /// whole, so `reduce` applies them element by element to those:
 ///
 ///   auto total = rmpi::collectives::allreduce(t, rmpi::op::sum, local);
-#include <utility>
-
 #include <rmpi/collectives/detail/elementwise.hpp>
+#include <utility>
 
 namespace rmpi::op {
 
-using collectives::detail::whole_operand;
-
 /// `a + b`.
 struct Sum {
-  template <whole_operand A, whole_operand B>
-  constexpr auto operator()(A&& a, B&& b) const -> decltype(std::forward<A>(a) + std::forward<B>(b)) {
+  template <collectives::detail::whole_operand A, collectives::detail::whole_operand B>
+  constexpr auto operator()(A&& a, B&& b) const
+      -> decltype(std::forward<A>(a) + std::forward<B>(b)) {
     return std::forward<A>(a) + std::forward<B>(b);
   }
 };
 
 /// `a * b`.
 struct Prod {
-  template <whole_operand A, whole_operand B>
-  constexpr auto operator()(A&& a, B&& b) const -> decltype(std::forward<A>(a) * std::forward<B>(b)) {
+  template <collectives::detail::whole_operand A, collectives::detail::whole_operand B>
+  constexpr auto operator()(A&& a, B&& b) const
+      -> decltype(std::forward<A>(a) * std::forward<B>(b)) {
     return std::forward<A>(a) * std::forward<B>(b);
   }
 };
 
 /// The smaller of `a` and `b` (`a` when they are equal), by `<`.
 struct Min {
-  template <whole_operand T>
+  template <collectives::detail::whole_operand T>
   constexpr auto operator()(const T& a, const T& b) const -> decltype(b < a, T(a)) {
     return b < a ? b : a;
   }
@@ -39,7 +38,7 @@ struct Min {
 
 /// The larger of `a` and `b` (`a` when they are equal), by `<`.
 struct Max {
-  template <whole_operand T>
+  template <collectives::detail::whole_operand T>
   constexpr auto operator()(const T& a, const T& b) const -> decltype(a < b, T(a)) {
     return a < b ? b : a;
   }
@@ -47,32 +46,36 @@ struct Max {
 
 /// Logical and, `a && b`.
 struct LogicalAnd {
-  template <whole_operand A, whole_operand B>
-  constexpr auto operator()(A&& a, B&& b) const -> decltype(std::forward<A>(a) && std::forward<B>(b)) {
+  template <collectives::detail::whole_operand A, collectives::detail::whole_operand B>
+  constexpr auto operator()(A&& a, B&& b) const
+      -> decltype(std::forward<A>(a) && std::forward<B>(b)) {
     return std::forward<A>(a) && std::forward<B>(b);
   }
 };
 
 /// Logical or, `a || b`.
 struct LogicalOr {
-  template <whole_operand A, whole_operand B>
-  constexpr auto operator()(A&& a, B&& b) const -> decltype(std::forward<A>(a) || std::forward<B>(b)) {
+  template <collectives::detail::whole_operand A, collectives::detail::whole_operand B>
+  constexpr auto operator()(A&& a, B&& b) const
+      -> decltype(std::forward<A>(a) || std::forward<B>(b)) {
     return std::forward<A>(a) || std::forward<B>(b);
   }
 };
 
 /// Bitwise and, `a & b`.
 struct BitAnd {
-  template <whole_operand A, whole_operand B>
-  constexpr auto operator()(A&& a, B&& b) const -> decltype(std::forward<A>(a) & std::forward<B>(b)) {
+  template <collectives::detail::whole_operand A, collectives::detail::whole_operand B>
+  constexpr auto operator()(A&& a, B&& b) const
+      -> decltype(std::forward<A>(a) & std::forward<B>(b)) {
     return std::forward<A>(a) & std::forward<B>(b);
   }
 };
 
 /// Bitwise or, `a | b`.
 struct BitOr {
-  template <whole_operand A, whole_operand B>
-  constexpr auto operator()(A&& a, B&& b) const -> decltype(std::forward<A>(a) | std::forward<B>(b)) {
+  template <collectives::detail::whole_operand A, collectives::detail::whole_operand B>
+  constexpr auto operator()(A&& a, B&& b) const
+      -> decltype(std::forward<A>(a) | std::forward<B>(b)) {
     return std::forward<A>(a) | std::forward<B>(b);
   }
 };

@@ -2,11 +2,10 @@
 /// Reduce: combines every rank's value with `op` at the root, along the
 /// hypercube of `reduce_schedule` (ceil(log2 p) rounds).
 #include <optional>
-#include <utility>
-
 #include <rmpi/collectives/detail/combine.hpp>
 #include <rmpi/collectives/schedule.hpp>
 #include <rmpi/collectives/transport.hpp>
+#include <utility>
 
 namespace rmpi::collectives {
 
@@ -42,7 +41,9 @@ T reduce(P& t, int root, Op op, T value) {
   const int wrap = size - root;  // relative ids >= wrap are ranks 0 .. root-1
   // The rank whose input a partial starting at relative id `first` stands for.
   const auto head_rank = [&](int first) { return absolute_rank(first, size, root); };
-  const auto tail_rank = [&](int first) { return first >= wrap ? absolute_rank(first, size, root) : 0; };
+  const auto tail_rank = [&](int first) {
+    return first >= wrap ? absolute_rank(first, size, root) : 0;
+  };
 
   std::optional<T> head;  // my block's ranks root .. p-1, combined
   std::optional<T> tail;  // my block's ranks 0 .. root-1, combined

@@ -59,12 +59,12 @@ inline std::vector<Step> broadcast_schedule(int rank, int size, int root) {
     const long long bit = 1LL << round;
     if (id < bit) {
       if (id + bit < size) {
-        steps.push_back({round, absolute_rank(static_cast<int>(id + bit), size, root),
-                         Step::Action::send});
+        steps.push_back(
+            {round, absolute_rank(static_cast<int>(id + bit), size, root), Step::Action::send});
       }
     } else if (id < 2 * bit) {
-      steps.push_back({round, absolute_rank(static_cast<int>(id - bit), size, root),
-                       Step::Action::recv});
+      steps.push_back(
+          {round, absolute_rank(static_cast<int>(id - bit), size, root), Step::Action::recv});
     }
   }
   return steps;
@@ -84,12 +84,12 @@ inline std::vector<Step> reduce_schedule(int rank, int size, int root) {
     const long long bit = 1LL << round;
     if (id % (2 * bit) == 0) {
       if (id + bit < size) {
-        steps.push_back({round, absolute_rank(static_cast<int>(id + bit), size, root),
-                         Step::Action::recv});
+        steps.push_back(
+            {round, absolute_rank(static_cast<int>(id + bit), size, root), Step::Action::recv});
       }
     } else if (id % (2 * bit) == bit) {
-      steps.push_back({round, absolute_rank(static_cast<int>(id - bit), size, root),
-                       Step::Action::send});
+      steps.push_back(
+          {round, absolute_rank(static_cast<int>(id - bit), size, root), Step::Action::send});
       break;
     }
   }

@@ -7,8 +7,9 @@
 namespace rmpi::launcher {
 
 /// True for "localhost", "localhost.localdomain", "127.0.0.1", "::1" (also "[::1]") and the
-/// machine's own name (gethostname, short or full), compared case-insensitively. Anything else,
-/// including 127.0.0.2, is remote and goes through SSH.
+/// machine's own name as gethostname gives it, or its short form when that is a FQDN; compared
+/// case-insensitively. Anything else, including 127.0.0.2 and a FQDN when gethostname gives a
+/// short name, is remote and goes through SSH. Never resolves names.
 bool is_local_host(std::string_view host);
 
 /// is_local_host with an explicit own host name (deterministic, for tests).

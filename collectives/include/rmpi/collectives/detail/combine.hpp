@@ -2,12 +2,11 @@
 /// How `reduce` applies an operation: to whole values when it can, else
 /// element by element to `std::vector` / `std::array` (recursively).
 #include <cstddef>
+#include <rmpi/collectives/detail/elementwise.hpp>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
-
-#include <rmpi/collectives/detail/elementwise.hpp>
 
 namespace rmpi::collectives::detail {
 

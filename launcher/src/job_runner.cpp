@@ -1,0 +1,376 @@
+#include <rmpi/launcher/job_runner.hpp>
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <rmpi/auth.hpp>
+#include <rmpi/error.hpp>
+#include <rmpi/launcher/output_lines.hpp>
+#include <rmpi/process_host.hpp>
+#include <rmpi/rendezvous.hpp>
+
+namespace rmpi::launcher {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using places::OutputStream;
+using places::ProcessHost;
+
+/// Writes all of `s` to `fd` (our stdout/stderr); a closed pipe drops the output.
+void write_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    const ssize_t n = ::write(fd, s.data(), s.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    s.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(ms.count()) / 1000.0);
+  return buf;
+}
+
+/// Work posted by I/O callbacks and signal/stdin threads, run by the main thread.
+class EventQueue {
+ public:
+  void post(std::function<void()> fn) {
+    {
+      std::lock_guard lock(mu_);
+      q_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+  }
+  /// Runs queued work; waits until `deadline` for some if none is queued.
+  void run_until(Clock::time_point deadline) {
+    std::deque<std::function<void()>> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, deadline, [&] { return !q_.empty(); });
+      batch.swap(q_);
+    }
+    for (auto& fn : batch) fn();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> q_;
+};
+
+struct RankState {
+  int host_index = 0;
+  bool done = false;  // exited, failed to start, or lost with its node
+  int status = -1;
+  std::string how;  // for --print-all-exitcodes
+  OutputLines out, err;
+};
+
+class Job {
+ public:
+  Job(const LaunchSpec& spec, const JobLayout& layout)
+      : spec_(spec), layout_(layout), start_(Clock::now()) {
+    for (const auto& r : layout.ranks) {
+      RankState s;
+      s.host_index = r.host_index;
+      const std::string tag = spec.tag_output ? "[" + std::to_string(r.rank) + "] " : "";
+      s.out = OutputLines(tag);
+      s.err = OutputLines(tag);
+      ranks_.push_back(std::move(s));
+    }
+  }
+
+  int run();
+
+ private:
+  void verbose(const std::string& what) {
+    if (!spec_.verbose) return;
+    const double t = std::chrono::duration<double>(Clock::now() - start_).count();
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "[%8.3f s] ", t);
+    write_all(2, "rmpirun: " + std::string(buf) + what + "\n");
+  }
+  const std::string& host_label(int rank) const {
+    return layout_.hosts[static_cast<std::size_t>(ranks_[static_cast<std::size_t>(rank)].host_index)].name;
+  }
+  places::ProcessHostEvents events_for(int node);
+  void start_nodes();
+  void launch_ranks();
+  void rank_ended(int rank, int status, const std::string& how, bool failure);
+  void end_job(int status, const std::string& line);
+  bool all_done() const {
+    for (const auto& r : ranks_)
+      if (!r.done) return false;
+    return true;
+  }
+  std::vector<std::pair<std::string, std::string>> rank_env(int rank, int node) const;
+
+  const LaunchSpec& spec_;
+  const JobLayout& layout_;
+  Clock::time_point start_;
+  EventQueue queue_;
+  std::vector<RankState> ranks_;
+  std::vector<int> node_of_host_;                 // host index → node index (-1: unused)
+  std::vector<std::unique_ptr<ProcessHost>> nodes_;  // by node id
+  std::unique_ptr<rmpi::RendezvousServer> rendezvous_;
+  std::string job_id_;
+  bool ending_ = false;
+  std::optional<int> exit_status_;
+  std::optional<Clock::time_point> kill_deadline_;
+};
+
+places::ProcessHostEvents Job::events_for(int node) {
+  places::ProcessHostEvents ev;
+  ev.on_started = [this](std::uint32_t id, int pid) {
+    queue_.post([this, id, pid] { verbose("rank " + std::to_string(id) + " started, pid " + std::to_string(pid)); });
+  };
+  ev.on_failed = [this](std::uint32_t id, const std::string& reason) {
+    queue_.post([this, id, reason] {
+      rank_ended(static_cast<int>(id), 127, "failed to start: " + reason, true);
+    });
+  };
+  ev.on_output = [this](std::uint32_t id, OutputStream s, std::span<const std::byte> bytes) {
+    std::vector<std::byte> copy(bytes.begin(), bytes.end());
+    queue_.post([this, id, s, copy = std::move(copy)] {
+      RankState& r = ranks_.at(id);
+      OutputLines& lines = s == OutputStream::out ? r.out : r.err;
+      std::string text;
+      if (copy.empty()) lines.finish(text);
+      else lines.feed(copy, text);
+      write_all(s == OutputStream::out ? 1 : 2, text);
+    });
+  };
+  ev.on_exited = [this](std::uint32_t id, int status, int signal) {
+    queue_.post([this, id, status, signal] {
+      std::string how = signal ? "was killed by signal " + std::to_string(signal) + " (SIG" +
+                                     std::string(sigabbrev_np(signal) ? sigabbrev_np(signal) : "?") + ")"
+                               : "exited with status " + std::to_string(status);
+      rank_ended(static_cast<int>(id), status, how, status != 0);
+    });
+  };
+  ev.on_lost = [this, node](const std::string& reason) {
+    queue_.post([this, node, reason] {
+      bool had_live_rank = false;
+      for (std::size_t i = 0; i < ranks_.size(); ++i) {
+        if (node_of_host_[static_cast<std::size_t>(ranks_[i].host_index)] != node || ranks_[i].done) continue;
+        had_live_rank = true;
+        ranks_[i].done = true;
+        ranks_[i].status = 1;
+        ranks_[i].how = "lost with its node";
+      }
+      if (had_live_rank && !ending_)
+        end_job(1, "rmpirun: lost the node on " + nodes_[static_cast<std::size_t>(node)]->host() + ": " + reason);
+    });
+  };
+  return ev;
+}
+
+std::vector<std::pair<std::string, std::string>> Job::rank_env(int rank, int node) const {
+  const auto& p = layout_.ranks[static_cast<std::size_t>(rank)];
+  const auto& host = *nodes_[static_cast<std::size_t>(node)];
+  const std::string n = std::to_string(layout_.ranks.size());
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"RMPI_RANK", std::to_string(rank)},
+      {"RMPI_SIZE", n},
+      {"RMPI_LOCAL_RANK", std::to_string(p.local_rank)},
+      {"RMPI_LOCAL_SIZE", std::to_string(p.local_size)},
+      {"RMPI_NODE_ID", std::to_string(p.node_id)},
+      {"RANK", std::to_string(rank)},
+      {"WORLD_SIZE", n},
+      {"LOCAL_RANK", std::to_string(p.local_rank)},
+      {"LOCAL_WORLD_SIZE", std::to_string(p.local_size)},
+      {"RMPI_JOB_ID", job_id_},
+      {"RMPI_ADVERTISE", spec_.iface.empty() ? host.address() : spec_.iface},
+      {"RMPI_RENDEZVOUS", host.local_address() + ":" + std::to_string(rendezvous_->port())},
+  };
+  if (spec_.ports.first != 0)
+    env.emplace_back("RMPI_PORT_RANGE", std::to_string(spec_.ports.first) + "-" +
+                                            std::to_string(spec_.ports.last));
+  for (const auto& kv : spec_.env) env.push_back(kv);
+  return env;
+}
+
+void Job::start_nodes() {
+  node_of_host_.assign(layout_.hosts.size(), -1);
+  std::vector<int> used;
+  for (const auto& r : layout_.ranks) {
+    if (node_of_host_[static_cast<std::size_t>(r.host_index)] == -1) {
+      node_of_host_[static_cast<std::size_t>(r.host_index)] = r.node_id;
+      used.push_back(r.host_index);
+    }
+  }
+  places::ProcessHostOptions opt;
+  opt.node_path = spec_.node_path;
+  if (spec_.ssh != "ssh") opt.ssh_path = spec_.ssh;
+  opt.ssh_args = spec_.ssh_args;
+  if (spec_.prefix) opt.prefix = spec_.prefix->string();
+  if (spec_.ports.first != 0)
+    opt.port_range = std::to_string(spec_.ports.first) + "-" + std::to_string(spec_.ports.last);
+  opt.kill_grace = spec_.kill_grace;
+
+  // Start nodes in parallel, at most kConcurrency SSH sessions being set up at once.
+  constexpr std::size_t kConcurrency = 16;
+  nodes_.resize(used.size());
+  std::vector<std::string> errors(used.size());
+  std::atomic<std::size_t> next{0};
+  std::vector<std::thread> workers;
+  for (std::size_t w = 0; w < std::min(kConcurrency, used.size()); ++w) {
+    workers.emplace_back([&] {
+      for (std::size_t i; (i = next++) < used.size();) {
+        const auto& h = layout_.hosts[static_cast<std::size_t>(used[i])];
+        const int node = node_of_host_[static_cast<std::size_t>(used[i])];
+        try {
+          nodes_[static_cast<std::size_t>(node)] =
+              std::make_unique<ProcessHost>(h.name, opt, events_for(node));
+        } catch (const std::exception& e) {
+          errors[static_cast<std::size_t>(node)] = e.what();
+        }
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  for (std::size_t i = 0; i < errors.size(); ++i)
+    if (!errors[i].empty()) throw SpawnError(errors[i]);
+  for (const auto& n : nodes_)
+    verbose("node on " + n->host() + " up at " + n->address() + ":" + std::to_string(n->port()));
+}
+
+void Job::launch_ranks() {
+  std::string cwd = std::filesystem::current_path().string();
+  for (const auto& p : layout_.ranks) {
+    const int node = node_of_host_[static_cast<std::size_t>(p.host_index)];
+    places::ProcessLaunch l;
+    l.id = static_cast<std::uint32_t>(p.rank);
+    l.argv.push_back(spec_.program);
+    l.argv.insert(l.argv.end(), spec_.args.begin(), spec_.args.end());
+    l.env = rank_env(p.rank, node);
+    l.cwd = cwd;
+    l.forward_stdin = p.rank == 0;
+    nodes_[static_cast<std::size_t>(node)]->launch(l);
+  }
+  verbose("launched " + std::to_string(layout_.ranks.size()) + " ranks of " + spec_.program);
+}
+
+void Job::rank_ended(int rank, int status, const std::string& how, bool failure) {
+  RankState& r = ranks_.at(static_cast<std::size_t>(rank));
+  if (r.done) return;
+  r.done = true;
+  r.status = status;
+  r.how = how;
+  // Output that lacked a final newline is flushed with the rank's end.
+  std::string text;
+  r.out.finish(text);
+  write_all(1, text);
+  text.clear();
+  r.err.finish(text);
+  write_all(2, text);
+  if (failure && !ending_)
+    end_job(status, "rmpirun: rank " + std::to_string(rank) + " on " + host_label(rank) + " " + how);
+}
+
+void Job::end_job(int status, const std::string& line) {
+  ending_ = true;
+  exit_status_ = status;
+  write_all(2, line + "\n");
+  verbose("ending the job: SIGTERM to every rank, SIGKILL after " +
+          std::to_string(spec_.kill_grace.count()) + " ms");
+  for (auto& n : nodes_)
+    if (n) n->terminate(spec_.kill_grace);
+  kill_deadline_ = Clock::now() + spec_.kill_grace + std::chrono::seconds(5);
+}
+
+int Job::run() {
+  job_id_ = auth::make_secret().substr(0, 12);
+  verbose("job " + job_id_ + ": " + std::to_string(layout_.ranks.size()) + " ranks on " +
+          std::to_string(layout_.hosts.size()) + " host entries");
+  start_nodes();
+  // Ranks reach the rendezvous at the address their node's link comes from.
+  bool all_loopback = true;
+  for (const auto& n : nodes_) all_loopback = all_loopback && n->local_address().rfind("127.", 0) == 0;
+  rendezvous_ = std::make_unique<rmpi::RendezvousServer>(
+      all_loopback ? "127.0.0.1" : "0.0.0.0", static_cast<std::uint16_t>(spec_.ports.first),
+      auth::job_secret(), static_cast<std::uint32_t>(layout_.ranks.size()));
+  verbose("rendezvous listening on port " + std::to_string(rendezvous_->port()));
+  launch_ranks();
+
+  // SIGINT/SIGTERM/SIGHUP (blocked in every thread by main) end the job.
+  std::thread([this] {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      queue_.post([this, sig] {
+        if (ending_) return;
+        end_job(128 + sig, std::string("rmpirun: got SIG") + sigabbrev_np(sig) + "; ending every rank");
+      });
+    }
+  }).detach();
+
+  // stdin goes to rank 0; a reader thread forwards it until EOF.
+  ProcessHost* rank0_host = nodes_[static_cast<std::size_t>(layout_.ranks[0].node_id)].get();
+  std::thread([rank0_host, this] {
+    std::vector<std::byte> buf(65536);
+    for (;;) {
+      const ssize_t n = ::read(0, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      const std::size_t len = n > 0 ? static_cast<std::size_t>(n) : 0;
+      std::vector<std::byte> chunk(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(len));
+      queue_.post([this, rank0_host, chunk = std::move(chunk)] {
+        if (!ranks_[0].done) rank0_host->write_stdin(0, chunk);
+      });
+      if (len == 0) return;
+    }
+  }).detach();
+
+  const auto timeout_at = spec_.timeout ? std::optional(start_ + *spec_.timeout) : std::nullopt;
+  while (!all_done()) {
+    auto deadline = Clock::now() + std::chrono::seconds(1);
+    if (timeout_at && !ending_) deadline = std::min(deadline, *timeout_at);
+    if (kill_deadline_) deadline = std::min(deadline, *kill_deadline_);
+    queue_.run_until(deadline);
+    if (timeout_at && !ending_ && Clock::now() >= *timeout_at)
+      end_job(124, "rmpirun: job timed out after " + seconds_text(*spec_.timeout) +
+                       "; ending every rank");
+    if (kill_deadline_ && Clock::now() >= *kill_deadline_) {
+      write_all(2, "rmpirun: some ranks did not report their end; dropping their nodes\n");
+      break;
+    }
+  }
+  if (spec_.print_all_exitcodes)
+    for (std::size_t i = 0; i < ranks_.size(); ++i)
+      write_all(2, "rmpirun: rank " + std::to_string(i) + " on " + host_label(static_cast<int>(i)) +
+                       " " + (ranks_[i].done ? ranks_[i].how : "did not report its end") + "\n");
+  verbose("job done");
+  nodes_.clear();  // drops every node's parent link: nodes end and exit
+  return exit_status_.value_or(0);
+}
+
+}  // namespace
+
+int run_job(const LaunchSpec& spec, const JobLayout& layout) {
+  Job job(spec, layout);
+  return job.run();
+}
+
+}  // namespace rmpi::launcher

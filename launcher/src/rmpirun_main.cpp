@@ -1,0 +1,41 @@
+// rmpirun: launches a program as N ranks over the hosts of a hostfile.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include <rmpi/error.hpp>
+#include <rmpi/launcher/command_line.hpp>
+#include <rmpi/launcher/job_layout.hpp>
+#include <rmpi/launcher/job_runner.hpp>
+
+int main(int argc, char** argv) {
+  using namespace rmpi::launcher;
+  // Signals that end the job are taken by one thread of the job (sigwait), so
+  // they are blocked here, before any thread exists, and inherited by all.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  try {
+    ParseResult parsed = parse_command_line(argc, argv);
+    if (auto* text = std::get_if<PrintAndExit>(&parsed)) {
+      std::fputs(text->text.c_str(), stdout);
+      return text->exit_code;
+    }
+    const LaunchSpec& spec = std::get<LaunchSpec>(parsed);
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const JobLayout layout = plan_job(spec, cores);
+    return run_job(spec, layout);
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    if (msg.rfind("rmpirun: ", 0) != 0) msg = "rmpirun: " + msg;
+    std::fprintf(stderr, "%s\n", msg.c_str());
+    return 1;
+  }
+}

@@ -1,0 +1,26 @@
+#pragma once
+/// Starting and ending an rmpi job in a program launched by `rmpirun` (or any
+/// launcher that sets the environment of rmpi/launch_env.hpp).
+#include <rmpi/comm.hpp>
+
+namespace rmpi {
+
+/// Reads the launch environment, exchanges addresses through the job's
+/// rendezvous, connects every pair of ranks once (a local socket between
+/// ranks of one node, TCP otherwise), proves the job secret on each
+/// connection, and returns the world communicator once the mesh is up.
+/// Throws rmpi::ConfigError for a bad environment and rmpi::ConnectError
+/// naming the rank, host and port of a peer that cannot be reached.
+/// Calling it again returns the same world.
+Comm init(int& argc, char**& argv);
+
+/// Shuts the mesh down cleanly: flushes queued sends, tells every peer it is
+/// done, and waits until every peer has said the same (so a rank that ends
+/// first never makes another's last receive fail). Runs at process exit if
+/// not called; idempotent. Communicators cannot be used afterwards.
+void finish();
+
+/// True between a successful init and finish.
+bool initialized();
+
+}  // namespace rmpi

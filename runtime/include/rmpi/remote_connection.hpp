@@ -1,0 +1,68 @@
+#pragma once
+/// RemoteConnection (the reference's remote-connection%): a channel to a
+/// place on a node — one this program spawned there, or a named place it
+/// connected to. Satisfies is_channel_v, so channel_put / channel_get work.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <rmpi/channel.hpp>
+#include <rmpi/event.hpp>
+
+namespace rmpi::places {
+
+class RemoteConnection : public EventContainer {
+ public:
+  /// An empty handle.
+  RemoteConnection() = default;
+
+  /// Sends to the place; never waits for the receiver.
+  template <class T>
+  void put(const T& msg) { channel_.put(msg); }
+  void put(const char* s) { channel_.put(s); }
+  /// Blocks for the next message from the place; ChannelClosed once it is gone.
+  template <class T = Value>
+  T get() { return channel_.get<T>(); }
+  template <class T = Value>
+  std::optional<T> try_get() { return channel_.try_get<T>(); }
+  template <class T = Value, class Rep, class Period>
+  std::optional<T> get_for(std::chrono::duration<Rep, Period> timeout) {
+    return channel_.get_for<T>(timeout);
+  }
+
+  /// set-on-channel!: from now on each message from the place runs `fn`
+  /// (on the router loop's thread while a loop runs, else on a runtime
+  /// thread) instead of being queued; messages already queued go to it first.
+  void set_on_channel(std::function<void(RemoteConnection&, Value)> fn);
+
+  /// Blocks until the place ends; its exit code (128+signal if it was
+  /// killed). For a connection to a named place: once the connection is
+  /// closed, the code if the node reported one, else 0. Throws ChannelClosed
+  /// if the node is lost first.
+  int wait();
+  /// The exit code if the place has ended.
+  std::optional<int> try_wait() const;
+
+  /// The channel behind this connection (what put/get use), e.g. for a ChannelSet.
+  PlaceChannel& channel() { return channel_; }
+  /// "place hello_world on PLACE 127.0.0.1:40123".
+  std::string describe() const { return channel_.describe(); }
+  bool valid() const { return static_cast<bool>(impl_); }
+
+  /// Runtime internals.
+  struct Impl;
+  RemoteConnection(std::shared_ptr<Impl> impl, PlaceChannel ch)
+      : impl_(std::move(impl)), channel_(std::move(ch)) {}
+  const std::shared_ptr<Impl>& impl() const { return impl_; }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+  PlaceChannel channel_;
+};
+
+/// distributed-place-wait: the exit code of the place behind `conn`.
+inline int distributed_place_wait(RemoteConnection& conn) { return conn.wait(); }
+
+}  // namespace rmpi::places

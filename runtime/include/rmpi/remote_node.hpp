@@ -1,0 +1,122 @@
+#pragma once
+/// RemoteNode (the reference's remote-node%) and the functions that spawn
+/// nodes and places on them: spawn_remote_node, create_place_node,
+/// spawn_node_with_place_at, spawn_node_supervise_place_at,
+/// supervise_place_at, supervise_thread_at, connect_to_named_place,
+/// node_send_exit, node_get_first_place, spawn_node_at, spawn_nodes_join.
+///
+/// A node on "localhost", "127.0.0.1", "::1" or this machine's host name is
+/// started directly (fork/exec); any other host over SSH. Either way the job
+/// secret travels out of band (environment, or ssh's stdin), the node reports
+/// the port it listens on, and this process connects and authenticates.
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <rmpi/channel.hpp>
+#include <rmpi/event.hpp>
+#include <rmpi/node.hpp>
+#include <rmpi/remote_connection.hpp>
+#include <rmpi/restart.hpp>
+#include <rmpi/value.hpp>
+
+namespace rmpi::places {
+
+/// How a place is started on a node (the reference's place-exec list):
+/// `module` is an executable path on the node's host, `func` a name it
+/// registers; thunk = the function creates and returns the place.
+struct PlaceExec {
+  std::string module;
+  std::string func;
+  bool thunk = false;
+};
+
+/// Options of a spawned place.
+struct PlaceOptions {
+  /// Sent to the place as its first message unless null.
+  Value initial_message;
+  /// What to do when the place exits.
+  RestartPolicy restart_on_exit;
+  /// Registers the place under this name on its node (for connect_to_named_place).
+  std::string named;
+  /// The function creates and returns the place (RMPI_PLACE_THUNK).
+  bool thunk = false;
+};
+
+/// A handle to a node this program spawned or connected to. Copies share it.
+class RemoteNode : public EventContainer {
+ public:
+  RemoteNode() = default;
+
+  /// The first place launched on this node (throws rmpi::Error if none).
+  RemoteConnection get_first_place() const;
+  /// The first place's channel.
+  PlaceChannel get_first_place_channel() const;
+  /// "PLACE host:port".
+  std::string get_log_prefix() const;
+  /// Starts a place on the node and waits for the node's answer. Throws
+  /// rmpi::NameError if the function is not registered in the module, and
+  /// rmpi::SpawnError for any other failure, with the node's reason.
+  RemoteConnection launch_place(const PlaceExec& exec, const PlaceOptions& options = {});
+  /// Connects to the named place `name` on the node; rmpi::NameError if there is none.
+  RemoteConnection remote_connect(const std::string& name);
+  /// Tells the node to exit now (its places end with it) and waits (bounded) for it.
+  void send_exit();
+  /// The host this node was spawned on, as given.
+  const std::string& host() const;
+  /// The node's router port.
+  std::uint16_t port() const;
+  bool valid() const { return static_cast<bool>(impl_); }
+
+  /// Runtime internals.
+  struct Impl;
+  explicit RemoteNode(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  const std::shared_ptr<Impl>& impl() const { return impl_; }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+/// spawn-remote-racket-node: starts rmpi-node on `host` and connects to it.
+/// Throws rmpi::SpawnError (with the node's stderr and the host) if it does
+/// not come up, rmpi::ConnectError if it cannot be reached.
+RemoteNode spawn_remote_node(const std::string& host, const NodeOptions& options = {});
+/// create-place-node: same as spawn_remote_node.
+RemoteNode create_place_node(const std::string& host, const NodeOptions& options = {});
+/// spawn-node-with-place-at: a new node with one place (see get_first_place()).
+RemoteNode spawn_node_with_place_at(const std::string& host, const std::string& module,
+                                    const std::string& func, const NodeOptions& node_options = {},
+                                    const PlaceOptions& place_options = {});
+/// spawn-node-supervise-place-at: a new node and the connection to its place.
+std::pair<RemoteNode, RemoteConnection> spawn_node_supervise_place_at(
+    const std::string& host, const std::string& module, const std::string& func,
+    const NodeOptions& node_options = {}, const PlaceOptions& place_options = {});
+/// supervise-place-at: a place on an existing node.
+RemoteConnection supervise_place_at(RemoteNode& node, const std::string& module,
+                                    const std::string& func, const PlaceOptions& options = {});
+/// supervise-thread-at: runs `func` on a thread of a place host on the node
+/// (rmpi::SpawnError with the node's reason if the node does not support it).
+RemoteConnection supervise_thread_at(RemoteNode& node, const std::string& module,
+                                     const std::string& func, const PlaceOptions& options = {});
+/// connect-to-named-place.
+RemoteConnection connect_to_named_place(RemoteNode& node, const std::string& name);
+/// node-send-exit.
+void node_send_exit(RemoteNode& node);
+/// node-get-first-place.
+RemoteConnection node_get_first_place(const RemoteNode& node);
+
+/// spawn-node-at: spawns a node in the background; the future yields it (or the error).
+std::future<RemoteNode> spawn_node_at(const std::string& host, const NodeOptions& options = {});
+/// One node of spawn_nodes_join.
+struct NodeSpec {
+  std::string host;
+  NodeOptions options;
+};
+/// spawn-nodes/join: starts every node in parallel, waits for all; throws the first error.
+std::vector<RemoteNode> spawn_nodes_join(const std::vector<NodeSpec>& specs);
+
+}  // namespace rmpi::places

@@ -1,0 +1,490 @@
+#include "framed_connection.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <future>
+#include <ostream>
+#include <thread>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <cereal/archives/binary.hpp>
+
+#include <rmpi/error.hpp>
+#include <rmpi/message.hpp>
+
+namespace rmpi::places::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::size_t kMaxFramesPerWrite = 64;
+constexpr std::size_t kMaxBytesPerWrite = 16u << 20;
+// Before authentication only auth frames (at most nonce + proof) are acceptable.
+constexpr std::uint64_t kMaxAuthPayload = 64;
+
+std::pair<std::string, std::uint16_t> address_of(const sockaddr* sa) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    ::inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+    return {buf, ntohs(in->sin_port)};
+  }
+  if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+    return {buf, ntohs(in6->sin6_port)};
+  }
+  return {"", 0};
+}
+
+std::string kind_name(wire::FrameKind k) {
+  switch (k) {
+    case wire::FrameKind::auth: return "auth";
+    case wire::FrameKind::control: return "control";
+    case wire::FrameKind::data: return "data";
+    case wire::FrameKind::io: return "io";
+  }
+  return "unknown";
+}
+
+template <std::size_t N>
+std::array<std::byte, N> take(const std::vector<std::byte>& v, std::size_t offset) {
+  std::array<std::byte, N> out{};
+  std::memcpy(out.data(), v.data() + offset, N);
+  return out;
+}
+
+}  // namespace
+
+std::string describe_remote(const StreamSocket& socket) {
+  boost::system::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unconnected socket";
+  if (ep.protocol().family() == AF_UNIX) return "unix socket";
+  auto [host, port] = address_of(ep.data());
+  return host + ":" + std::to_string(port);
+}
+
+std::vector<std::byte> encode_control(const protocol::ControlMessage& message) {
+  std::vector<std::byte> out;
+  ByteSink sink(out);
+  std::ostream os(&sink);
+  {
+    cereal::BinaryOutputArchive ar(os);
+    ar(message);
+  }
+  return out;
+}
+
+protocol::ControlMessage decode_control(const std::vector<std::byte>& payload) {
+  return decode_payload<protocol::ControlMessage>(payload);
+}
+
+std::shared_ptr<FramedConnection> FramedConnection::create(StreamSocket socket, std::string peer,
+                                                           ConnectionOptions options) {
+  return std::shared_ptr<FramedConnection>(
+      new FramedConnection(std::move(socket), std::move(peer), options));
+}
+
+FramedConnection::FramedConnection(StreamSocket socket, std::string peer,
+                                   ConnectionOptions options)
+    : strand_(asio::make_strand(socket.get_executor())),
+      socket_(std::move(socket)),
+      peer_(std::move(peer)),
+      options_(options),
+      auth_timer_(strand_) {}
+
+FramedConnection::~FramedConnection() = default;
+
+std::pair<std::string, std::uint16_t> FramedConnection::local_endpoint() const {
+  boost::system::error_code ec;
+  auto ep = socket_.local_endpoint(ec);
+  if (ec) return {"", 0};
+  return address_of(ep.data());
+}
+
+void FramedConnection::start(AuthRole role, std::string secret, ConnectionHandlers handlers) {
+  asio::dispatch(strand_, [self = shared_from_this(), role, secret = std::move(secret),
+                           handlers = std::move(handlers)]() mutable {
+    self->role_ = role;
+    self->secret_ = std::move(secret);
+    self->handlers_ = std::move(handlers);
+    if (role == AuthRole::trusted) {
+      self->auth_complete();
+    } else {
+      self->auth_timer_.expires_after(self->options_.auth_timeout);
+      self->auth_timer_.async_wait([weak = std::weak_ptr<FramedConnection>(self)](
+                                       const boost::system::error_code& ec) {
+        auto s = weak.lock();
+        if (ec || !s || s->authenticated_) return;
+        s->fail("dropped " + s->peer_ + ": did not authenticate within " +
+                std::to_string(s->options_.auth_timeout.count()) + " ms");
+      });
+      if (role == AuthRole::connector) {
+        self->my_nonce_ = auth::make_nonce();
+        self->send_auth(std::vector<std::byte>(self->my_nonce_.begin(), self->my_nonce_.end()));
+      }
+    }
+    self->read_header();
+  });
+}
+
+void FramedConnection::send_auth(std::vector<std::byte> payload) {
+  wire::FrameHeader h;
+  h.kind = wire::FrameKind::auth;
+  enqueue(h, std::move(payload), true);
+}
+
+void FramedConnection::send(wire::FrameHeader header, std::vector<std::byte> payload) {
+  enqueue(header, std::move(payload), false);
+}
+
+void FramedConnection::send_control(const protocol::ControlMessage& message) {
+  wire::FrameHeader h;
+  h.kind = wire::FrameKind::control;
+  enqueue(h, encode_control(message), false);
+}
+
+void FramedConnection::send_data(std::uint32_t channel, std::uint64_t type_tag,
+                                 std::vector<std::byte> payload, std::uint32_t source) {
+  wire::FrameHeader h;
+  h.kind = wire::FrameKind::data;
+  h.channel = channel;
+  h.type_tag = type_tag;
+  h.source = source;
+  enqueue(h, std::move(payload), false);
+}
+
+void FramedConnection::enqueue(wire::FrameHeader header, std::vector<std::byte> payload,
+                               bool is_auth) {
+  if (closed_) return;
+  header.length = payload.size();
+  Outgoing o{wire::encode_header(header), std::move(payload)};
+  const std::size_t bytes = wire::kHeaderSize + o.payload.size();
+  bool post_write = false;
+  {
+    std::lock_guard lock(mu_);
+    queued_bytes_ += bytes;
+    if (!is_auth && !authenticated_) {
+      held_.push_back(std::move(o));
+    } else {
+      out_.push_back(std::move(o));
+      post_write = !writing_;
+    }
+  }
+  if (post_write) asio::post(strand_, [self = shared_from_this()] { self->start_write(); });
+}
+
+void FramedConnection::start_write() {
+  if (closed_) return;
+  std::vector<asio::const_buffer> buffers;
+  {
+    std::lock_guard lock(mu_);
+    if (writing_ || out_.empty()) return;
+    writing_ = true;
+    writing_count_ = 0;
+    writing_bytes_ = 0;
+    for (auto& o : out_) {
+      if (writing_count_ == kMaxFramesPerWrite ||
+          (writing_count_ > 0 && writing_bytes_ + o.payload.size() > kMaxBytesPerWrite))
+        break;
+      buffers.emplace_back(o.header.data(), o.header.size());
+      if (!o.payload.empty()) buffers.emplace_back(o.payload.data(), o.payload.size());
+      ++writing_count_;
+      writing_bytes_ += wire::kHeaderSize + o.payload.size();
+    }
+  }
+  asio::async_write(socket_, buffers,
+                    asio::bind_executor(strand_, [self = shared_from_this()](
+                                                     const boost::system::error_code& ec,
+                                                     std::size_t) {
+                      if (ec) {
+                        self->fail("write to " + self->peer_ + " failed: " + ec.message());
+                        return;
+                      }
+                      {
+                        std::lock_guard lock(self->mu_);
+                        for (std::size_t i = 0; i < self->writing_count_; ++i)
+                          self->out_.pop_front();
+                        self->queued_bytes_ -= self->writing_bytes_;
+                        self->writing_ = false;
+                      }
+                      self->check_waiters();
+                      bool empty;
+                      {
+                        std::lock_guard lock(self->mu_);
+                        empty = self->out_.empty();
+                      }
+                      if (!empty) {
+                        self->start_write();
+                      } else if (self->flush_close_reason_ && self->held_.empty()) {
+                        self->fail(*self->flush_close_reason_);
+                      }
+                    }));
+}
+
+void FramedConnection::check_waiters() {
+  if (waiters_.empty()) return;
+  const std::size_t q = queued_bytes_;
+  std::vector<std::function<void()>> ready;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (closed_ || q <= it->first) {
+      ready.push_back(std::move(it->second));
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& fn : ready) asio::post(strand_, std::move(fn));
+}
+
+void FramedConnection::when_queue_below(std::size_t limit, std::function<void()> fn) {
+  asio::dispatch(strand_, [self = shared_from_this(), limit, fn = std::move(fn)]() mutable {
+    if (self->closed_ || self->queued_bytes_ <= limit) {
+      asio::post(self->strand_, std::move(fn));
+    } else {
+      self->waiters_.emplace_back(limit, std::move(fn));
+    }
+  });
+}
+
+void FramedConnection::read_header() {
+  if (closed_) return;
+  asio::async_read(
+      socket_, asio::buffer(in_header_),
+      asio::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec,
+                                                               std::size_t n) {
+        if (self->closed_) return;
+        if (ec) {
+          if (ec == asio::error::eof || ec == asio::error::connection_reset) {
+            if (n == 0)
+              self->fail("connection closed by " + self->peer_);
+            else
+              self->fail("bad frame from " + self->peer_ + ": connection closed after " +
+                         std::to_string(n) + " of " + std::to_string(wire::kHeaderSize) +
+                         " header bytes");
+          } else {
+            self->fail("read from " + self->peer_ + " failed: " + ec.message());
+          }
+          return;
+        }
+        try {
+          const std::uint64_t limit =
+              self->authenticated_ ? self->options_.max_length : kMaxAuthPayload;
+          self->in_.header = wire::decode_header(self->in_header_, limit);
+        } catch (const std::exception& e) {
+          self->fail("bad frame from " + self->peer_ + ": " + e.what());
+          return;
+        }
+        if (!self->authenticated_ && self->in_.header.kind != wire::FrameKind::auth) {
+          self->fail("dropped " + self->peer_ + ": sent a " + kind_name(self->in_.header.kind) +
+                     " frame before authenticating");
+          return;
+        }
+        self->read_payload();
+      }));
+}
+
+void FramedConnection::read_payload() {
+  in_.payload.assign(in_.header.length, std::byte{0});
+  if (in_.payload.empty()) {
+    on_frame_read();
+    return;
+  }
+  asio::async_read(
+      socket_, asio::buffer(in_.payload),
+      asio::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec,
+                                                               std::size_t n) {
+        if (self->closed_) return;
+        if (ec) {
+          self->fail("bad frame from " + self->peer_ + ": connection closed after " +
+                     std::to_string(n) + " of " + std::to_string(self->in_.header.length) +
+                     " payload bytes (" + ec.message() + ")");
+          return;
+        }
+        self->on_frame_read();
+      }));
+}
+
+void FramedConnection::on_frame_read() {
+  Frame f = std::move(in_);
+  in_ = Frame{};
+  if (f.header.kind == wire::FrameKind::auth) {
+    handle_auth_frame(std::move(f));
+  } else {
+    try {
+      if (handlers_.on_frame) handlers_.on_frame(std::move(f));
+    } catch (const std::exception& e) {
+      fail("bad frame from " + peer_ + ": " + e.what());
+      return;
+    }
+  }
+  read_header();
+}
+
+void FramedConnection::handle_auth_frame(Frame&& f) {
+  const std::string dropped = "dropped " + peer_ + ": failed job-secret authentication";
+  if (authenticated_ || role_ == AuthRole::trusted) {
+    fail("bad frame from " + peer_ + ": unexpected auth frame after authentication");
+    return;
+  }
+  if (role_ == AuthRole::acceptor && auth_step_ == 0) {
+    if (f.payload.size() != sizeof(auth::Nonce)) return fail(dropped);
+    peer_nonce_ = take<32>(f.payload, 0);
+    my_nonce_ = auth::make_nonce();
+    const auto proof = auth::acceptor_proof(secret_, peer_nonce_, my_nonce_);
+    std::vector<std::byte> reply(my_nonce_.begin(), my_nonce_.end());
+    reply.insert(reply.end(), proof.begin(), proof.end());
+    send_auth(std::move(reply));
+    auth_step_ = 1;
+  } else if (role_ == AuthRole::acceptor && auth_step_ == 1) {
+    if (f.payload.size() != sizeof(auth::Proof)) return fail(dropped);
+    const auto expected = auth::connector_proof(secret_, peer_nonce_, my_nonce_);
+    if (!auth::proofs_equal(expected, take<32>(f.payload, 0))) return fail(dropped);
+    auth_complete();
+  } else if (role_ == AuthRole::connector && auth_step_ == 0) {
+    const std::string bad = peer_ + " failed job-secret authentication";
+    if (f.payload.size() != sizeof(auth::Nonce) + sizeof(auth::Proof)) return fail(bad);
+    peer_nonce_ = take<32>(f.payload, 0);
+    const auto expected = auth::acceptor_proof(secret_, my_nonce_, peer_nonce_);
+    if (!auth::proofs_equal(expected, take<32>(f.payload, 32))) return fail(bad);
+    const auto proof = auth::connector_proof(secret_, my_nonce_, peer_nonce_);
+    send_auth(std::vector<std::byte>(proof.begin(), proof.end()));
+    auth_complete();
+  } else {
+    fail(dropped);
+  }
+}
+
+void FramedConnection::auth_complete() {
+  auth_timer_.cancel();
+  {
+    std::lock_guard lock(mu_);
+    authenticated_ = true;
+    for (auto& o : held_) out_.push_back(std::move(o));
+    held_.clear();
+  }
+  start_write();
+  if (handlers_.on_ready) {
+    try {
+      handlers_.on_ready();
+    } catch (const std::exception& e) {
+      fail(std::string("connection to ") + peer_ + " failed: " + e.what());
+    }
+  }
+}
+
+void FramedConnection::close(std::string reason) {
+  asio::dispatch(strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
+    self->fail(std::move(reason));
+  });
+}
+
+void FramedConnection::close_after_flush(std::string reason) {
+  asio::dispatch(strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
+    bool idle;
+    {
+      std::lock_guard lock(self->mu_);
+      idle = !self->writing_ && self->out_.empty() && self->held_.empty();
+    }
+    if (idle) self->fail(std::move(reason));
+    else self->flush_close_reason_ = std::move(reason);
+  });
+}
+
+void FramedConnection::fail(std::string reason) {
+  if (closed_.exchange(true)) return;
+  boost::system::error_code ignored;
+  auth_timer_.cancel();
+  socket_.shutdown(asio::socket_base::shutdown_both, ignored);
+  socket_.close(ignored);
+  {
+    std::lock_guard lock(mu_);
+    // The frame being written may still be referenced by the aborted write;
+    // the deque keeps it alive until this object dies.
+    held_.clear();
+    queued_bytes_ = 0;
+  }
+  check_waiters();
+  auto handlers = std::move(handlers_);
+  handlers_ = {};
+  if (handlers.on_close) handlers.on_close(reason);
+}
+
+StreamSocket connect_tcp_socket(const asio::any_io_executor& executor, const std::string& host,
+                                std::uint16_t port, const ConnectOptions& options) {
+  asio::io_context resolver_io;
+  asio::ip::tcp::resolver resolver(resolver_io);
+  std::string last_error = "no attempt made";
+  const int tries = options.tries < 1 ? 1 : options.tries;
+  for (int attempt = 1; attempt <= tries; ++attempt) {
+    boost::system::error_code ec;
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (!ec) {
+      asio::ip::tcp::socket s(resolver_io);
+      asio::connect(s, results, ec);
+      if (!ec) {
+        s.set_option(asio::ip::tcp::no_delay(true), ec);
+        const int family = s.local_endpoint().protocol().family();
+        StreamSocket out(executor);
+        out.assign(asio::generic::stream_protocol(family, IPPROTO_TCP), s.release());
+        return out;
+      }
+    }
+    last_error = ec.message();
+    if (attempt < tries) std::this_thread::sleep_for(options.retry_interval);
+  }
+  throw ConnectError("cannot connect to " + host + ":" + std::to_string(port) + " after " +
+                     std::to_string(tries) + (tries == 1 ? " try: " : " tries: ") + last_error);
+}
+
+std::shared_ptr<FramedConnection> connect_and_authenticate(const asio::any_io_executor& executor,
+                                                           const std::string& host,
+                                                           std::uint16_t port,
+                                                           const std::string& secret,
+                                                           ConnectionHandlers handlers,
+                                                           const ConnectOptions& options) {
+  StreamSocket socket = connect_tcp_socket(executor, host, port, options);
+  ConnectionOptions copts = options.connection;
+  copts.auth_timeout = options.auth_timeout;
+  auto conn = FramedConnection::create(std::move(socket), host + ":" + std::to_string(port), copts);
+  struct State {
+    std::promise<void> done;
+    bool settled = false;
+  };
+  auto state = std::make_shared<State>();
+  auto user_ready = std::move(handlers.on_ready);
+  auto user_close = std::move(handlers.on_close);
+  handlers.on_ready = [state, user_ready] {
+    if (user_ready) user_ready();
+    state->settled = true;
+    state->done.set_value();
+  };
+  handlers.on_close = [state, user_close](const std::string& reason) {
+    if (!state->settled) {
+      state->settled = true;
+      state->done.set_exception(std::make_exception_ptr(ConnectError(reason)));
+      return;
+    }
+    if (user_close) user_close(reason);
+  };
+  auto ready = state->done.get_future();
+  conn->start(AuthRole::connector, secret, std::move(handlers));
+  ready.get();
+  return conn;
+}
+
+}  // namespace rmpi::places::detail

@@ -1,0 +1,341 @@
+#include <rmpi/remote_node.hpp>
+
+#include <future>
+#include <thread>
+
+#include <rmpi/auth.hpp>
+#include <rmpi/error.hpp>
+
+#include "io_thread.hpp"
+#include "remote_impl.hpp"
+
+namespace rmpi::places {
+
+namespace {
+constexpr auto kAnswerTimeout = std::chrono::seconds(60);
+
+/// Waits for a node's answer delivered to the callback made by `answer()`.
+struct Answer {
+  std::shared_ptr<std::promise<std::optional<std::string>>> p =
+      std::make_shared<std::promise<std::optional<std::string>>>();
+  std::function<void(std::optional<std::string>)> callback() {
+    return [p = p](std::optional<std::string> e) { p->set_value(std::move(e)); };
+  }
+  std::optional<std::string> wait(const std::string& what) {
+    auto f = p->get_future();
+    if (f.wait_for(kAnswerTimeout) != std::future_status::ready)
+      throw SpawnError(what + ": no answer from the node within 60 s");
+    return f.get();
+  }
+};
+}  // namespace
+
+void throw_node_error(const std::string& what, const std::string& reason) {
+  if (reason.find("no place function") != std::string::npos ||
+      reason.find("no place named") != std::string::npos)
+    throw NameError(reason);
+  throw SpawnError(what + ": " + reason);
+}
+
+// ---- RemoteNode::Impl ------------------------------------------------------
+
+void RemoteNode::Impl::connect(const std::string& role, std::chrono::seconds timeout) {
+  std::weak_ptr<Impl> weak = shared_from_this();
+  detail::ConnectionHandlers h;
+  h.on_frame = [weak](detail::Frame&& f) {
+    if (auto s = weak.lock()) s->on_frame(std::move(f));
+  };
+  h.on_close = [weak](const std::string& reason) {
+    if (auto s = weak.lock()) s->on_close(reason);
+  };
+  detail::ConnectOptions copts;
+  conn = detail::connect_and_authenticate(detail::io_context().get_executor(), address, port,
+                                          auth::job_secret(), std::move(h), copts);
+  conn->send_control(protocol::Hello{role, 0});
+  std::unique_lock lock(mu);
+  if (!cv.wait_for(lock, timeout, [&] { return welcome.has_value() || lost.has_value(); }))
+    throw ConnectError("node " + address + ":" + std::to_string(port) + " on " + host +
+                       " did not answer Hello within " + std::to_string(timeout.count()) + " s");
+  if (!welcome)
+    throw ConnectError("node " + address + ":" + std::to_string(port) + " on " + host +
+                       " closed the connection: " + *lost);
+}
+
+void RemoteNode::Impl::on_frame(detail::Frame&& f) {
+  auto find = [&](std::uint32_t ch) -> std::shared_ptr<RemoteConnection::Impl> {
+    std::lock_guard lock(mu);
+    auto it = conns.find(ch);
+    return it == conns.end() ? nullptr : it->second;
+  };
+  auto take_pending = [&](std::uint32_t ch) -> std::function<void(std::optional<std::string>)> {
+    std::lock_guard lock(mu);
+    auto it = pending.find(ch);
+    if (it == pending.end()) return {};
+    auto fn = std::move(it->second);
+    pending.erase(it);
+    return fn;
+  };
+  auto drop = [&](std::uint32_t ch) {
+    std::lock_guard lock(mu);
+    conns.erase(ch);
+  };
+  if (f.header.kind == wire::FrameKind::data) {
+    if (auto c = find(f.header.channel)) c->ep->deliver(Message{f.header.type_tag, std::move(f.payload)});
+    return;
+  }
+  if (f.header.kind != wire::FrameKind::control) return;
+  std::visit(
+      [&](auto&& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, protocol::Welcome>) {
+          {
+            std::lock_guard lock(mu);
+            welcome = m;
+          }
+          cv.notify_all();
+        } else if constexpr (std::is_same_v<T, protocol::PlaceStarted> ||
+                             std::is_same_v<T, protocol::Connected>) {
+          if (auto fn = take_pending(m.channel)) fn(std::nullopt);
+        } else if constexpr (std::is_same_v<T, protocol::ChannelFailed>) {
+          auto fn = take_pending(m.channel);
+          auto c = find(m.channel);
+          drop(m.channel);
+          if (fn) fn(m.reason);
+          else if (c) c->on_closed(m.reason);
+        } else if constexpr (std::is_same_v<T, protocol::PlaceExited>) {
+          auto fn = take_pending(m.channel);
+          auto c = find(m.channel);
+          drop(m.channel);
+          if (fn) fn("the place " + m.description + " before it started");
+          else if (c) c->on_exited(m.status, m.description);
+        } else if constexpr (std::is_same_v<T, protocol::CloseChannel>) {
+          auto c = find(m.channel);
+          drop(m.channel);
+          if (c) c->on_closed("closed by " + log_prefix());
+        } else if constexpr (std::is_same_v<T, protocol::Log>) {
+          detail::emit_log(m);
+        }
+      },
+      detail::decode_control(f.payload));
+}
+
+void RemoteNode::Impl::on_close(const std::string& reason) {
+  std::map<std::uint32_t, std::shared_ptr<RemoteConnection::Impl>> cs;
+  std::map<std::uint32_t, std::function<void(std::optional<std::string>)>> ps;
+  const std::string why = "connection to node " + log_prefix() + " lost: " + reason;
+  {
+    std::lock_guard lock(mu);
+    lost = why;
+    cs.swap(conns);
+    ps.swap(pending);
+  }
+  cv.notify_all();
+  for (auto& [ch, fn] : ps) fn(why);
+  for (auto& [ch, c] : cs) c->on_lost(why);
+}
+
+void RemoteNode::Impl::spawn(const std::shared_ptr<RemoteConnection::Impl>& c,
+                             std::function<void(std::optional<std::string>)> done) {
+  std::uint32_t ch;
+  {
+    std::lock_guard lock(mu);
+    if (lost) {
+      done(*lost);
+      return;
+    }
+    ch = next_channel++;
+    c->ep->set_id(ch);
+    conns[ch] = c;
+    pending[ch] = std::move(done);
+  }
+  conn->send_control(protocol::SpawnPlace{ch, c->exec.module, c->exec.func, c->exec.thunk,
+                                          c->thread, c->options.named});
+}
+
+void RemoteNode::Impl::connect_named(const std::shared_ptr<RemoteConnection::Impl>& c,
+                                     const std::string& name,
+                                     std::function<void(std::optional<std::string>)> done) {
+  std::uint32_t ch;
+  {
+    std::lock_guard lock(mu);
+    if (lost) {
+      done(*lost);
+      return;
+    }
+    ch = next_channel++;
+    c->ep->set_id(ch);
+    conns[ch] = c;
+    pending[ch] = std::move(done);
+  }
+  conn->send_control(protocol::ConnectNamed{ch, name});
+}
+
+void RemoteNode::Impl::exit_node(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(mu);
+    if (exit_sent) return;
+    exit_sent = true;
+  }
+  if (conn && conn->is_open()) conn->send_control(protocol::Exit{0});
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  if (process && process->exited_future.valid()) {
+    if (process->exited_future.wait_until(deadline) != std::future_status::ready) {
+      ::kill(-process->pid, SIGKILL);
+      ::kill(process->pid, SIGKILL);
+      process->exited_future.wait_until(deadline + std::chrono::seconds(2));
+    }
+  }
+  std::unique_lock lock(mu);
+  cv.wait_until(lock, deadline, [&] { return lost.has_value(); });
+  lock.unlock();
+  if (conn) conn->close("node exit");
+}
+
+// ---- RemoteNode ------------------------------------------------------------
+
+namespace {
+RemoteNode::Impl& checked(const std::shared_ptr<RemoteNode::Impl>& impl) {
+  if (!impl) throw Error("use of an empty RemoteNode");
+  return *impl;
+}
+
+RemoteConnection launch(const std::shared_ptr<RemoteNode::Impl>& node, const PlaceExec& exec,
+                        const PlaceOptions& options, bool thread) {
+  auto c = std::make_shared<RemoteConnection::Impl>();
+  c->node = node;
+  c->exec = exec;
+  c->options = options;
+  c->spawned = true;
+  c->thread = thread;
+  c->label = std::string(thread ? "thread " : "place ") + exec.func + " on " + node->log_prefix();
+  c->ep = std::make_shared<detail::LinkEndpoint>(node->conn, 0, c->label);
+  Answer a;
+  node->spawn(c, a.callback());
+  if (auto error = a.wait("starting " + c->label))
+    throw_node_error("cannot start " + c->label + " (" + exec.module + ")", *error);
+  RemoteConnection rc(c, PlaceChannel(c->ep));
+  if (!options.initial_message.is_null()) rc.put(options.initial_message);
+  std::lock_guard lock(node->mu);
+  if (!node->first_place) node->first_place = rc;
+  return rc;
+}
+}  // namespace
+
+RemoteConnection RemoteNode::get_first_place() const {
+  auto& n = checked(impl_);
+  std::lock_guard lock(n.mu);
+  if (!n.first_place) throw Error("no place was launched on node " + n.log_prefix());
+  return *n.first_place;
+}
+
+PlaceChannel RemoteNode::get_first_place_channel() const { return get_first_place().channel(); }
+
+std::string RemoteNode::get_log_prefix() const { return checked(impl_).log_prefix(); }
+
+RemoteConnection RemoteNode::launch_place(const PlaceExec& exec, const PlaceOptions& options) {
+  checked(impl_);
+  return launch(impl_, exec, options, false);
+}
+
+RemoteConnection RemoteNode::remote_connect(const std::string& name) {
+  auto& n = checked(impl_);
+  auto c = std::make_shared<RemoteConnection::Impl>();
+  c->node = impl_;
+  c->label = "named place '" + name + "' on " + n.log_prefix();
+  c->ep = std::make_shared<detail::LinkEndpoint>(n.conn, 0, c->label);
+  Answer a;
+  n.connect_named(c, name, a.callback());
+  if (auto error = a.wait("connecting to " + c->label))
+    throw_node_error("cannot connect to " + c->label, *error);
+  return RemoteConnection(c, PlaceChannel(c->ep));
+}
+
+void RemoteNode::send_exit() { checked(impl_).exit_node(std::chrono::seconds(5)); }
+
+const std::string& RemoteNode::host() const { return checked(impl_).host; }
+
+std::uint16_t RemoteNode::port() const { return checked(impl_).port; }
+
+// ---- free functions ----------------------------------------------------------
+
+RemoteNode spawn_remote_node(const std::string& host, const NodeOptions& options) {
+  if (!port_no(options.listen_port))
+    throw ConfigError("listen port " + std::to_string(options.listen_port) + " for a node on " +
+                      host + " is not a port number (0..65535)");
+  auto impl = std::make_shared<RemoteNode::Impl>();
+  impl->host = host;
+  start_node_process(*impl, options);
+  register_spawned_node(impl);
+  try {
+    impl->connect("spawner", options.connect_timeout);
+  } catch (...) {
+    impl->exit_node(std::chrono::milliseconds(0));
+    throw;
+  }
+  return RemoteNode(impl);
+}
+
+RemoteNode create_place_node(const std::string& host, const NodeOptions& options) {
+  return spawn_remote_node(host, options);
+}
+
+RemoteNode spawn_node_with_place_at(const std::string& host, const std::string& module,
+                                    const std::string& func, const NodeOptions& node_options,
+                                    const PlaceOptions& place_options) {
+  RemoteNode node = spawn_remote_node(host, node_options);
+  node.launch_place({module, func, place_options.thunk}, place_options);
+  return node;
+}
+
+std::pair<RemoteNode, RemoteConnection> spawn_node_supervise_place_at(
+    const std::string& host, const std::string& module, const std::string& func,
+    const NodeOptions& node_options, const PlaceOptions& place_options) {
+  RemoteNode node = spawn_remote_node(host, node_options);
+  RemoteConnection conn = node.launch_place({module, func, place_options.thunk}, place_options);
+  return {node, conn};
+}
+
+RemoteConnection supervise_place_at(RemoteNode& node, const std::string& module,
+                                    const std::string& func, const PlaceOptions& options) {
+  return node.launch_place({module, func, options.thunk}, options);
+}
+
+RemoteConnection supervise_thread_at(RemoteNode& node, const std::string& module,
+                                     const std::string& func, const PlaceOptions& options) {
+  checked(node.impl());
+  return launch(node.impl(), {module, func, options.thunk}, options, true);
+}
+
+RemoteConnection connect_to_named_place(RemoteNode& node, const std::string& name) {
+  return node.remote_connect(name);
+}
+
+void node_send_exit(RemoteNode& node) { node.send_exit(); }
+
+RemoteConnection node_get_first_place(const RemoteNode& node) { return node.get_first_place(); }
+
+std::future<RemoteNode> spawn_node_at(const std::string& host, const NodeOptions& options) {
+  return std::async(std::launch::async, [host, options] { return spawn_remote_node(host, options); });
+}
+
+std::vector<RemoteNode> spawn_nodes_join(const std::vector<NodeSpec>& specs) {
+  std::vector<std::future<RemoteNode>> futures;
+  futures.reserve(specs.size());
+  for (const auto& s : specs) futures.push_back(spawn_node_at(s.host, s.options));
+  std::vector<RemoteNode> nodes;
+  std::exception_ptr first_error;
+  for (auto& f : futures) {
+    try {
+      nodes.push_back(f.get());
+    } catch (...) {
+      if (!first_error) first_error = std::current_exception();
+    }
+  }
+  if (first_error) {
+    for (auto& n : nodes) n.send_exit();
+    std::rethrow_exception(first_error);
+  }
+  return nodes;
+}
+
+}  // namespace rmpi::places

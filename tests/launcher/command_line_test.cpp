@@ -1,0 +1,251 @@
+#include <rmpi/launcher/command_line.hpp>
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <rmpi/error.hpp>
+
+using namespace std::chrono_literals;
+using rmpi::ConfigError;
+using rmpi::launcher::LaunchSpec;
+using rmpi::launcher::MapBy;
+using rmpi::launcher::parse_command_line;
+using rmpi::launcher::ParseResult;
+using rmpi::launcher::PortRange;
+using rmpi::launcher::PrintAndExit;
+using Env = std::map<std::string, std::string>;
+using Words = std::vector<std::string>;
+
+namespace {
+
+ParseResult parse(const Words& words, const Env& env = {}) {
+  std::vector<const char*> argv = {"rmpirun"};
+  for (const auto& w : words) argv.push_back(w.c_str());
+  return parse_command_line(static_cast<int>(argv.size()), argv.data(),
+                            [&](std::string_view name) -> std::optional<std::string> {
+                              const auto it = env.find(std::string(name));
+                              if (it == env.end()) return std::nullopt;
+                              return it->second;
+                            });
+}
+
+LaunchSpec spec_of(const Words& words, const Env& env = {}) {
+  auto result = parse(words, env);
+  REQUIRE(std::holds_alternative<LaunchSpec>(result));
+  return std::get<LaunchSpec>(std::move(result));
+}
+
+std::string error_of(const Words& words, const Env& env = {}) {
+  try {
+    parse(words, env);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("defaults") {
+  const auto spec = spec_of({"./prog"});
+  CHECK(spec.program == "./prog");
+  CHECK(spec.args.empty());
+  CHECK_FALSE(spec.hostfile.has_value());
+  CHECK(spec.host_list.empty());
+  CHECK_FALSE(spec.np.has_value());
+  CHECK(spec.map_by == MapBy::slot);
+  CHECK_FALSE(spec.oversubscribe);
+  CHECK(spec.env.empty());
+  CHECK_FALSE(spec.tag_output);
+  CHECK_FALSE(spec.timeout.has_value());
+  CHECK(spec.ports.any());
+  CHECK(spec.iface.empty());
+  CHECK(spec.ssh == "ssh");
+  CHECK(spec.ssh_args.empty());
+  CHECK(spec.node_path.empty());
+  CHECK_FALSE(spec.prefix.has_value());
+  CHECK_FALSE(spec.print_all_exitcodes);
+  CHECK(spec.kill_grace == 3s);
+  CHECK_FALSE(spec.verbose);
+}
+
+TEST_CASE("everything after the program is its arguments, untouched") {
+  const auto spec = spec_of({"-n", "2", "./prog", "-n", "5", "--help", "--", "-x", "a b", ""});
+  CHECK(spec.np == 2);
+  CHECK(spec.program == "./prog");
+  CHECK(spec.args == Words{"-n", "5", "--help", "--", "-x", "a b", ""});
+  const auto dashed = spec_of({"-n", "1", "--", "-prog", "--version"});
+  CHECK(dashed.program == "-prog");
+  CHECK(dashed.args == Words{"--version"});
+}
+
+TEST_CASE("-n, -np, --np and sticky short options") {
+  CHECK(spec_of({"-n", "4", "p"}).np == 4);
+  CHECK(spec_of({"-np", "4", "p"}).np == 4);
+  CHECK(spec_of({"-np=6", "p"}).np == 6);
+  CHECK(spec_of({"--np", "5", "p"}).np == 5);
+  CHECK(spec_of({"--np=7", "p"}).np == 7);
+  CHECK(spec_of({"-n3", "p"}).np == 3);
+  const auto sticky = spec_of({"-vn", "3", "p"});
+  CHECK(sticky.verbose);
+  CHECK(sticky.np == 3);
+}
+
+TEST_CASE("every option") {
+  // clang-format off
+  const auto spec = spec_of(
+      {"-f", "hosts.txt", "--map-by", "node", "--oversubscribe", "--tag-output", "--timeout",
+       "2.5", "--port", "50000-50100", "--iface", "eth1", "--ssh", "/usr/bin/ssh", "--ssh-args",
+       "-p 2222 -o 'StrictHostKeyChecking no'", "--node-path", "/opt/rmpi/bin/rmpi-node",
+       "--prefix=/opt/rmpi", "--print-all-exitcodes", "--kill-grace", "0.5", "--verbose",
+       "./app", "in.dat"});
+  // clang-format on
+  CHECK(spec.hostfile == std::filesystem::path("hosts.txt"));
+  CHECK(spec.map_by == MapBy::node);
+  CHECK(spec.oversubscribe);
+  CHECK(spec.tag_output);
+  CHECK(spec.timeout == 2500ms);
+  CHECK(spec.ports == PortRange{50000, 50100});
+  CHECK(spec.iface == "eth1");
+  CHECK(spec.ssh == "/usr/bin/ssh");
+  CHECK(spec.ssh_args == Words{"-p", "2222", "-o", "StrictHostKeyChecking no"});
+  CHECK(spec.node_path == "/opt/rmpi/bin/rmpi-node");
+  CHECK(spec.prefix == std::filesystem::path("/opt/rmpi"));
+  CHECK(spec.print_all_exitcodes);
+  CHECK(spec.kill_grace == 500ms);
+  CHECK(spec.verbose);
+  CHECK(spec.program == "./app");
+  CHECK(spec.args == Words{"in.dat"});
+  CHECK(spec_of({"--map-by", "slot", "p"}).map_by == MapBy::slot);
+  CHECK(spec_of({"--kill-grace", "0", "p"}).kill_grace == 0ms);
+  CHECK(spec_of({"--hostfile=h", "p"}).hostfile == std::filesystem::path("h"));
+}
+
+TEST_CASE("-H lists: repeatable, parsed into entries") {
+  const auto spec = spec_of({"-H", "h1:2,h2", "--host", "h3", "-Hh2", "p"});
+  REQUIRE(spec.host_list.size() == 3);
+  CHECK(spec.host_list[0].name == "h1");
+  CHECK(spec.host_list[0].slots == 2);
+  CHECK(spec.host_list[1].name == "h2");
+  CHECK(spec.host_list[1].slots == 2);
+  CHECK(spec.host_list[2].name == "h3");
+  CHECK(error_of({"-H", "h1:x", "p"}) == "rmpirun: -H: bad slot count 'h1:x'");
+  CHECK(error_of({"-H", "h1", "-f", "hosts", "p"}) ==
+        "rmpirun: use either --hostfile or --host, not both");
+}
+
+TEST_CASE("-x NAME=VALUE, NAME=, and NAME alone (the launcher's value)") {
+  const auto spec = spec_of({"-x", "A=1", "-x", "B", "-x", "C=", "-xD=x=y", "-x", "A=2", "p"},
+                            {{"B", "from launcher"}});
+  using Pair = std::pair<std::string, std::string>;
+  CHECK(spec.env == std::vector<Pair>{{"A", "2"}, {"B", "from launcher"}, {"C", ""}, {"D", "x=y"}});
+  CHECK(error_of({"-x", "NOPE", "p"}) == "rmpirun: -x NOPE: NOPE is not set in the environment");
+  CHECK(error_of({"-x", "1A=2", "p"}) ==
+        "rmpirun: bad value '1A=2' for -x: expected NAME or NAME=VALUE");
+  CHECK(error_of({"-x", "=2", "p"}) ==
+        "rmpirun: bad value '=2' for -x: expected NAME or NAME=VALUE");
+}
+
+TEST_CASE("environment defaults: RMPI_SSH_ARGS and RMPI_PORT_RANGE, overridden by options") {
+  const Env env = {{"RMPI_SSH_ARGS", "-p 2222 -q"}, {"RMPI_PORT_RANGE", "50000-50010"}};
+  const auto from_env = spec_of({"p"}, env);
+  CHECK(from_env.ssh_args == Words{"-p", "2222", "-q"});
+  CHECK(from_env.ports == PortRange{50000, 50010});
+  const auto overridden = spec_of({"--ssh-args", "-4", "--port", "0", "p"}, env);
+  CHECK(overridden.ssh_args == Words{"-4"});
+  CHECK(overridden.ports.any());
+  CHECK(spec_of({"--ssh-args=", "p"}, env).ssh_args.empty());
+  CHECK(spec_of({"p"}, {{"RMPI_PORT_RANGE", ""}}).ports.any());
+  CHECK(error_of({"p"}, {{"RMPI_PORT_RANGE", "junk"}}) ==
+        "rmpirun: RMPI_PORT_RANGE: bad port range 'junk': expected PORT or FIRST-LAST (0 = any "
+        "free port)");
+  CHECK(error_of({"p"}, {{"RMPI_SSH_ARGS", "-o 'x"}}) ==
+        "rmpirun: RMPI_SSH_ARGS: unbalanced ' quote in '-o 'x'");
+  CHECK(error_of({"--ssh-args", "\"x", "p"}) ==
+        "rmpirun: --ssh-args: unbalanced \" quote in '\"x'");
+}
+
+TEST_CASE("bad values name the option and the value") {
+  CHECK(error_of({"-n", "abc", "p"}) ==
+        "rmpirun: bad value 'abc' for -n/-np: expected a positive number of ranks");
+  CHECK(error_of({"-np", "0", "p"}) ==
+        "rmpirun: bad value '0' for -n/-np: expected a positive number of ranks");
+  CHECK(error_of({"-n", "-3", "p"}) ==
+        "rmpirun: bad value '-3' for -n/-np: expected a positive number of ranks");
+  CHECK(error_of({"--map-by", "core", "p"}) ==
+        "rmpirun: bad value 'core' for --map-by: expected slot or node");
+  CHECK(error_of({"--timeout", "soon", "p"}) ==
+        "rmpirun: bad value 'soon' for --timeout: expected a positive number of seconds");
+  CHECK(error_of({"--timeout", "0", "p"}) ==
+        "rmpirun: bad value '0' for --timeout: expected a positive number of seconds");
+  CHECK(error_of({"--kill-grace", "-1", "p"}) ==
+        "rmpirun: bad value '-1' for --kill-grace: expected a number of seconds (>= 0)");
+  CHECK(error_of({"--port", "70000", "p"}) ==
+        "rmpirun: --port: bad port range '70000': ports are 1..65535");
+  CHECK(error_of({"--ssh", "", "p"}) ==
+        "rmpirun: bad value '' for --ssh: expected a non-empty value");
+}
+
+TEST_CASE("unknown options, missing values, repeated options, no program") {
+  CHECK(error_of({"--frobnicate", "p"}) == "rmpirun: unknown option '--frobnicate'");
+  CHECK(error_of({"--frobnicate=3", "p"}) == "rmpirun: unknown option '--frobnicate'");
+  CHECK(error_of({"--over", "p"}) == "rmpirun: unknown option '--over'");
+  CHECK(error_of({"--=x", "p"}) == "rmpirun: unknown option '--'");
+  CHECK(error_of({"--x=1", "p"}) == "rmpirun: unknown option '--x'");
+  CHECK(error_of({"-q", "p"}) == "rmpirun: unknown option '-q'");
+  CHECK(error_of({"-vq", "p"}) == "rmpirun: unknown option '-q'");
+  CHECK(error_of({"-n"}) == "rmpirun: option '-n' needs a value");
+  CHECK(error_of({"-np"}) == "rmpirun: option '--np' needs a value");
+  CHECK(error_of({"--timeout"}) == "rmpirun: option '--timeout' needs a value");
+  const auto twice = error_of({"-n", "2", "-n", "3", "p"});
+  CHECK(twice.starts_with("rmpirun: "));
+  CHECK(twice.find("more than once") != std::string::npos);
+  CHECK(twice.find("np") != std::string::npos);
+  const auto flag_value = error_of({"--oversubscribe=yes", "p"});
+  CHECK(flag_value.starts_with("rmpirun: "));
+  CHECK(flag_value.find("oversubscribe") != std::string::npos);
+  CHECK(error_of({}).starts_with("rmpirun: no program given"));
+  CHECK(error_of({"-n", "2"}).starts_with("rmpirun: no program given"));
+  CHECK(error_of({"-n", "2", "--"}).starts_with("rmpirun: no program given"));
+}
+
+TEST_CASE("--help and --version print text and launch nothing") {
+  for (const Words& words : {Words{"--help"}, Words{"-h"}, Words{"-n", "2", "--help", "p"}}) {
+    const auto result = parse(words);
+    REQUIRE(std::holds_alternative<PrintAndExit>(result));
+    const auto& help = std::get<PrintAndExit>(result);
+    CHECK(help.exit_code == 0);
+    CHECK(help.text.starts_with("Usage: rmpirun [options] program [args...]"));
+    for (const char* part : {"Examples:",
+                             "rmpirun -n 4 ./ring",
+                             "-np",
+                             "--hostfile",
+                             "--host",
+                             "--map-by",
+                             "--oversubscribe",
+                             "--tag-output",
+                             "--timeout",
+                             "--port",
+                             "--iface",
+                             "--ssh-args",
+                             "--node-path",
+                             "--prefix",
+                             "--print-all-exitcodes",
+                             "--kill-grace",
+                             "--verbose",
+                             "--version",
+                             "RMPI_SSH_ARGS",
+                             "RMPI_PORT_RANGE"}) {
+      CAPTURE(part);
+      CHECK(help.text.find(part) != std::string::npos);
+    }
+  }
+  const auto version = parse({"--version"});
+  REQUIRE(std::holds_alternative<PrintAndExit>(version));
+  CHECK(std::get<PrintAndExit>(version).text == "rmpirun (rmpi) " RMPI_VERSION "\n");
+  CHECK(std::get<PrintAndExit>(version).exit_code == 0);
+  CHECK(std::holds_alternative<LaunchSpec>(parse({"p", "--help"})));
+}

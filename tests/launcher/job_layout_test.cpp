@@ -1,0 +1,53 @@
+#include <rmpi/launcher/job_layout.hpp>
+
+#include <doctest/doctest.h>
+
+#include <rmpi/error.hpp>
+#include <rmpi/launcher/host_list.hpp>
+
+using rmpi::ConfigError;
+using rmpi::launcher::LaunchSpec;
+using rmpi::launcher::MapBy;
+using rmpi::launcher::plan_job;
+using rmpi::launcher::resolve_hosts;
+
+TEST_CASE("no hosts given: the local host with one slot per core") {
+  LaunchSpec spec;
+  const auto hosts = resolve_hosts(spec, 3);
+  REQUIRE(hosts.size() == 1);
+  CHECK(hosts[0].name == "localhost");
+  CHECK(hosts[0].slots == 3);
+  const auto layout = plan_job(spec, 3);
+  CHECK(layout.ranks.size() == 3);
+  spec.np = 5;
+  CHECK_THROWS_WITH_AS(plan_job(spec, 2),
+                       "rmpirun: 5 ranks requested but only 2 slots: localhost (2); use "
+                       "--oversubscribe or fewer ranks",
+                       ConfigError);
+  spec.oversubscribe = true;
+  CHECK(plan_job(spec, 2).ranks.size() == 5);
+}
+
+TEST_CASE("np defaults to all slots of the hostfile or -H hosts") {
+  LaunchSpec spec;
+  spec.hostfile = std::filesystem::path(RMPI_HOSTFILES_DIR) / "four-hosts";
+  const auto layout = plan_job(spec, 1);
+  REQUIRE(layout.hosts.size() == 4);
+  REQUIRE(layout.ranks.size() == 8);
+  CHECK(layout.ranks[7].host_index == 3);
+
+  LaunchSpec listed;
+  listed.host_list = rmpi::launcher::parse_host_list("a:2,b");
+  listed.map_by = MapBy::node;
+  const auto by_node = plan_job(listed, 1);
+  REQUIRE(by_node.ranks.size() == 3);
+  CHECK(by_node.ranks[1].host_index == 1);
+}
+
+TEST_CASE("a hostfile and -H together are an error") {
+  LaunchSpec spec;
+  spec.hostfile = "hosts";
+  spec.host_list = rmpi::launcher::parse_host_list("a");
+  CHECK_THROWS_WITH_AS(resolve_hosts(spec, 1), "rmpirun: use either --hostfile or --host, not both",
+                       ConfigError);
+}

@@ -1,0 +1,230 @@
+// Nodes and places across processes: real rmpi-node processes on loopback
+// (listen port 0), places spawned from this test binary.
+#include <rmpi/remote_node.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <future>
+#include <map>
+#include <string>
+
+#include <rmpi/channel_set.hpp>
+#include <rmpi/error.hpp>
+#include <rmpi/message_router.hpp>
+#include <rmpi/place.hpp>
+
+namespace rp = rmpi::places;
+using rp::PlaceChannel;
+using rp::Value;
+
+namespace {
+
+constexpr auto kWait = std::chrono::seconds(20);
+
+void echo(PlaceChannel ch) {
+  for (;;) {
+    Value v = ch.get<Value>();
+    if (v.is_symbol("stop")) return;
+    ch.put(v);
+  }
+}
+RMPI_PLACE(echo);
+
+void exits_3(PlaceChannel ch) {
+  ch.put(std::string("bye"));
+  std::_Exit(3);
+}
+RMPI_PLACE(exits_3);
+
+void throws(PlaceChannel ch) {
+  (void)ch.get<Value>();
+  throw std::runtime_error("deliberate failure");
+}
+RMPI_PLACE(throws);
+
+void kills_itself(PlaceChannel ch) {
+  (void)ch.get<Value>();
+  std::raise(SIGKILL);
+}
+RMPI_PLACE(kills_itself);
+
+void says_hi(PlaceChannel ch) { ch.put(std::string("hi")); }
+RMPI_PLACE(says_hi);
+
+// A named key/value server: (set k v) → (ok), (get k) → value or #f.
+void tuple_server(PlaceChannel ch) {
+  rp::ChannelSet set(ch);
+  std::map<std::string, Value> table;
+  for (;;) {
+    auto [conn, msg] = set.get<Value>();
+    const std::string& op = msg[0].as_symbol().name;
+    if (op == "set") {
+      table[msg[1].as_string()] = msg[2];
+      conn.put(rp::list(rp::sym("ok")));
+    } else if (op == "get") {
+      auto it = table.find(msg[1].as_string());
+      conn.put(it == table.end() ? Value(false) : it->second);
+    }
+  }
+}
+RMPI_PLACE(tuple_server);
+
+rp::Place echo_thunk() { return rp::place(echo); }
+RMPI_PLACE_THUNK(echo_thunk);
+
+rp::Place tuple_thunk() { return rp::place(tuple_server); }
+RMPI_PLACE_THUNK(tuple_thunk);
+
+const bool place_mode = rp::init_at_startup();
+
+rp::NodeOptions node_options() {
+  rp::NodeOptions o;
+  o.listen_port = 0;
+  o.node_path = RMPI_NODE_EXE;
+  o.connect_timeout = std::chrono::seconds(20);
+  return o;
+}
+
+Value get(rp::RemoteConnection& c) {
+  auto v = c.get_for<Value>(kWait);
+  REQUIRE(v.has_value());
+  return *v;
+}
+
+int wait_for_exit(rp::RemoteConnection c) {
+  auto f = std::async(std::launch::async, [c]() mutable { return c.wait(); });
+  REQUIRE(f.wait_for(kWait) == std::future_status::ready);
+  return f.get();
+}
+
+}  // namespace
+
+TEST_CASE("spawn a node and a place, exchange messages in order") {
+  (void)place_mode;
+  auto [node, conn] =
+      rp::spawn_node_supervise_place_at("localhost", rp::executable_path(), "echo", node_options());
+  CHECK(node.port() > 0);
+  CHECK(node.get_log_prefix() == "PLACE localhost:" + std::to_string(node.port()));
+  for (int i = 0; i < 200; ++i) conn.put(Value(i));
+  for (int i = 0; i < 200; ++i) CHECK(get(conn).as_int() == i);
+  const Value nested = rp::list(rp::sym("k"), "s", 1.5, rp::list(rp::Bytes{{1, 2}}, Value()));
+  rp::channel_put(conn, nested);
+  CHECK(get(conn) == nested);
+  CHECK(node.get_first_place().valid());
+  conn.put(rp::sym("stop"));
+  CHECK(wait_for_exit(conn) == 0);
+  node.send_exit();
+}
+
+TEST_CASE("errors: a missing function and a missing named place name themselves") {
+  auto node = rp::spawn_remote_node("127.0.0.1", node_options());
+  try {
+    node.launch_place({rp::executable_path(), "not_registered"});
+    FAIL("launch_place did not throw");
+  } catch (const rmpi::NameError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("not_registered") != std::string::npos);
+    CHECK(what.find(rp::executable_path()) != std::string::npos);
+  }
+  try {
+    rp::connect_to_named_place(node, "nobody-home");
+    FAIL("connect_to_named_place did not throw");
+  } catch (const rmpi::NameError& e) {
+    CHECK(std::string(e.what()).find("nobody-home") != std::string::npos);
+  }
+  CHECK_THROWS_AS(node.launch_place({"/nonexistent/program", "echo"}), rmpi::SpawnError);
+  // The node still serves.
+  auto c = rp::supervise_place_at(node, rp::executable_path(), "echo");
+  c.put(Value("still here"));
+  CHECK(get(c) == Value("still here"));
+  rp::node_send_exit(node);
+}
+
+TEST_CASE("a place that exits 3, throws or is killed is reported; the node survives") {
+  auto node = rp::spawn_remote_node("localhost", node_options());
+  auto a = rp::supervise_place_at(node, rp::executable_path(), "exits_3");
+  CHECK(a.get<std::string>() == "bye");
+  CHECK(rp::distributed_place_wait(a) == 3);
+
+  auto b = rp::supervise_place_at(node, rp::executable_path(), "throws");
+  b.put(Value(1));
+  CHECK(wait_for_exit(b) == 1);
+
+  auto c = rp::supervise_place_at(node, rp::executable_path(), "kills_itself");
+  c.put(Value(1));
+  CHECK(wait_for_exit(c) == 128 + SIGKILL);
+  CHECK_THROWS_AS(c.get<Value>(), rmpi::ChannelClosed);
+
+  auto d = rp::supervise_place_at(node, rp::executable_path(), "echo");
+  d.put(Value(7));
+  CHECK(get(d).as_int() == 7);
+  node.send_exit();
+}
+
+TEST_CASE("a named place reached through two connections") {
+  for (bool thunk : {false, true}) {
+    CAPTURE(thunk);
+    auto node = rp::spawn_node_with_place_at("localhost", rp::executable_path(),
+                                             thunk ? "tuple_thunk" : "tuple_server", node_options(),
+                                             {.named = "tuple", .thunk = thunk});
+    auto c1 = rp::connect_to_named_place(node, "tuple");
+    auto c2 = rp::connect_to_named_place(node, "tuple");
+    c1.put(rp::list(rp::sym("set"), "user0", 100));
+    CHECK(get(c1) == rp::list(rp::sym("ok")));
+    c2.put(rp::list(rp::sym("get"), "user0"));
+    CHECK(get(c2).as_int() == 100);
+    c2.put(rp::list(rp::sym("get"), "nobody"));
+    CHECK(get(c2) == Value(false));
+    // The first place's own channel is served too.
+    auto first = node.get_first_place();
+    first.put(rp::list(rp::sym("get"), "user0"));
+    CHECK(get(first).as_int() == 100);
+    node.send_exit();
+  }
+}
+
+TEST_CASE("a thunk place and set_on_channel") {
+  auto [node, conn] = rp::spawn_node_supervise_place_at(
+      "localhost", rp::executable_path(), "echo_thunk", node_options(), {.thunk = true});
+  std::promise<Value> got;
+  conn.set_on_channel([&](rp::RemoteConnection&, Value v) { got.set_value(v); });
+  conn.put(rp::list(rp::sym("ping"), 1));
+  auto f = got.get_future();
+  REQUIRE(f.wait_for(kWait) == std::future_status::ready);
+  CHECK(f.get() == rp::list(rp::sym("ping"), 1));
+  conn.put(rp::sym("stop"));
+  CHECK(wait_for_exit(conn) == 0);
+  node.send_exit();
+}
+
+TEST_CASE("restart_every restarts a place until the retries run out") {
+  auto node = rp::spawn_remote_node("localhost", node_options());
+  auto final_fail = std::make_shared<std::promise<void>>();
+  rp::PlaceOptions o;
+  o.restart_on_exit = rp::restart_every(0.5, 2, [final_fail] { final_fail->set_value(); });
+  auto c = rp::supervise_place_at(node, rp::executable_path(), "says_hi", o);
+  for (int i = 0; i < 3; ++i) CHECK(c.get_for<std::string>(kWait) == std::optional<std::string>("hi"));
+  REQUIRE(final_fail->get_future().wait_for(kWait) == std::future_status::ready);
+  CHECK(wait_for_exit(c) == 0);
+  node.send_exit();
+}
+
+TEST_CASE("spawn_nodes_join starts nodes in parallel; the router thread serves mr_ requests") {
+  auto nodes = rp::spawn_nodes_join({{"localhost", node_options()}, {"127.0.0.1", node_options()}});
+  REQUIRE(nodes.size() == 2);
+  CHECK(nodes[0].port() != nodes[1].port());
+  auto [thread, mrch] = rp::start_message_router_thread(-1, nodes);
+  const rp::Destination dest{"127.0.0.1", nodes[1].port()};
+  rp::mr_supervise_named_dynamic_place_at(mrch, dest, "tuple", rp::executable_path(), "tuple_server");
+  rp::mr_connect_to(mrch, dest, "tuple");
+  PlaceChannel ch = rp::send_new_place_channel_to_named_dest(mrch, dest, "tuple");
+  ch.put(rp::list(rp::sym("set"), "k", 5));
+  CHECK(ch.get_for<Value>(kWait) == std::optional<Value>(rp::list(rp::sym("ok"))));
+  CHECK_THROWS_AS(rp::send_new_place_channel_to_named_dest(mrch, dest, "missing"), rmpi::NameError);
+  mrch.put(rp::list(rp::sym("stop")));
+  thread.join();
+  for (auto& n : nodes) n.send_exit();
+}
