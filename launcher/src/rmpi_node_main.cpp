@@ -3,6 +3,7 @@
 // "RMPI-NODE <port>" once listening, and serves the router protocol until it
 // is told to exit, its parent link drops, or it gets SIGTERM/SIGINT.
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -10,8 +11,11 @@
 #include <cstdlib>
 #include <future>
 #include <iostream>
+#include <sstream>
 #include <string>
+#include <thread>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
 
@@ -95,6 +99,17 @@ int main(int argc, char** argv) {
   // Children (places, ranks) inherit it.
   ::setenv(rmpi::auth::kSecretEnv, secret.c_str(), 1);
 
+  // Over SSH the address to advertise is the one the SSH connection reached
+  // (SSH_CONNECTION = "client_ip client_port server_ip server_port"), never a
+  // host name that other hosts would have to resolve.
+  if (advertise.empty()) {
+    if (const char* c = std::getenv("SSH_CONNECTION")) {
+      std::istringstream words(c);
+      std::string client_ip, client_port, server_ip;
+      if (words >> client_ip >> client_port >> server_ip) advertise = server_ip;
+    }
+  }
+
   std::promise<int> exit_code;
   auto exited = exit_code.get_future();
   detail::RouterOptions options;
@@ -126,7 +141,22 @@ int main(int argc, char** argv) {
     if (!ec) router->shutdown(128 + sig);
   });
 
-  std::cout << "RMPI-NODE " << router->port() << std::endl;
+  std::cout << "RMPI-NODE " << router->port() << (advertise.empty() ? "" : " " + advertise)
+            << std::endl;
+  // A spawner keeps our stdin open (ssh's, or a pipe): its end means the
+  // spawner or the ssh session is gone, even if no TCP close reaches us.
+  struct stat in_stat {};
+  if (parent_link && ::fstat(0, &in_stat) == 0 && (S_ISFIFO(in_stat.st_mode) || S_ISSOCK(in_stat.st_mode))) {
+    std::thread([&io, r = router.get()] {
+      char buf[256];
+      while (true) {
+        const ssize_t n = ::read(0, buf, sizeof buf);
+        if (n > 0 || (n < 0 && errno == EINTR)) continue;
+        break;
+      }
+      boost::asio::post(io, [r] { r->shutdown(1); });
+    }).detach();
+  }
   // Leave the io thread and the router alive: _exit skips teardown races.
   quit(exited.get());
 }

@@ -230,7 +230,7 @@ void FramedConnection::start_write() {
                       }
                       if (!empty) {
                         self->start_write();
-                      } else if (self->flush_close_reason_ && self->held_.empty()) {
+                      } else if (self->flush_close_reason_) {
                         self->fail(*self->flush_close_reason_);
                       }
                     }));
@@ -268,9 +268,16 @@ void FramedConnection::read_header() {
       asio::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec,
                                                                std::size_t n) {
         if (self->closed_) return;
+        if (ec && self->flush_close_reason_) {
+          self->fail(*self->flush_close_reason_);
+          return;
+        }
         if (ec) {
           if (ec == asio::error::eof || ec == asio::error::connection_reset) {
-            if (n == 0)
+            if (n == 0 && !self->authenticated_)
+              self->fail("dropped " + self->peer_ +
+                         ": closed the connection during job-secret authentication");
+            else if (n == 0)
               self->fail("connection closed by " + self->peer_);
             else
               self->fail("bad frame from " + self->peer_ + ": connection closed after " +
@@ -360,9 +367,16 @@ void FramedConnection::handle_auth_frame(Frame&& f) {
     if (f.payload.size() != sizeof(auth::Nonce) + sizeof(auth::Proof)) return fail(bad);
     peer_nonce_ = take<32>(f.payload, 0);
     const auto expected = auth::acceptor_proof(secret_, my_nonce_, peer_nonce_);
-    if (!auth::proofs_equal(expected, take<32>(f.payload, 32))) return fail(bad);
+    const bool acceptor_ok = auth::proofs_equal(expected, take<32>(f.payload, 32));
+    // Our proof goes out either way, so that the acceptor sees (and logs) a
+    // failed proof rather than a bare disconnect; it reveals nothing.
     const auto proof = auth::connector_proof(secret_, my_nonce_, peer_nonce_);
     send_auth(std::vector<std::byte>(proof.begin(), proof.end()));
+    auth_step_ = 1;
+    if (!acceptor_ok) {
+      flush_close_reason_ = bad;
+      return;
+    }
     auth_complete();
   } else {
     fail(dropped);

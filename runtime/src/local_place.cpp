@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <future>
 #include <map>
 #include <mutex>
@@ -223,6 +224,8 @@ Place dynamic_place(const std::string& module, const std::string& func) {
               {"RMPI_PLACE_THUNK", "0"},
               {"RMPI_PLACE_FD", std::to_string(kChildFd)},
               {"RMPI_PLACE_NAME", ""}};
+  if (!std::getenv("RMPI_LOG_ORIGIN"))
+    spec.env.emplace_back("RMPI_LOG_ORIGIN", "PLACE " + detail::host_name() + " (" + func + ")");
   spec.fds = {{sv[1], kChildFd}};
   spec.stdin_mode = detail::Stdio::null;
   // The place ends when its link to us drops; PDEATHSIG would follow the
@@ -236,6 +239,7 @@ Place dynamic_place(const std::string& module, const std::string& func) {
     ::close(sv[1]);
     throw;
   }
+  ::close(sv[1]);
   auto impl = std::make_shared<ProcessPlace>(func, child.pid);
   boost::asio::generic::stream_protocol::socket sock(
       detail::io_context(), boost::asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), sv[0]);

@@ -12,7 +12,11 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <condition_variable>
+#include <deque>
+#include <future>
 #include <mutex>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -151,7 +155,57 @@ void watch_child(pid_t pid, std::function<void(ExitStatus)> on_exit) {
   Reaper::instance().watch(pid, std::move(on_exit));
 }
 
+namespace {
+ChildProcess spawn_process_here(const ProcessSpec& spec);
+
+// PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not
+// the process. Children that must die with us are therefore forked by one
+// thread that lives as long as the process.
+class Forker {
+ public:
+  static Forker& instance() {
+    static Forker* f = new Forker;  // never destroyed: the thread outlives static destructors
+    return *f;
+  }
+  ChildProcess spawn(const ProcessSpec& spec) {
+    if (std::this_thread::get_id() == thread_.get_id()) return spawn_process_here(spec);
+    std::packaged_task<ChildProcess()> task([&spec] { return spawn_process_here(spec); });
+    auto result = task.get_future();
+    {
+      std::lock_guard lock(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return result.get();
+  }
+
+ private:
+  Forker() : thread_([this] { run(); }) { thread_.detach(); }
+  void run() {
+    for (;;) {
+      std::packaged_task<ChildProcess()> task;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return !tasks_.empty(); });
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::packaged_task<ChildProcess()>> tasks_;
+  std::thread thread_;
+};
+}  // namespace
+
 ChildProcess spawn_process(const ProcessSpec& spec) {
+  return spec.die_with_parent ? Forker::instance().spawn(spec) : spawn_process_here(spec);
+}
+
+namespace {
+ChildProcess spawn_process_here(const ProcessSpec& spec) {
   // Make sure the reaper's SIGCHLD handler exists before any child can end.
   Reaper::instance();
   if (spec.argv.empty()) throw SpawnError("cannot start a process with an empty command line");
@@ -317,5 +371,7 @@ ChildProcess spawn_process(const ProcessSpec& spec) {
   child.pid = pid;
   return child;
 }
+
+}  // namespace
 
 }  // namespace rmpi::places::detail

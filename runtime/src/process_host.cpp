@@ -121,7 +121,10 @@ ProcessHost::~ProcessHost() {
   im.lost = true;  // no events after this point: the owner is going away
   // Dropping the parent link (and ssh's stdin) makes the node end its
   // processes and exit; we wait for that, then make sure.
-  if (im.conn) im.conn->close("launcher done");
+  if (im.conn) {
+    im.conn->send_control(proto::Exit{0});
+    im.conn->close_after_flush("launcher done");
+  }
   if (im.node.child.stdin_fd >= 0) ::close(im.node.child.stdin_fd);
   const auto wait = im.options.kill_grace + std::chrono::seconds(3);
   if (im.child_gone_future.wait_for(wait) != std::future_status::ready) {

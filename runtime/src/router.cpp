@@ -369,7 +369,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     }
     for (auto& [key, proc] : processes_)
       if (key.first == id && !proc->reaped) doomed.push_back(proc->pid);
-    if (was_parent && options_.parent_link) {
+    if (was_parent && options_.parent_link && !exiting_) {
       local_log("error", "the parent connection is gone (" + reason + "); exiting");
       begin_shutdown(0);
       return;

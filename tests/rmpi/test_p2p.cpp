@@ -65,6 +65,13 @@ TEST_CASE("a peer that disconnects makes a receive from it fail, naming it") {
   CHECK(has(res.ranks[0].out, "waits for a message from rank 1 (local socket on 127.0.0.1)"));
 }
 
+TEST_CASE("a rank that exits right after queueing sends still delivers them all") {
+  const auto res = scenario("flush", 2);
+  INFO(res.summary());
+  CHECK(res.all_exited_zero());
+  CHECK(res.ranks[1].out == "PASS\n");
+}
+
 TEST_CASE("[big] one vector of 1 GiB + 4 KiB, zero-copy") {
   const auto res = scenario("big", 2);
   INFO(res.summary());

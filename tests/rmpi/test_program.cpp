@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -193,6 +194,18 @@ void disconnect(const rmpi::Comm& c) {
   expect_error([&] { rmpi::recv<int>(c, 1); }, "recv from a rank that disconnected");
 }
 
+void flush_at_exit(const rmpi::Comm& c) {
+  if (c.id() == 0) {
+    for (int i = 0; i < 20000; ++i) rmpi::send(c, 1, std::array<int, 250>{i});
+    std::printf("PASS\n");
+    std::fflush(stdout);
+    std::exit(0);  // no finish: the exit handler must still deliver every queued message
+  }
+  bool ok = true;
+  for (int i = 0; i < 20000; ++i) ok = ok && rmpi::recv<std::array<int, 250>>(c, 0)[0] == i;
+  expect(ok, "every message queued before the sender exited arrives");
+}
+
 void exchange(const rmpi::Comm& c) {
   const int next = (c.id() + 1) % c.cnt();
   const int prev = (c.id() + c.cnt() - 1) % c.cnt();
@@ -217,6 +230,7 @@ int main(int argc, char** argv) {
     else if (mode == "split-errors") split_errors(c);
     else if (mode == "disconnect") disconnect(c);
     else if (mode == "exchange") exchange(c);
+    else if (mode == "flush") flush_at_exit(c);
     else expect(false, "unknown scenario");
     rmpi::finish();
   } catch (const std::exception& e) {

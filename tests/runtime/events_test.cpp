@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <rmpi/restart.hpp>
@@ -59,7 +60,8 @@ TEST_CASE("work posted from another thread runs on the loop's thread") {
   });
   loop.run();
   poster.join();
-  CHECK(ran_on == std::this_thread::get_id());
+  const bool same_thread = ran_on == std::this_thread::get_id();
+  CHECK(same_thread);
 }
 
 TEST_CASE("RestartPolicy: off, respawn, procedure, restarter") {

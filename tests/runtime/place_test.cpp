@@ -38,7 +38,7 @@ RMPI_PLACE(echo_doubles);
 
 void exits_3(PlaceChannel ch) {
   ch.put(std::string("bye"));
-  std::cout.flush();
+  (void)ch.get<Value>();  // the spawner's ack: "bye" was delivered
   std::_Exit(3);
 }
 RMPI_PLACE(exits_3);
@@ -124,6 +124,7 @@ TEST_CASE("a function that is not registered is an error naming it and the execu
 TEST_CASE("a place's exit status is reported: exit 3, throw, kill") {
   rp::Place a = rp::dynamic_place("exits_3");
   CHECK(a.get<std::string>() == "bye");
+  a.put(Value(true));
   CHECK(a.wait() == 3);
 
   rp::Place b = rp::dynamic_place("throws");

@@ -35,6 +35,7 @@ RMPI_PLACE(echo);
 
 void exits_3(PlaceChannel ch) {
   ch.put(std::string("bye"));
+  (void)ch.get<Value>();  // the spawner's ack: "bye" was delivered
   std::_Exit(3);
 }
 RMPI_PLACE(exits_3);
@@ -147,6 +148,7 @@ TEST_CASE("a place that exits 3, throws or is killed is reported; the node survi
   auto node = rp::spawn_remote_node("localhost", node_options());
   auto a = rp::supervise_place_at(node, rp::executable_path(), "exits_3");
   CHECK(a.get<std::string>() == "bye");
+  a.put(Value(true));
   CHECK(rp::distributed_place_wait(a) == 3);
 
   auto b = rp::supervise_place_at(node, rp::executable_path(), "throws");

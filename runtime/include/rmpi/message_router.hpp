@@ -18,7 +18,7 @@ namespace rmpi::places {
 
 /// A node address: (host, port) — the reference's dest lists.
 struct Destination {
-  std::string host;
+  std::string host{};
   std::uint16_t port = 0;
 };
 

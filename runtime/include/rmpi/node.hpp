@@ -30,13 +30,13 @@ struct NodeOptions {
   /// rmpi-node on the target host (used when launch_path is empty).
   std::string node_path = places::node_path();
   /// ssh binary (empty: ssh_bin_path()).
-  std::string ssh_path;
+  std::string ssh_path{};
   /// Extra ssh arguments (e.g. {"-F", "config"}).
-  std::vector<std::string> ssh_args;
+  std::vector<std::string> ssh_args{};
   /// Remote command prefix (e.g. "cd /dir &&" or an environment setup), SSH only.
-  std::string prefix;
+  std::string prefix{};
   /// Program to start instead of node_path (a wrapper taking rmpi-node's arguments).
-  std::string launch_path;
+  std::string launch_path{};
   /// The node writes to this process's stdout/stderr directly instead of
   /// pipes copied line by line (local nodes).
   bool use_current_ports = false;

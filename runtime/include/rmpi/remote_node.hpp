@@ -30,19 +30,19 @@ namespace rmpi::places {
 /// `module` is an executable path on the node's host, `func` a name it
 /// registers; thunk = the function creates and returns the place.
 struct PlaceExec {
-  std::string module;
-  std::string func;
+  std::string module{};
+  std::string func{};
   bool thunk = false;
 };
 
 /// Options of a spawned place.
 struct PlaceOptions {
   /// Sent to the place as its first message unless null.
-  Value initial_message;
+  Value initial_message{};
   /// What to do when the place exits.
-  RestartPolicy restart_on_exit;
+  RestartPolicy restart_on_exit{};
   /// Registers the place under this name on its node (for connect_to_named_place).
-  std::string named;
+  std::string named{};
   /// The function creates and returns the place (RMPI_PLACE_THUNK).
   bool thunk = false;
 };
@@ -113,8 +113,8 @@ RemoteConnection node_get_first_place(const RemoteNode& node);
 std::future<RemoteNode> spawn_node_at(const std::string& host, const NodeOptions& options = {});
 /// One node of spawn_nodes_join.
 struct NodeSpec {
-  std::string host;
-  NodeOptions options;
+  std::string host{};
+  NodeOptions options{};
 };
 /// spawn-nodes/join: starts every node in parallel, waits for all; throws the first error.
 std::vector<RemoteNode> spawn_nodes_join(const std::vector<NodeSpec>& specs);

@@ -15,8 +15,8 @@ namespace rmpi::places {
 /// `on_final_fail` runs when the retries run out.
 struct Restarter {
   double seconds = 1.0;
-  std::optional<int> retry;
-  std::function<void()> on_final_fail;
+  std::optional<int> retry{};
+  std::function<void()> on_final_fail{};
 };
 
 /// restart-every: a Restarter value.

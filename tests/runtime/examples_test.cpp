@@ -1,0 +1,170 @@
+// The runtime examples as real programs: exact output, exit 0, and no
+// process of theirs left behind (every descendant inherits a marker in its
+// environment, which is how leftovers are found in /proc).
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Run {
+  int status = -1;  // exit code, or 128+signal; -1 if it timed out
+  std::string out, err;
+  std::chrono::milliseconds took{0};
+};
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> v;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) v.push_back(l);
+  return v;
+}
+
+// Runs `exe` with `marker` in its environment; output captured; bounded by `limit`.
+Run run(const std::string& exe, const std::string& marker, std::chrono::seconds limit) {
+  int out[2], err[2];
+  REQUIRE(::pipe(out) == 0);
+  REQUIRE(::pipe(err) == 0);
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    ::close(out[0]);
+    ::close(err[0]);
+    ::setenv("RMPI_EXAMPLES_TEST_MARKER", marker.c_str(), 1);
+    ::execl(exe.c_str(), exe.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  Run r;
+  const auto deadline = start + limit;
+  bool out_open = true, err_open = true;
+  while (out_open || err_open) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd fds[2] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}};
+    if (::poll(fds, 2, static_cast<int>(left.count())) <= 0) continue;
+    char buf[4096];
+    for (int i = 0; i < 2; ++i) {
+      if (!fds[i].revents) continue;
+      const ssize_t n = ::read(i == 0 ? out[0] : err[0], buf, sizeof buf);
+      if (n > 0) (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
+      else (i == 0 ? out_open : err_open) = false;
+    }
+  }
+  ::close(out[0]);
+  ::close(err[0]);
+  int st = 0;
+  for (;;) {
+    if (::waitpid(pid, &st, WNOHANG) == pid) {
+      r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      break;
+    }
+    // The pipes are closed, so the program is exiting: wait for it without spinning hard.
+    ::poll(nullptr, 0, 5);
+  }
+  r.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  return r;
+}
+
+// Pids of processes whose environment holds the marker.
+std::vector<int> marked_processes(const std::string& marker) {
+  std::vector<int> found;
+  const std::string needle = "RMPI_EXAMPLES_TEST_MARKER=" + marker;
+  DIR* d = ::opendir("/proc");
+  if (!d) return found;
+  while (dirent* e = ::readdir(d)) {
+    const int pid = std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream env("/proc/" + std::string(e->d_name) + "/environ", std::ios::binary);
+    const std::string all((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+    std::size_t at = 0;
+    for (std::size_t nul; (nul = all.find('\0', at)) != std::string::npos; at = nul + 1)
+      if (all.compare(at, nul - at, needle) == 0) found.push_back(pid);
+  }
+  ::closedir(d);
+  return found;
+}
+
+std::string new_marker(const char* name) {
+  return std::string(name) + "-" + std::to_string(::getpid()) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+void check_nothing_left(const std::string& marker) {
+  // The program waits for its nodes before exiting; allow their last
+  // instants of teardown, bounded.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  std::vector<int> left = marked_processes(marker);
+  while (!left.empty() && std::chrono::steady_clock::now() < deadline) {
+    ::poll(nullptr, 0, 20);
+    left = marked_processes(marker);
+  }
+  CHECK(left.empty());
+  for (int pid : left) ::kill(pid, SIGKILL);
+}
+
+}  // namespace
+
+TEST_CASE("hello-world prints its three lines and exits 0 by itself within 10 s") {
+  const std::string marker = new_marker("hello-world");
+  const Run r = run(RMPI_HELLO_WORLD_EXE, marker, std::chrono::seconds(15));
+  INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.took < std::chrono::seconds(10));
+  auto out = lines(r.out);
+  std::vector<std::string> sorted = out;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(sorted == std::vector<std::string>{"hello-world received: Hello",
+                                           "hello-world sent: Hello World",
+                                           "message-router received: Hello World"});
+  const auto received = std::find(out.begin(), out.end(), "hello-world received: Hello");
+  const auto sent = std::find(out.begin(), out.end(), "hello-world sent: Hello World");
+  CHECK(received < sent);
+  check_nothing_left(marker);
+}
+
+TEST_CASE("named runs the tuple and bank flow and exits 0") {
+  const std::string marker = new_marker("named");
+  const Run r = run(RMPI_NAMED_EXE, marker, std::chrono::seconds(30));
+  INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
+  CHECK(r.status == 0);
+  CHECK(lines(r.out) == std::vector<std::string>{
+                            "tuple set user0 100: 100",
+                            "tuple set user2 200: 200",
+                            "tuple get user0: 100",
+                            "tuple get user2: 200",
+                            "tuple get user1: #f",
+                            "bank new-account user0: (created \"user0\")",
+                            "bank new-account user0: (already-exists \"user0\")",
+                            "bank add user0 10: (ok 10)",
+                            "bank remove user0 5: (ok 5)",
+                            "bank remove user0 20: (insufficient-funds 5)",
+                            "bank add user1 10: (invalid-account \"user1\")",
+                        });
+  check_nothing_left(marker);
+}
