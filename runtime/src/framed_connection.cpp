@@ -501,4 +501,12 @@ std::shared_ptr<FramedConnection> connect_and_authenticate(const asio::any_io_ex
   return conn;
 }
 
+std::future<std::shared_ptr<FramedConnection>> connect_in_background(
+    asio::any_io_executor executor, std::string host, std::uint16_t port, std::string secret,
+    ConnectionHandlers handlers, ConnectOptions options) {
+  return std::async(std::launch::async, [=]() mutable {
+    return connect_and_authenticate(executor, host, port, secret, std::move(handlers), options);
+  });
+}
+
 }  // namespace rmpi::places::detail

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -181,6 +182,12 @@ StreamSocket connect_tcp_socket(const boost::asio::any_io_executor& executor,
 std::shared_ptr<FramedConnection> connect_and_authenticate(
     const boost::asio::any_io_executor& executor, const std::string& host, std::uint16_t port,
     const std::string& secret, ConnectionHandlers handlers, const ConnectOptions& options = {});
+
+/// The reference's background connect: connect_and_authenticate on a
+/// separate thread; the future holds the connection or the ConnectError.
+std::future<std::shared_ptr<FramedConnection>> connect_in_background(
+    boost::asio::any_io_executor executor, std::string host, std::uint16_t port,
+    std::string secret, ConnectionHandlers handlers, ConnectOptions options = {});
 
 /// Encodes a control message into the payload of a control frame.
 std::vector<std::byte> encode_control(const protocol::ControlMessage& message);

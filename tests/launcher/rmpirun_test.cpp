@@ -146,6 +146,23 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+/// stderr without the lines that root's login shell on this machine may print on
+/// ssh logins (concurrent `pyenv rehash` from ~/.bashrc); everything else is kept.
+std::string without_shell_noise(const std::string& err) {
+  std::string kept;
+  std::size_t pos = 0;
+  while (pos < err.size()) {
+    std::size_t nl = err.find('\n', pos);
+    nl = nl == std::string::npos ? err.size() : nl + 1;
+    const std::string line = err.substr(pos, nl - pos);
+    if (line.find("/.pyenv/shims") == std::string::npos &&
+        line.rfind("pyenv: cannot rehash", 0) != 0)
+      kept += line;
+    pos = nl;
+  }
+  return kept;
+}
+
 /// "info k=v k=v ..." lines keyed by RMPI_RANK.
 std::map<int, std::map<std::string, std::string>> infos_of(const std::string& out) {
   std::map<int, std::map<std::string, std::string>> by_rank;
@@ -175,7 +192,7 @@ void check_layout(int n, const std::string& map_by) {
       rmpirun({"-f", kFourHosts, "-n", std::to_string(n), "--map-by", map_by, kProbe, "info"});
   INFO("stderr: " << run.r.err);
   REQUIRE(run.r.exit_code == 0);
-  CHECK(run.r.err.empty());
+  CHECK(without_shell_noise(run.r.err).empty());
   const auto infos = infos_of(run.r.out);
   REQUIRE(infos.size() == static_cast<std::size_t>(n));
   std::vector<int> host_of(static_cast<std::size_t>(n));
@@ -303,17 +320,17 @@ TEST_CASE("rmpirun exit statuses") {
   SUBCASE("all ranks exit 0: status 0 and nothing on stderr") {
     const Run run = rmpirun({"-f", kFourHosts, "-n", "8", kProbe, "exit", "0"});
     CHECK(run.r.exit_code == 0);
-    CHECK(run.r.err.empty());
+    CHECK(without_shell_noise(run.r.err).empty());
   }
   SUBCASE("rank 3 exits 7 while the others exit 0") {
     const Run run = rmpirun({"-f", kFourHosts, "-n", "8", kProbe, "exit", "7", "3"});
     CHECK(run.r.exit_code == 7);
-    CHECK(run.r.err == "rmpirun: rank 3 on host2 exited with status 7\n");
+    CHECK(without_shell_noise(run.r.err) == "rmpirun: rank 3 on host2 exited with status 7\n");
   }
   SUBCASE("rank 3 exits 7 while the others block: they are ended") {
     const Run run = rmpirun({"-f", kFourHosts, "-n", "8", kProbe, "fail", "7", "3"});
     CHECK(run.r.exit_code == 7);
-    CHECK(run.r.err == "rmpirun: rank 3 on host2 exited with status 7\n");
+    CHECK(without_shell_noise(run.r.err) == "rmpirun: rank 3 on host2 exited with status 7\n");
   }
 }
 
@@ -321,7 +338,7 @@ TEST_CASE("rmpirun: a rank killed by SIGKILL gives 137 and a line naming it") {
   const Run run = rmpirun({"-f", kFourHosts, "-n", "4", kProbe, "sigkill", "2"});
   INFO("stderr: " << run.r.err);
   CHECK(run.r.exit_code == 137);
-  const auto lines = lines_of(run.r.err);
+  const auto lines = lines_of(without_shell_noise(run.r.err));
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].rfind("rmpirun: rank 2 on host2 ", 0) == 0);
   CHECK(lines[0].find("signal 9") != std::string::npos);
@@ -393,7 +410,8 @@ TEST_CASE("rmpirun: SIGINT ends every rank and exits 130") {
   int probes = 0;
   for (const auto& p : processes_with(marker)) {
     if (p.find("rmpi-node") != std::string::npos && p.find("ssh") == std::string::npos) ++nodes;
-    if (p.find("rank-probe") != std::string::npos && p.find("rmpirun") == std::string::npos) ++probes;
+    if (p.find("rank-probe") != std::string::npos && p.find("rmpirun") == std::string::npos)
+      ++probes;
   }
   CHECK(nodes == 4);
   CHECK(probes == 8);
@@ -441,6 +459,7 @@ TEST_CASE("rmpirun: a host whose sshd is down is a clear error within seconds") 
   CHECK(run.r.exit_code != 0);
   CHECK(run.r.exit_code != -1);
   CHECK(run.r.err.find("deadhost") != std::string::npos);
+  CHECK(run.r.err.find("Connection refused") != std::string::npos);
   CHECK(run.elapsed < 10s);
 }
 
@@ -517,4 +536,24 @@ TEST_CASE("rmpirun sends stdin to rank 0 and /dev/null to the others") {
   std::vector<std::string> rest = lines_of(others);
   std::sort(rest.begin(), rest.end());
   CHECK(rest == std::vector<std::string>{"[1] stdin[]", "[2] stdin[]"});
+}
+
+// Fails most runs, a real bug left for the lead: runtime/src/node_launch.cpp
+// forward_lines() gets the stderr read before the node was up as `pending` and,
+// when the next read is EOF, writes prefix + pending + "\n" in one piece: only
+// the first line carries "rmpi-node@host1: " and an empty line follows.
+TEST_CASE("rmpirun prefixes every stderr line of a node with its host") {
+  // A node path that writes two lines to stderr before it becomes the node.
+  const std::string node = fs::path(kRmpirun).parent_path().string() + "/rmpi-node";
+  const std::string wrapper = temp_file("noisy-node",
+                                        "#!/bin/sh\necho 'wrapper line one' >&2\n"
+                                        "echo 'wrapper line two' >&2\nexec '" +
+                                            node + "' \"$@\"\n");
+  fs::permissions(wrapper, fs::perms::owner_all);
+  const Run run =
+      rmpirun({"-f", kFourHosts, "-n", "1", "--node-path", wrapper, kProbe, "exit", "0"});
+  INFO("stderr: " << run.r.err);
+  CHECK(run.r.exit_code == 0);
+  CHECK(without_shell_noise(run.r.err) ==
+        "rmpi-node@host1: wrapper line one\nrmpi-node@host1: wrapper line two\n");
 }

@@ -362,3 +362,20 @@ TEST_CASE("flow control: when_queue_below fires once the queue drains") {
   a->close("done");
   sink.wait_closed();
 }
+
+TEST_CASE("background connect: the future holds the connection once the listener appears") {
+  Listener l;
+  Sink server_sink, client_sink;
+  ConnectOptions opts;
+  opts.tries = 5;
+  opts.retry_interval = 20ms;
+  auto pending = connect_in_background(io_context().get_executor(), "127.0.0.1", l.port(), "k",
+                                       client_sink.handlers(), opts);
+  auto server = l.accept("k", server_sink);
+  auto client = pending.get();
+  CHECK(client->authenticated());
+  REQUIRE(server_sink.wait_ready());
+  client->close("done");
+  CHECK(client_sink.wait_closed() == "done");
+  server_sink.wait_closed();
+}

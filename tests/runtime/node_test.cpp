@@ -154,7 +154,11 @@ class Client {
     };
     conn_ = connect_and_authenticate(io_context().get_executor(), "127.0.0.1", port, secret, h);
   }
-  ~Client() { conn_->close("test over"); }
+  ~Client() {
+    conn_->close("test over");
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return closed_.has_value(); });
+  }
 
   FramedConnection& conn() { return *conn_; }
   void send(const proto::ControlMessage& m) { conn_->send_control(m); }
@@ -654,4 +658,40 @@ TEST_CASE("in-process Router: logs at the root go to on_log, shutdown calls on_e
   std::unique_lock l(mu);
   REQUIRE(cv.wait_for(l, kWait, [&] { return exit_code.has_value(); }));
   CHECK(*exit_code == 4);
+}
+
+TEST_CASE("SIGTERM to the node ends its children and the node") {
+  NodeProcess node({"--listen-port", "0", "--kill-grace", "0.2"});
+  Client c(node.port());
+  c.send(command(1, {"sleep", "1000"}));
+  const int child = pidfd_open(c.expect<proto::ProcessStarted>().pid);
+  REQUIRE(child >= 0);
+  ::kill(node.pid(), SIGTERM);
+  CHECK(node.wait_exit() == 128 + SIGTERM);
+  CHECK(wait_gone(child, kWait));
+  ::close(child);
+}
+
+TEST_CASE("rank addresses go up to the parent; the rank table comes down to every rank") {
+  NodeProcess node({"--listen-port", "0"});
+  Client parent(node.port());
+  parent.send(proto::Hello{"spawner", 0});
+  parent.expect<proto::Welcome>();
+  Client r0(node.port()), r1(node.port());
+  r0.send(proto::Hello{"rank", 0});
+  r1.send(proto::Hello{"rank", 1});
+  r0.expect<proto::Welcome>();
+  r1.expect<proto::Welcome>();
+  r0.send(proto::RankAddress{0, "127.0.0.1", 5000, ""});
+  r1.send(proto::RankAddress{1, "127.0.0.1", 5001, "/tmp/r1"});
+  auto a = parent.expect<proto::RankAddress>();
+  auto b = parent.expect<proto::RankAddress>();
+  CHECK(a.rank + b.rank == 1);
+  parent.send(proto::RankTable{{a.rank == 0 ? a : b, a.rank == 0 ? b : a}});
+  for (Client* r : {&r0, &r1}) {
+    auto t = r->expect<proto::RankTable>();
+    REQUIRE(t.ranks.size() == 2);
+    CHECK(t.ranks[1].port == 5001);
+    CHECK(t.ranks[1].local_path == "/tmp/r1");
+  }
 }

@@ -230,3 +230,27 @@ TEST_CASE("spawn_nodes_join starts nodes in parallel; the router thread serves m
   thread.join();
   for (auto& n : nodes) n.send_exit();
 }
+
+TEST_CASE("a port in use is a SpawnError naming the port") {
+  auto a = rp::spawn_remote_node("localhost", node_options());
+  rp::NodeOptions o = node_options();
+  o.listen_port = a.port();
+  try {
+    rp::spawn_remote_node("localhost", o);
+    FAIL("spawn_remote_node did not throw");
+  } catch (const rmpi::SpawnError& e) {
+    const std::string what = e.what();
+    CHECK(what.find(std::to_string(a.port())) != std::string::npos);
+    CHECK(what.find("localhost") != std::string::npos);
+  }
+  a.send_exit();
+}
+
+TEST_CASE("Node: a router embedded in this process") {
+  rp::Node node(0);
+  const auto port = node.listen();
+  CHECK(port > 0);
+  CHECK(node.listen() == port);
+  rp::Node clash(port);
+  CHECK_THROWS_AS(clash.listen(), rmpi::ConnectError);
+}

@@ -104,6 +104,7 @@ namespace detail {
 }
 
 /// message-router: registers every container and runs the loop on this thread forever.
+/// It does not listen for other nodes; a Node does (Node::sync_events).
 template <class... Cs>
   requires(std::is_base_of_v<EventContainer, std::remove_cvref_t<Cs>> && ...)
 [[noreturn]] void message_router(Cs&&... containers) {
