@@ -24,24 +24,31 @@ std::string trim(std::string s) {
   return s;
 }
 
-/// Copies the rest of `fd` to our stderr, line by line, prefixed.
+/// Writes the whole lines of `pending` to our stderr, each prefixed; keeps the rest.
+void write_prefixed_lines(const std::string& prefix, std::string& pending) {
+  for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+    const std::string line = prefix + pending.substr(0, nl + 1);
+    (void)!::write(2, line.data(), line.size());
+    pending.erase(0, nl + 1);
+  }
+}
+
+/// Copies the rest of `fd` (after what was already read, `pending`) to our
+/// stderr line by line, each line prefixed.
 void forward_lines(int fd, std::string prefix, std::string pending) {
   std::thread([fd, prefix = std::move(prefix), pending = std::move(pending)]() mutable {
+    write_prefixed_lines(prefix, pending);
     char buf[4096];
     for (;;) {
       const ssize_t n = ::read(fd, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       pending.append(buf, static_cast<std::size_t>(n));
-      for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
-        const std::string line = prefix + pending.substr(0, nl + 1);
-        (void)!::write(2, line.data(), line.size());
-        pending.erase(0, nl + 1);
-      }
+      write_prefixed_lines(prefix, pending);
     }
     if (!pending.empty()) {
-      const std::string line = prefix + pending + "\n";
-      (void)!::write(2, line.data(), line.size());
+      pending += '\n';
+      write_prefixed_lines(prefix, pending);
     }
     ::close(fd);
   }).detach();
