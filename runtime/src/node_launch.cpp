@@ -10,10 +10,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <condition_variable>
+#include <mutex>
+#include <string_view>
 #include <thread>
 
 #include <rmpi/auth.hpp>
 #include <rmpi/error.hpp>
+#include <rmpi/node.hpp>
 #include <rmpi/ssh.hpp>
 
 namespace rmpi::places::detail {
@@ -24,56 +28,67 @@ std::string trim(std::string s) {
   return s;
 }
 
-/// Writes the whole lines of `pending` to our stderr, each prefixed; keeps the rest.
-void write_prefixed_lines(const std::string& prefix, std::string& pending) {
+// Copy threads of node output, counted so that exit can wait for them.
+std::mutex copy_mu;
+std::condition_variable copy_cv;
+int copies_running = 0;
+
+void write_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    const ssize_t n = ::write(fd, s.data(), s.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    s.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+/// Writes the whole lines of `pending` to `to`, each prefixed; keeps the rest.
+void write_prefixed_lines(int to, const std::string& prefix, std::string& pending) {
   for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
-    const std::string line = prefix + pending.substr(0, nl + 1);
-    (void)!::write(2, line.data(), line.size());
+    write_all(to, prefix + pending.substr(0, nl + 1));
     pending.erase(0, nl + 1);
   }
 }
 
-/// Copies the rest of `fd` (after what was already read, `pending`) to our
-/// stderr line by line, each line prefixed.
-void forward_lines(int fd, std::string prefix, std::string pending) {
-  std::thread([fd, prefix = std::move(prefix), pending = std::move(pending)]() mutable {
-    write_prefixed_lines(prefix, pending);
+/// Copies the rest of `from` (after `pending`, already read) to `to`: raw
+/// when `prefix` is empty, else line by line with each line prefixed.
+void copy_output(int from, int to, std::string prefix, std::string pending) {
+  {
+    std::lock_guard lock(copy_mu);
+    ++copies_running;
+  }
+  std::thread([from, to, prefix = std::move(prefix), pending = std::move(pending)]() mutable {
+    auto emit = [&] {
+      if (prefix.empty()) {
+        write_all(to, pending);
+        pending.clear();
+      } else {
+        write_prefixed_lines(to, prefix, pending);
+      }
+    };
+    emit();
     char buf[4096];
     for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
+      const ssize_t n = ::read(from, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       pending.append(buf, static_cast<std::size_t>(n));
-      write_prefixed_lines(prefix, pending);
+      emit();
     }
     if (!pending.empty()) {
       pending += '\n';
-      write_prefixed_lines(prefix, pending);
+      emit();
     }
-    ::close(fd);
+    ::close(from);
+    {
+      std::lock_guard lock(copy_mu);
+      --copies_running;
+    }
+    copy_cv.notify_all();
   }).detach();
 }
 
-std::string default_local_node_path() {
-  if (const char* p = std::getenv("RMPI_NODE_PATH"); p && *p) return p;
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    const auto beside = self.parent_path() / "rmpi-node";
-    if (std::filesystem::exists(beside)) return beside.string();
-  }
-  return "rmpi-node";  // searched in PATH
-}
-
 }  // namespace
-
-bool is_local_host(std::string_view host) {
-  if (host == "localhost" || host == "127.0.0.1" || host == "::1") return true;
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return false;
-  std::string_view own(name);
-  return host == own || (own.find('.') != std::string_view::npos && host == own.substr(0, own.find('.')));
-}
 
 LaunchedNode launch_node(const std::string& host, const NodeLaunchOptions& o) {
   LaunchedNode node;
@@ -82,14 +97,14 @@ LaunchedNode launch_node(const std::string& host, const NodeLaunchOptions& o) {
 
   std::vector<std::string> node_argv = {
       // Remote hosts are assumed to share the local layout unless told (--node-path, --prefix).
-      o.node_path.empty() ? (o.prefix.empty() || !node.remote ? default_local_node_path() : "rmpi-node")
+      o.node_path.empty() ? (o.prefix.empty() || !node.remote ? node_path() : "rmpi-node")
                           : o.node_path,
       "--listen-port", std::to_string(o.listen_port), "--parent-link"};
   node_argv.insert(node_argv.end(), o.node_args.begin(), o.node_args.end());
 
   ProcessSpec spec;
   spec.stdout_mode = Stdio::pipe;
-  spec.stderr_mode = Stdio::pipe;
+  spec.stderr_mode = o.output == NodeOutput::raw_stdout_only ? Stdio::inherit : Stdio::pipe;
   if (node.remote) {
     node_argv.push_back("--secret-stdin");
     spec.argv = ssh_argv(host, node_argv, {.ssh_path = o.ssh_path, .extra_args = o.ssh_args,
@@ -111,7 +126,7 @@ LaunchedNode launch_node(const std::string& host, const NodeLaunchOptions& o) {
   // Read stdout up to the ready line, collecting stderr for the error message.
   std::string out, err;
   const auto deadline = std::chrono::steady_clock::now() + o.start_timeout;
-  bool out_open = true, err_open = true;
+  bool out_open = true, err_open = node.child.stderr_fd >= 0;
   auto fail = [&](const std::string& why) -> SpawnError {
     ::kill(node.child.pid, SIGKILL);
     ::waitpid(node.child.pid, nullptr, 0);
@@ -160,11 +175,21 @@ LaunchedNode launch_node(const std::string& host, const NodeLaunchOptions& o) {
       err_open = false;
     }
   }
-  const std::string prefix = "rmpi-node@" + host + ": ";
-  forward_lines(node.child.stdout_fd, prefix, out);
-  forward_lines(node.child.stderr_fd, prefix, err);
+  if (o.output == NodeOutput::prefixed) {
+    const std::string prefix = "rmpi-node@" + host + ": ";
+    copy_output(node.child.stdout_fd, 2, prefix, out);
+    copy_output(node.child.stderr_fd, 2, prefix, err);
+  } else {
+    copy_output(node.child.stdout_fd, 1, "", out);
+    if (node.child.stderr_fd >= 0) copy_output(node.child.stderr_fd, 2, "", err);
+  }
   node.child.stdout_fd = node.child.stderr_fd = -1;
   return node;
+}
+
+void drain_node_output(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(copy_mu);
+  copy_cv.wait_for(lock, timeout, [] { return copies_running == 0; });
 }
 
 }  // namespace rmpi::places::detail

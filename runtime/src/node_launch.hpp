@@ -13,8 +13,15 @@
 
 namespace rmpi::places::detail {
 
+/// Where the node's own stdout/stderr go once it is up.
+enum class NodeOutput {
+  prefixed,        // both to our stderr, each line "rmpi-node@<host>: ..." (launchers)
+  raw,             // stdout to our stdout, stderr to our stderr, unchanged (place programs)
+  raw_stdout_only  // stdout copied raw; stderr inherited (use_current_ports)
+};
+
 struct NodeLaunchOptions {
-  std::string node_path;  // empty = node_path() (local) / "rmpi-node" in the remote PATH
+  std::string node_path;  // empty = node_path(); with a remote prefix, "rmpi-node" in its PATH
   std::string ssh_path;
   std::vector<std::string> ssh_args;
   std::string prefix;
@@ -22,6 +29,7 @@ struct NodeLaunchOptions {
   std::vector<std::pair<std::string, std::string>> env;  // extra env for a local node
   std::vector<std::string> node_args;                     // extra rmpi-node arguments
   std::chrono::milliseconds start_timeout{30000};
+  NodeOutput output = NodeOutput::prefixed;
 };
 
 struct LaunchedNode {
@@ -31,12 +39,14 @@ struct LaunchedNode {
   bool remote = false;
 };
 
-/// True for "localhost", "127.0.0.1", "::1" and this machine's own host name.
-bool is_local_host(std::string_view host);
-
-/// Starts the node and waits for its ready line. After it, the child's stdout
-/// and stderr are forwarded to our stderr as "rmpi-node@<host>: <line>".
-/// Throws rmpi::SpawnError naming the host, with the node's or ssh's stderr.
+/// Starts the node and waits for its ready line; after it, the node's output
+/// goes where `options.output` says. The child is not reaped here: the
+/// caller watches it (watch_child). Throws rmpi::SpawnError naming the host,
+/// with the node's or ssh's own stderr.
 LaunchedNode launch_node(const std::string& host, const NodeLaunchOptions& options);
+
+/// Waits (at most `timeout`) until the output of every node started by this
+/// process has been copied through: what places printed is not lost at exit.
+void drain_node_output(std::chrono::milliseconds timeout);
 
 }  // namespace rmpi::places::detail

@@ -29,6 +29,15 @@ struct SshOptions {
   std::string prefix;
 };
 
+/// True for "localhost", "localhost.localdomain", "127.0.0.1", "::1" (also
+/// "[::1]") and the machine's own name as gethostname gives it, or its short
+/// form when that is a FQDN; compared case-insensitively. Such hosts are
+/// started directly; anything else, including 127.0.0.2, user@localhost and a
+/// FQDN when gethostname gives a short name, goes through SSH. Never resolves names.
+bool is_local_host(std::string_view host);
+/// is_local_host with an explicit own host name (deterministic, for tests).
+bool is_local_host(std::string_view host, std::string_view own_hostname);
+
 /// Quotes one word for a POSIX shell: the result, read by /bin/sh, is exactly
 /// `word` (always single-quoted; a ' inside becomes '\'').
 std::string shell_quote(std::string_view word);

@@ -3,17 +3,12 @@
 #include <string_view>
 
 #include <rmpi/launcher/host_entry.hpp>
+#include <rmpi/ssh.hpp>
 
 namespace rmpi::launcher {
 
-/// True for "localhost", "localhost.localdomain", "127.0.0.1", "::1" (also "[::1]") and the
-/// machine's own name as gethostname gives it, or its short form when that is a FQDN; compared
-/// case-insensitively. Anything else, including 127.0.0.2 and a FQDN when gethostname gives a
-/// short name, is remote and goes through SSH. Never resolves names.
-bool is_local_host(std::string_view host);
-
-/// is_local_host with an explicit own host name (deterministic, for tests).
-bool is_local_host(std::string_view host, std::string_view own_hostname);
+/// The host classification the runtime uses to decide on SSH.
+using rmpi::places::is_local_host;
 
 /// True when the entry has no `user@` part and its host is local; an entry naming a user always
 /// goes through SSH.

@@ -1,0 +1,123 @@
+#include <rmpi/node_daemon.hpp>
+
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <rmpi/auth.hpp>
+#include <rmpi/error.hpp>
+
+#include "io_thread.hpp"
+#include "router.hpp"
+
+namespace rmpi::places {
+namespace {
+
+[[noreturn]] void quit(int code) {
+  std::fflush(nullptr);
+  ::_exit(code);
+}
+
+std::string read_secret(bool from_stdin) {
+  std::string secret;
+  if (from_stdin) {
+    if (!std::getline(std::cin, secret)) secret.clear();
+    while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+  } else if (const char* s = std::getenv(auth::kSecretEnv)) {
+    secret = s;
+  }
+  return secret;
+}
+
+/// Over SSH the address to advertise is the one the SSH connection reached
+/// (SSH_CONNECTION = "client_ip client_port server_ip server_port"), never a
+/// host name that other hosts would have to resolve.
+std::string ssh_server_address() {
+  const char* c = std::getenv("SSH_CONNECTION");
+  if (!c) return {};
+  std::istringstream words(c);
+  std::string client_ip, client_port, server_ip;
+  return (words >> client_ip >> client_port >> server_ip) ? server_ip : std::string();
+}
+
+}  // namespace
+
+void run_node_daemon(const NodeDaemonOptions& o) {
+  if (o.parent_link) {
+    // Die with the spawner (or the ssh session) that started us.
+    const pid_t parent = ::getppid();
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) quit(1);
+  }
+  const std::string secret = read_secret(o.secret_stdin);
+  if (secret.empty()) {
+    std::cerr << "rmpi-node: no job secret: set " << auth::kSecretEnv
+              << " in the environment or pass --secret-stdin and write it on standard input\n";
+    quit(2);
+  }
+  ::setenv(auth::kSecretEnv, secret.c_str(), 1);  // children (places, ranks) inherit it
+  const std::string advertise = o.advertise.empty() ? ssh_server_address() : o.advertise;
+
+  std::promise<int> exit_code;
+  auto exited = exit_code.get_future();
+  detail::RouterOptions options;
+  options.listen_port = o.listen_port;
+  options.listen_address = o.listen_address;
+  options.advertise = advertise;
+  options.secret = secret;
+  options.parent_link = o.parent_link;
+  options.parent_timeout = o.parent_link
+                               ? std::chrono::milliseconds(static_cast<long>(o.parent_timeout * 1000))
+                               : std::chrono::milliseconds(0);
+  options.kill_grace = std::chrono::milliseconds(static_cast<long>(o.kill_grace * 1000));
+  options.on_exit = [&exit_code](int code) { exit_code.set_value(code); };
+
+  auto& io = detail::io_context();
+  std::unique_ptr<detail::Router> router;
+  try {
+    router = std::make_unique<detail::Router>(io.get_executor(), options);
+  } catch (const std::exception& e) {
+    std::cerr << "rmpi-node: " << e.what() << "\n";
+    quit(1);
+  }
+
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  signals.async_wait([&router](const boost::system::error_code& ec, int sig) {
+    if (!ec) router->shutdown(128 + sig);
+  });
+
+  std::cout << "RMPI-NODE " << router->port() << (advertise.empty() ? "" : " " + advertise)
+            << std::endl;
+  // A spawner keeps our stdin open (ssh's, or a pipe): its end means the
+  // spawner or the ssh session is gone, even if no TCP close reaches us.
+  struct stat in_stat {};
+  if (o.parent_link && ::fstat(0, &in_stat) == 0 &&
+      (S_ISFIFO(in_stat.st_mode) || S_ISSOCK(in_stat.st_mode))) {
+    std::thread([&io, r = router.get()] {
+      char buf[256];
+      for (;;) {
+        const ssize_t n = ::read(0, buf, sizeof buf);
+        if (n > 0 || (n < 0 && errno == EINTR)) continue;
+        break;
+      }
+      boost::asio::post(io, [r] { r->shutdown(1); });
+    }).detach();
+  }
+  // Leave the io thread and the router alive: _exit skips teardown races.
+  quit(exited.get());
+}
+
+}  // namespace rmpi::places
