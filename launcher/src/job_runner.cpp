@@ -200,9 +200,11 @@ std::vector<std::pair<std::string, std::string>> Job::rank_env(int rank, int nod
       {"LOCAL_RANK", std::to_string(p.local_rank)},
       {"LOCAL_WORLD_SIZE", std::to_string(p.local_size)},
       {"RMPI_JOB_ID", job_id_},
-      {"RMPI_ADVERTISE", spec_.iface.empty() ? host.address() : spec_.iface},
+      {"RMPI_ADVERTISE", host.address()},
       {"RMPI_RENDEZVOUS", host.local_address() + ":" + std::to_string(rendezvous_->port())},
   };
+  // --iface names an interface, subnet or address; each rank resolves it on its own host.
+  if (!spec_.iface.empty()) env.emplace_back("RMPI_IFACE", spec_.iface);
   if (spec_.ports.first != 0)
     env.emplace_back("RMPI_PORT_RANGE", std::to_string(spec_.ports.first) + "-" +
                                             std::to_string(spec_.ports.last));
@@ -344,13 +346,15 @@ int Job::run() {
     }
   }).detach();
 
-  const auto timeout_at = spec_.timeout ? std::optional(start_ + *spec_.timeout) : std::nullopt;
+  // No --timeout: a deadline that never comes.
+  const Clock::time_point timeout_at =
+      spec_.timeout ? start_ + *spec_.timeout : Clock::time_point::max();
   while (!all_done()) {
     auto deadline = Clock::now() + std::chrono::seconds(1);
-    if (timeout_at && !ending_) deadline = std::min(deadline, *timeout_at);
+    if (!ending_) deadline = std::min(deadline, timeout_at);
     if (kill_deadline_) deadline = std::min(deadline, *kill_deadline_);
     queue_.run_until(deadline);
-    if (timeout_at && !ending_ && Clock::now() >= *timeout_at)
+    if (!ending_ && Clock::now() >= timeout_at)
       end_job(124, "rmpirun: job timed out after " + seconds_text(*spec_.timeout) +
                        "; ending every rank");
     if (kill_deadline_ && Clock::now() >= *kill_deadline_) {

@@ -236,12 +236,22 @@ void finish_at_exit() {
 Comm init(int& argc, char**& argv) {
   (void)argc;
   (void)argv;
+  {
+    std::lock_guard lock(g_mu);
+    if (g_comm) {
+      if (g_world->finished()) throw Error("rmpi::init: called again after rmpi::finish");
+      return Comm(g_comm);
+    }
+  }
+  return detail::init_from(read_launch_env());
+}
+
+Comm detail::init_from(const LaunchEnv& env) {
   std::lock_guard lock(g_mu);
   if (g_comm) {
     if (g_world->finished()) throw Error("rmpi::init: called again after rmpi::finish");
     return Comm(g_comm);
   }
-  const LaunchEnv env = read_launch_env();
   g_world = build_world(env);
   g_comm = std::make_shared<detail::CommState>();
   g_comm->world = g_world;

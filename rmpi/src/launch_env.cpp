@@ -1,5 +1,7 @@
 #include <rmpi/launch_env.hpp>
 
+#include <rmpi/interface_address.hpp>
+
 #include <cstdlib>
 
 #include <rmpi/error.hpp>
@@ -59,6 +61,7 @@ LaunchEnv read_launch_env() {
     throw ConfigError("rmpi: " + std::string(kRendezvousEnv) + " is not set (need host:port)");
   }
   if (const char* v = get(kAdvertiseEnv)) e.advertise = v;
+  if (const char* v = get(kIfaceEnv)) e.advertise = resolve_interface_address(v);
   if (const char* v = get(kPortRangeEnv)) {
     const std::string s = v;
     const auto dash = s.find('-');

@@ -256,6 +256,13 @@ const std::string& RemoteNode::host() const { return checked(impl_).host; }
 
 std::uint16_t RemoteNode::port() const { return checked(impl_).port; }
 
+const std::string& RemoteNode::address() const { return checked(impl_).address; }
+
+std::string RemoteNode::local_address() const {
+  const auto& n = checked(impl_);
+  return n.conn ? n.conn->local_endpoint().first : std::string();
+}
+
 // ---- free functions ----------------------------------------------------------
 
 RemoteNode spawn_remote_node(const std::string& host, const NodeOptions& options) {

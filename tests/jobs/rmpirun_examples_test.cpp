@@ -79,6 +79,18 @@ TEST_CASE("collectives-check and ring pass through rmpirun on the local host") {
   }
 }
 
+TEST_CASE("--iface picks the advertised address on each host: by name, subnet, or a clear error") {
+  for (const char* iface : {"lo", "127.0.0.0/8"}) {
+    CAPTURE(iface);
+    auto r = rmpirun({"-n", "3", "--oversubscribe", "--iface", iface, kBin + "/ring"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("ring of 3 ranks") != std::string::npos);
+  }
+  auto bad = rmpirun({"-n", "2", "--oversubscribe", "--iface", "nosuch0", kBin + "/ring"});
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.err.find("no interface or address matching 'nosuch0'") != std::string::npos);
+}
+
 TEST_CASE("pi under rmpirun -n 4 prints pi to 10 digits") {
   auto r = rmpirun({"-n", "4", "--oversubscribe", kBin + "/pi"});
   CHECK(r.exit_code == 0);

@@ -5,6 +5,8 @@
 
 namespace rmpi {
 
+struct LaunchEnv;
+
 /// Reads the launch environment, exchanges addresses through the job's
 /// rendezvous, connects every pair of ranks once (a local socket between
 /// ranks of one node, TCP otherwise), proves the job secret on each
@@ -22,5 +24,11 @@ void finish();
 
 /// True between a successful init and finish.
 bool initialized();
+
+namespace detail {
+/// What both inits share: builds the mesh described by `env` (once per
+/// process) and returns the world communicator.
+Comm init_from(const LaunchEnv& env);
+}  // namespace detail
 
 }  // namespace rmpi

@@ -12,6 +12,7 @@
 /// | RMPI_JOB_SECRET     | the job secret every connection proves (required)         |
 /// | RMPI_RENDEZVOUS     | host:port of the job's RendezvousServer (required, size>1)|
 /// | RMPI_ADVERTISE      | IP address other hosts reach this host at (default 127.0.0.1) |
+/// | RMPI_IFACE          | interface, subnet (CIDR) or address to advertise instead (resolved here) |
 /// | RMPI_PORT_RANGE     | first-last TCP ports for the listener (default: any free) |
 /// | RMPI_JOB_ID         | unique per job; names local sockets (default: from the rendezvous address) |
 /// | RMPI_SPIN_US        | receive spin in µs before blocking (default 50; 0 = block at once) |
@@ -31,6 +32,7 @@ inline constexpr const char* kNodeIdEnv = "RMPI_NODE_ID";
 inline constexpr const char* kJobSecretEnv = "RMPI_JOB_SECRET";
 inline constexpr const char* kRendezvousEnv = "RMPI_RENDEZVOUS";
 inline constexpr const char* kAdvertiseEnv = "RMPI_ADVERTISE";
+inline constexpr const char* kIfaceEnv = "RMPI_IFACE";
 inline constexpr const char* kPortRangeEnv = "RMPI_PORT_RANGE";
 inline constexpr const char* kJobIdEnv = "RMPI_JOB_ID";
 inline constexpr const char* kSpinEnv = "RMPI_SPIN_US";

@@ -10,6 +10,7 @@
 #include <rmpi/comm.hpp>
 #include <rmpi/comm_split.hpp>
 #include <rmpi/init.hpp>
+#include <rmpi/launch.hpp>
 #include <rmpi/launch_env.hpp>
 #include <rmpi/p2p.hpp>
 #include <rmpi/partition.hpp>

@@ -70,6 +70,11 @@ class RemoteNode : public EventContainer {
   const std::string& host() const;
   /// The node's router port.
   std::uint16_t port() const;
+  /// The address this program reached the node at (e.g. "127.0.0.1").
+  const std::string& address() const;
+  /// This program's address on its connection to the node (how the node's
+  /// host reaches this one); empty for a Unix socket.
+  std::string local_address() const;
   bool valid() const { return static_cast<bool>(impl_); }
 
   /// Runtime internals.
