@@ -2,13 +2,12 @@
 // (oversubscribed on small machines) and across four SSH "hosts".
 #include <doctest/doctest.h>
 
-#include <dirent.h>
-
 #include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "job_processes.hpp"
 #include "ssh_fixture.hpp"
 
 using rmpi::testing::run_process;
@@ -17,36 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 const std::string kBin = RMPI_BIN_DIR;
-
-/// Processes whose environment holds `marker` (ours carry it through -x).
-std::vector<int> processes_with(const std::string& marker) {
-  std::vector<int> found;
-  DIR* d = opendir("/proc");
-  if (!d) return found;
-  while (dirent* e = readdir(d)) {
-    const int pid = std::atoi(e->d_name);
-    if (pid <= 0) continue;
-    FILE* f = std::fopen(("/proc/" + std::string(e->d_name) + "/environ").c_str(), "r");
-    if (!f) continue;
-    std::string env;
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) env.append(buf, n);
-    std::fclose(f);
-    if (env.find(marker) != std::string::npos) found.push_back(pid);
-  }
-  closedir(d);
-  return found;
-}
-
-/// Polls (bounded) until no process carries `marker`; teardown is asynchronous.
-bool none_left(const std::string& marker) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (processes_with(marker).empty()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
 
 int case_number = 0;
 
@@ -57,7 +26,8 @@ rmpi::testing::ProcessResult rmpirun(std::vector<std::string> args) {
   std::vector<std::string> argv = {RMPIRUN_EXE, "-x", marker};
   argv.insert(argv.end(), args.begin(), args.end());
   auto r = run_process(argv, {}, 120s);
-  CHECK_MESSAGE(none_left(marker), "processes of the job remain after rmpirun exited");
+  const auto left = rmpi::testing::leftovers(marker);
+  CHECK_MESSAGE(left.empty(), "processes of the job remain: " << (left.empty() ? "" : left[0]));
   return r;
 }
 

@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +21,8 @@
 
 #include <rmpi/auth.hpp>
 #include <rmpi/wire.hpp>
+
+#include "job_processes.hpp"
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -136,36 +137,6 @@ class RunningJob {
   std::optional<int> status_;
 };
 
-/// Processes whose environment holds `marker`.
-std::vector<int> processes_with(const std::string& marker) {
-  std::vector<int> found;
-  DIR* d = ::opendir("/proc");
-  if (!d) return found;
-  while (dirent* e = ::readdir(d)) {
-    const int pid = std::atoi(e->d_name);
-    if (pid <= 0) continue;
-    FILE* f = std::fopen(("/proc/" + std::string(e->d_name) + "/environ").c_str(), "r");
-    if (!f) continue;
-    std::string env;
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) env.append(buf, n);
-    std::fclose(f);
-    if (env.find(marker) != std::string::npos) found.push_back(pid);
-  }
-  ::closedir(d);
-  return found;
-}
-
-/// Polls (bounded) until no process carries `marker`; teardown is asynchronous.
-bool none_left(const std::string& marker) {
-  const auto deadline = Clock::now() + 10s;
-  while (Clock::now() < deadline) {
-    if (processes_with(marker).empty()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
 int connect_to(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
@@ -252,7 +223,7 @@ TEST_CASE("wrong-secret and garbage peers are dropped while the job goes on") {
   CHECK(job.out().find("stdin[]") != std::string::npos);
   // The node reported both drops to the launcher.
   CHECK(job.err().find("failed job-secret authentication") != std::string::npos);
-  CHECK(none_left(job.marker()));
+  CHECK(rmpi::testing::leftovers(job.marker()).empty());
 }
 
 TEST_CASE("SIGTERM to rmpirun ends every process of the job with status 143") {
@@ -263,7 +234,7 @@ TEST_CASE("SIGTERM to rmpirun ends every process of the job with status 143") {
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 143);
   CHECK(job.err().find("rmpirun: got SIGTERM") != std::string::npos);
-  CHECK(none_left(job.marker()));
+  CHECK(rmpi::testing::leftovers(job.marker()).empty());
 }
 
 TEST_CASE("a node killed under a running job ends the job, with nothing left") {
@@ -271,7 +242,8 @@ TEST_CASE("a node killed under a running job ends the job, with nothing left") {
   job.wait_for(R"((ready \d\n(.|\n)*){2})", false);
   // The local node is rmpirun's child: find it by parent pid and name.
   pid_t node = -1;
-  for (int pid : processes_with(job.marker())) {
+  for (const std::string& found : rmpi::testing::processes_with(job.marker())) {
+    const int pid = std::stoi(found);  // "<pid>: <command line>"
     FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
     if (!f) continue;
     int self = 0, ppid = 0;
@@ -286,5 +258,5 @@ TEST_CASE("a node killed under a running job ends the job, with nothing left") {
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) != 0);
   CHECK(job.err().find("rmpirun: lost the node on localhost") != std::string::npos);
-  CHECK(none_left(job.marker()));
+  CHECK(rmpi::testing::leftovers(job.marker()).empty());
 }

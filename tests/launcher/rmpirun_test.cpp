@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "job_processes.hpp"
 #include "ssh_fixture.hpp"
 
 extern char** environ;
@@ -64,37 +65,8 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-/// Processes (other than this one) whose environment or command line holds `marker`.
-std::vector<std::string> processes_with(const std::string& marker) {
-  std::vector<std::string> found;
-  const std::string self = std::to_string(::getpid());
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    const std::string pid = entry.path().filename().string();
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos || pid == self)
-      continue;
-    const std::string env = read_file(entry.path().string() + "/environ");
-    std::string cmd = read_file(entry.path().string() + "/cmdline");
-    if (env.find(marker) == std::string::npos && cmd.find(marker) == std::string::npos) continue;
-    for (auto& c : cmd)
-      if (c == '\0') c = ' ';
-    found.push_back(pid + ": " + cmd);
-  }
-  return found;
-}
-
-/// Waits (up to 5 s, polling) until no process carries `marker`; returns the leftovers.
-std::vector<std::string> leftovers(const std::string& marker) {
-  const auto deadline = Clock::now() + 5s;
-  for (;;) {
-    auto found = processes_with(marker);
-    if (found.empty() || Clock::now() >= deadline) return found;
-    std::this_thread::sleep_for(50ms);
-  }
-}
-
 void check_no_leftovers(const std::string& marker) {
-  const auto found = leftovers(marker);
+  const auto found = rmpi::testing::leftovers(marker);
   std::string text;
   for (const auto& f : found) text += f + "\n";
   INFO("processes of the job still running:\n" << text);
@@ -408,7 +380,7 @@ TEST_CASE("rmpirun: SIGINT ends every rank and exits 130") {
   // The leftover check can see the job: its 4 nodes and 8 ranks carry the marker.
   int nodes = 0;
   int probes = 0;
-  for (const auto& p : processes_with(marker)) {
+  for (const auto& p : rmpi::testing::processes_with(marker)) {
     if (p.find("rmpi-node") != std::string::npos && p.find("ssh") == std::string::npos) ++nodes;
     if (p.find("rank-probe") != std::string::npos && p.find("rmpirun") == std::string::npos)
       ++probes;
