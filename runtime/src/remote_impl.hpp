@@ -85,6 +85,10 @@ struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
   /// Sends SpawnPlace for `c` on a fresh channel; `done` gets the node's answer.
   void spawn(const std::shared_ptr<RemoteConnection::Impl>& c,
              std::function<void(std::optional<std::string>)> done);
+  /// Gives `c` a fresh sub-channel whose answer goes to `done`; nullopt (and
+  /// `done` called with the reason) when the node is already lost.
+  std::optional<std::uint32_t> open_channel(const std::shared_ptr<RemoteConnection::Impl>& c,
+                                            std::function<void(std::optional<std::string>)>& done);
   /// Sends ConnectNamed for `c` on a fresh channel.
   void connect_named(const std::shared_ptr<RemoteConnection::Impl>& c, const std::string& name,
                      std::function<void(std::optional<std::string>)> done);

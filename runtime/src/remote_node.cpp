@@ -134,40 +134,32 @@ void RemoteNode::Impl::on_close(const std::string& reason) {
   for (auto& [ch, c] : cs) c->on_lost(why);
 }
 
+std::optional<std::uint32_t> RemoteNode::Impl::open_channel(
+    const std::shared_ptr<RemoteConnection::Impl>& c,
+    std::function<void(std::optional<std::string>)>& done) {
+  std::lock_guard lock(mu);
+  if (lost) {
+    done(*lost);
+    return std::nullopt;
+  }
+  const std::uint32_t ch = next_channel++;
+  c->ep->set_id(ch);
+  conns[ch] = c;
+  pending[ch] = std::move(done);
+  return ch;
+}
+
 void RemoteNode::Impl::spawn(const std::shared_ptr<RemoteConnection::Impl>& c,
                              std::function<void(std::optional<std::string>)> done) {
-  std::uint32_t ch;
-  {
-    std::lock_guard lock(mu);
-    if (lost) {
-      done(*lost);
-      return;
-    }
-    ch = next_channel++;
-    c->ep->set_id(ch);
-    conns[ch] = c;
-    pending[ch] = std::move(done);
-  }
-  conn->send_control(protocol::SpawnPlace{ch, c->exec.module, c->exec.func, c->exec.thunk,
-                                          c->thread, c->options.named});
+  if (const auto ch = open_channel(c, done))
+    conn->send_control(protocol::SpawnPlace{*ch, c->exec.module, c->exec.func, c->exec.thunk,
+                                            c->thread, c->options.named});
 }
 
 void RemoteNode::Impl::connect_named(const std::shared_ptr<RemoteConnection::Impl>& c,
                                      const std::string& name,
                                      std::function<void(std::optional<std::string>)> done) {
-  std::uint32_t ch;
-  {
-    std::lock_guard lock(mu);
-    if (lost) {
-      done(*lost);
-      return;
-    }
-    ch = next_channel++;
-    c->ep->set_id(ch);
-    conns[ch] = c;
-    pending[ch] = std::move(done);
-  }
-  conn->send_control(protocol::ConnectNamed{ch, name});
+  if (const auto ch = open_channel(c, done)) conn->send_control(protocol::ConnectNamed{*ch, name});
 }
 
 void RemoteNode::Impl::exit_node(std::chrono::milliseconds grace) {
