@@ -2,6 +2,8 @@
 
 #include <rmpi/error.hpp>
 
+#include "client_endpoints.hpp"
+
 namespace rmpi::places {
 namespace detail {
 
@@ -62,41 +64,10 @@ void Inbox::notify() {
   if (fn) fn();
 }
 
-namespace {
-// Both ends of an in-memory channel: each end reads its own inbox and writes
-// the other's. When an end is dropped, the other end's reads fail once drained.
-struct PairState {
-  Inbox inbox[2];
-  std::string name;
-};
-
-class InMemoryEndpoint final : public ChannelEndpoint {
- public:
-  InMemoryEndpoint(std::shared_ptr<PairState> s, int side) : s_(std::move(s)), side_(side) {}
-  ~InMemoryEndpoint() override { s_->inbox[1 - side_].close(s_->name + ": the other end was closed"); }
-
-  void send(Message m) override {
-    Inbox& peer = s_->inbox[1 - side_];
-    if (s_->inbox[side_].closed() && peer.closed())
-      throw ChannelClosed(s_->name + ": channel closed");
-    peer.push(std::move(m));
-  }
-  std::optional<Message> receive(std::optional<Clock::time_point> deadline) override {
-    return s_->inbox[side_].pop(deadline);
-  }
-  std::string describe() const override { return s_->name; }
-
- private:
-  std::shared_ptr<PairState> s_;
-  int side_;
-};
-}  // namespace
-
 std::pair<std::shared_ptr<ChannelEndpoint>, std::shared_ptr<ChannelEndpoint>> make_endpoint_pair(
     std::string name) {
-  auto s = std::make_shared<PairState>();
-  s->name = std::move(name);
-  return {std::make_shared<InMemoryEndpoint>(s, 0), std::make_shared<InMemoryEndpoint>(s, 1)};
+  auto [a, b] = make_queue_pair(name);
+  return {std::move(a), std::move(b)};
 }
 
 }  // namespace detail

@@ -3,11 +3,8 @@
 // SIGTERM to rmpirun, and a node killed under a running job (everything ends).
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,9 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include <rmpi/auth.hpp>
-#include <rmpi/wire.hpp>
-
+#include "bad_peer.hpp"
 #include "job_processes.hpp"
 
 using namespace std::chrono_literals;
@@ -137,66 +132,23 @@ class RunningJob {
   std::optional<int> status_;
 };
 
-int connect_to(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  return fd;
-}
-
-/// True when the peer closes the connection within `limit` (reads drain anything sent first).
-bool closed_by_peer(int fd, std::chrono::seconds limit = 15s) {
-  const auto deadline = Clock::now() + limit;
-  char buf[4096];
-  while (Clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) return true;
-  }
-  return false;
-}
-
-void send_frame(int fd, rmpi::wire::FrameKind kind, const void* payload, std::size_t n) {
-  rmpi::wire::FrameHeader h;
-  h.kind = kind;
-  h.length = n;
-  const auto head = rmpi::wire::encode_header(h);
-  REQUIRE(::write(fd, head.data(), head.size()) == static_cast<ssize_t>(head.size()));
-  if (n) REQUIRE(::write(fd, payload, n) == static_cast<ssize_t>(n));
-}
-
-/// Plays the connector side of the handshake with a wrong secret; the peer must drop us.
+/// A connector with the wrong secret; the peer must drop it.
 void try_wrong_secret(std::uint16_t port) {
-  const int fd = connect_to(port);
-  const auto nonce = rmpi::auth::make_nonce();
-  send_frame(fd, rmpi::wire::FrameKind::auth, nonce.data(), nonce.size());
-  // The acceptor's answer: header + its nonce + its proof.
-  std::vector<std::byte> answer(rmpi::wire::kHeaderSize + 64);
-  std::size_t got = 0;
-  while (got < answer.size()) {
-    const ssize_t n = ::read(fd, answer.data() + got, answer.size() - got);
-    REQUIRE(n > 0);
-    got += static_cast<std::size_t>(n);
-  }
-  rmpi::auth::Nonce theirs{};
-  std::memcpy(theirs.data(), answer.data() + rmpi::wire::kHeaderSize, theirs.size());
-  const auto proof = rmpi::auth::connector_proof("not the job secret", nonce, theirs);
-  send_frame(fd, rmpi::wire::FrameKind::auth, proof.data(), proof.size());
-  CHECK_MESSAGE(closed_by_peer(fd), "a peer with the wrong secret was not dropped on port " << port);
+  const int fd = rmpi::testing::connect_loopback(port);
+  REQUIRE(fd >= 0);
+  REQUIRE(rmpi::testing::wrong_secret_handshake(fd));
+  CHECK_MESSAGE(rmpi::testing::closed_by_peer(fd),
+                "a peer with the wrong secret was not dropped on port " << port);
   ::close(fd);
 }
 
 void try_garbage(std::uint16_t port) {
-  const int fd = connect_to(port);
+  const int fd = rmpi::testing::connect_loopback(port);
+  REQUIRE(fd >= 0);
   const char junk[] = "GET / HTTP/1.0\r\nHost: x\r\n\r\n0123456789abcdef0123456789abcdef";
   REQUIRE(::write(fd, junk, sizeof junk) == static_cast<ssize_t>(sizeof junk));
-  CHECK_MESSAGE(closed_by_peer(fd), "a garbage client was not dropped on port " << port);
+  CHECK_MESSAGE(rmpi::testing::closed_by_peer(fd),
+                "a garbage client was not dropped on port " << port);
   ::close(fd);
 }
 

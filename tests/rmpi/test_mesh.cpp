@@ -21,6 +21,7 @@
 #include <rmpi/message.hpp>
 #include <rmpi/wire.hpp>
 
+#include "bad_peer.hpp"
 #include "job_harness.hpp"
 
 using rmpi::test::Job;
@@ -42,22 +43,6 @@ std::uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
-// Connects to 127.0.0.1:port, retrying while the listener is not up yet
-// (bounded: 200 attempts 10 ms apart).
-int connect_tcp(std::uint16_t port) {
-  for (int i = 0; i < 200; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
-    ::close(fd);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return -1;
-}
-
 int connect_local(const std::string& name) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un a{};
@@ -69,41 +54,6 @@ int connect_local(const std::string& name) {
     return -1;
   }
   return fd;
-}
-
-// True when the peer closes the connection within 10 s (reads and discards).
-bool closed_by_peer(int fd) {
-  char buf[256];
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0) return false;
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) return true;
-  }
-}
-
-void write_frame(int fd, rmpi::wire::FrameKind kind, const void* data, std::size_t n) {
-  const auto h = rmpi::wire::encode_header({.kind = kind, .length = n});
-  (void)!::write(fd, h.data(), h.size());
-  if (n) (void)!::write(fd, data, n);
-}
-
-// Runs the connector side of the handshake with a wrong secret.
-void wrong_secret_handshake(int fd) {
-  const auto nonce = rmpi::auth::make_nonce();
-  write_frame(fd, rmpi::wire::FrameKind::auth, nonce.data(), nonce.size());
-  std::byte reply[32 + 64];
-  std::size_t got = 0;
-  while (got < sizeof reply) {
-    const ssize_t n = ::read(fd, reply + got, sizeof reply - got);
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  REQUIRE(got == sizeof reply);
-  rmpi::auth::Nonce theirs{};
-  std::memcpy(theirs.data(), reply + 32, 32);
-  const auto proof = rmpi::auth::connector_proof("not the job secret", nonce, theirs);
-  write_frame(fd, rmpi::wire::FrameKind::auth, proof.data(), proof.size());
 }
 
 // The layout of the blob a rank publishes (host, port, local socket, node).
@@ -128,24 +78,24 @@ TEST_CASE("garbage and wrong-secret peers at a rank's listeners are dropped; the
            .args = {"exchange"},
            .extra_env = {{1, {{"RMPI_PORT_RANGE", std::to_string(port) + "-" + std::to_string(port)}}}}});
   job.start(1);
-  const int garbage = connect_tcp(port);
+  const int garbage = rmpi::testing::connect_loopback(port, std::chrono::seconds(2));
   REQUIRE(garbage >= 0);
   const char junk[] = "GET / HTTP/1.0\r\n\r\n and more bytes than a frame header holds";
   (void)!::write(garbage, junk, sizeof junk);
-  CHECK(closed_by_peer(garbage));
+  CHECK(rmpi::testing::closed_by_peer(garbage));
   ::close(garbage);
 
-  const int liar = connect_tcp(port);
+  const int liar = rmpi::testing::connect_loopback(port, std::chrono::seconds(2));
   REQUIRE(liar >= 0);
-  wrong_secret_handshake(liar);
-  CHECK(closed_by_peer(liar));
+  REQUIRE(rmpi::testing::wrong_secret_handshake(liar));
+  CHECK(rmpi::testing::closed_by_peer(liar));
   ::close(liar);
 
   const int local = connect_local("rmpi-" + job.job_id() + "-1");
   REQUIRE(local >= 0);
   (void)!::write(local, junk, 8);
   ::shutdown(local, SHUT_WR);
-  CHECK(closed_by_peer(local));
+  CHECK(rmpi::testing::closed_by_peer(local));
   ::close(local);
 
   job.start(0);

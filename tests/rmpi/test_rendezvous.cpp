@@ -3,9 +3,6 @@
 // are served; wait() reports who never showed up.
 #include <rmpi/rendezvous.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <future>
@@ -16,19 +13,7 @@
 #include <rmpi/auth.hpp>
 #include <rmpi/error.hpp>
 
-namespace {
-
-int connect_to(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  return fd;
-}
-
-}  // namespace
+#include "bad_peer.hpp"
 
 TEST_CASE("five participants each get the whole table, indexed by id") {
   const std::string secret = rmpi::auth::make_secret();
@@ -53,7 +38,7 @@ TEST_CASE("a wrong secret, garbage and an out-of-range id are dropped; the other
   CHECK_THROWS_AS(rmpi::rendezvous_exchange("127.0.0.1", server.port(), "wrong", 0, 2, "evil",
                                             std::chrono::seconds(5)),
                   rmpi::ConnectError);
-  const int garbage = connect_to(server.port());
+  const int garbage = rmpi::testing::connect_loopback(server.port());
   const char junk[64] = "this is not an rmpi frame header, not at all";
   CHECK(::write(garbage, junk, sizeof junk) == sizeof junk);
   char c;

@@ -14,20 +14,13 @@
 #include <rmpi/error.hpp>
 #include <rmpi/log.hpp>
 
+#include "test_places.hpp"
+
 namespace rp = rmpi::places;
 using rp::PlaceChannel;
 using rp::Value;
 
 namespace {
-
-void echo(PlaceChannel ch) {
-  for (;;) {
-    Value v = ch.get<Value>();
-    if (v.is_symbol("stop")) return;
-    ch.put(v);
-  }
-}
-RMPI_PLACE(echo);
 
 void echo_doubles(PlaceChannel ch) {
   auto v = ch.get<std::vector<double>>();
@@ -36,26 +29,13 @@ void echo_doubles(PlaceChannel ch) {
 }
 RMPI_PLACE(echo_doubles);
 
-void exits_3(PlaceChannel ch) {
-  ch.put(std::string("bye"));
-  (void)ch.get<Value>();  // the spawner's ack: "bye" was delivered
-  std::_Exit(3);
-}
-RMPI_PLACE(exits_3);
-
-void throws(PlaceChannel ch) {
-  (void)ch.get<Value>();
-  throw std::runtime_error("deliberate failure");
-}
-RMPI_PLACE(throws);
-
 void waits_forever(PlaceChannel ch) {
   ch.put(std::string("ready"));
   for (;;) (void)ch.get<Value>();
 }
 RMPI_PLACE(waits_forever);
 
-rp::Place echo_thunk() { return rp::place(echo); }
+rp::Place echo_thunk() { return rp::place(rmpi::testing::places::echo); }
 RMPI_PLACE_THUNK(echo_thunk);
 
 const bool place_mode = rp::init_at_startup();

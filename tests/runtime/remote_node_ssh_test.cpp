@@ -11,21 +11,11 @@
 #include <rmpi/place.hpp>
 
 #include "ssh_fixture.hpp"
+#include "test_places.hpp"
 
 namespace rp = rmpi::places;
-using rp::PlaceChannel;
 using rp::Value;
-
 namespace {
-
-void echo(PlaceChannel ch) {
-  for (;;) {
-    Value v = ch.get<Value>();
-    if (v.is_symbol("stop")) return;
-    ch.put(v);
-  }
-}
-RMPI_PLACE(echo);
 
 const bool place_mode = rp::init_at_startup();
 

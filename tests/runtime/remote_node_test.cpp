@@ -16,6 +16,8 @@
 #include <rmpi/message_router.hpp>
 #include <rmpi/place.hpp>
 
+#include "test_places.hpp"
+
 namespace rp = rmpi::places;
 using rp::PlaceChannel;
 using rp::Value;
@@ -23,28 +25,6 @@ using rp::Value;
 namespace {
 
 constexpr auto kWait = std::chrono::seconds(20);
-
-void echo(PlaceChannel ch) {
-  for (;;) {
-    Value v = ch.get<Value>();
-    if (v.is_symbol("stop")) return;
-    ch.put(v);
-  }
-}
-RMPI_PLACE(echo);
-
-void exits_3(PlaceChannel ch) {
-  ch.put(std::string("bye"));
-  (void)ch.get<Value>();  // the spawner's ack: "bye" was delivered
-  std::_Exit(3);
-}
-RMPI_PLACE(exits_3);
-
-void throws(PlaceChannel ch) {
-  (void)ch.get<Value>();
-  throw std::runtime_error("deliberate failure");
-}
-RMPI_PLACE(throws);
 
 void kills_itself(PlaceChannel ch) {
   (void)ch.get<Value>();
@@ -73,7 +53,7 @@ void tuple_server(PlaceChannel ch) {
 }
 RMPI_PLACE(tuple_server);
 
-rp::Place echo_thunk() { return rp::place(echo); }
+rp::Place echo_thunk() { return rp::place(rmpi::testing::places::echo); }
 RMPI_PLACE_THUNK(echo_thunk);
 
 rp::Place tuple_thunk() { return rp::place(tuple_server); }
