@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include <cereal/types/string.hpp>
@@ -41,6 +42,20 @@ struct Endpoint {
 };
 
 std::string describe(const Endpoint& e) { return e.host + ":" + std::to_string(e.port); }
+
+/// RMPI_TRANSPORT: `auto` (default: a local socket between ranks of one node,
+/// TCP otherwise) or `tcp` (TCP between every pair, to compare transports).
+bool transport_forces_tcp() {
+  const char* v = std::getenv("RMPI_TRANSPORT");
+  const std::string_view value = v ? v : "";
+  if (value.empty() || value == "auto") return false;
+  if (value == "tcp") return true;
+  std::string shown;
+  for (const char c : value.substr(0, 32))
+    shown += (c >= 0x20 && c < 0x7f) ? std::string(1, c) : "?";
+  throw ConfigError("rmpi: RMPI_TRANSPORT='" + shown + (value.size() > 32 ? "..." : "") +
+                    "' is not a transport; valid: auto, tcp");
+}
 
 // Accepts connections from lower ranks on both listeners until stopped;
 // every accepted connection is authenticated and identified on its own thread.
@@ -167,6 +182,7 @@ Fd connect_peer(const LaunchEnv& env, int peer, const Endpoint& e, bool local, C
 
 std::shared_ptr<detail::World> build_world(const LaunchEnv& env) {
   const auto deadline = Clock::now() + env.init_timeout;
+  const bool force_tcp = transport_forces_tcp();
   std::vector<std::unique_ptr<detail::Peer>> peers(static_cast<std::size_t>(env.size));
   if (env.size == 1)
     return std::make_shared<detail::World>(0, 1, env.spin, std::move(peers));
@@ -195,7 +211,7 @@ std::shared_ptr<detail::World> build_world(const LaunchEnv& env) {
   const auto make_peer = [&](int r, Fd fd) {
     auto p = std::make_unique<detail::Peer>();
     const Endpoint& e = ends[static_cast<std::size_t>(r)];
-    const bool same_node = e.node_id == env.node_id;
+    const bool same_node = e.node_id == env.node_id && !force_tcp;
     p->rank = r;
     p->fd = std::move(fd);
     p->where = same_node ? "local socket on " + e.host : describe(e);
@@ -204,7 +220,7 @@ std::shared_ptr<detail::World> build_world(const LaunchEnv& env) {
   };
   for (int r = env.rank + 1; r < env.size; ++r) {
     const Endpoint& e = ends[static_cast<std::size_t>(r)];
-    make_peer(r, connect_peer(env, r, e, e.node_id == env.node_id, deadline));
+    make_peer(r, connect_peer(env, r, e, e.node_id == env.node_id && !force_tcp, deadline));
   }
   auto lower = acceptor.wait(deadline);
   acceptor.stop();

@@ -1,0 +1,226 @@
+// rmpi-bench: OSU-style latency, bandwidth and collective benchmarks on rmpi's
+// public API. Options, sizes, iteration counts and output come from bench_core,
+// shared with mpi-bench.c, so both print the same lines for the same measure.
+//
+//   rmpirun -n 2 build/bin/rmpi-bench latency
+//   rmpirun -n 8 --oversubscribe build/bin/rmpi-bench allreduce --bytes 8 --json
+#include <rmpi/rmpi.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bench_core.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Bytes = std::vector<char>;
+
+double micros_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+}
+
+// ---------------------------------------------------------------------------
+// THE ONE PLACE WHERE isend/irecv SLOT IN (issue 8 part 2), for bw and bibw.
+// With requests this becomes what OSU does: post `recvs` irecv, then `sends`
+// isend, then wait_all. Until then: blocking sends, then blocking receives.
+// It cannot deadlock: sends below 64 KiB return at once, and larger ones keep
+// reading every connection while they write, so two ranks sending windows to
+// each other both progress.
+void exchange_window(const rmpi::Comm& comm, int peer, const Bytes& out, int sends, int recvs) {
+  for (int i = 0; i < sends; ++i) rmpi::send(comm, peer, out);
+  for (int i = 0; i < recvs; ++i) (void)rmpi::recv<Bytes>(comm, peer);
+}
+// ---------------------------------------------------------------------------
+
+/// Ranks 0 and 1 run a point-to-point bench at `bytes`; rank 0 returns its figure.
+double point_to_point(const rmpi::Comm& comm, const bench_options& opt, std::size_t bytes) {
+  const int me = comm.id();
+  const long iters = bench_iters_at(&opt, bytes);
+  const long warmup = bench_warmup_at(&opt, bytes);
+  const Bytes buf(bytes, 'a');
+  const Bytes ack(4, 'k');
+  const int peer = 1 - me;
+  Clock::time_point start{};
+  for (long i = 0; i < warmup + iters; ++i) {
+    if (i == warmup) start = Clock::now();
+    switch (opt.kind) {
+      case BENCH_LATENCY:
+        if (me == 0) {
+          rmpi::send(comm, 1, buf);
+          (void)rmpi::recv<Bytes>(comm, 1);
+        } else {
+          (void)rmpi::recv<Bytes>(comm, 0);
+          rmpi::send(comm, 0, buf);
+        }
+        break;
+      case BENCH_BW:
+        if (me == 0) {
+          exchange_window(comm, peer, buf, BENCH_WINDOW, 0);
+          (void)rmpi::recv<Bytes>(comm, 1);
+        } else {
+          exchange_window(comm, peer, buf, 0, BENCH_WINDOW);
+          rmpi::send(comm, 0, ack);
+        }
+        break;
+      default:  // BENCH_BIBW
+        exchange_window(comm, peer, buf, BENCH_WINDOW, BENCH_WINDOW);
+        break;
+    }
+  }
+  const double usec = micros_since(start);
+  switch (opt.kind) {
+    case BENCH_LATENCY:
+      return usec / (2.0 * static_cast<double>(iters));
+    case BENCH_BW:
+      return static_cast<double>(bytes) * BENCH_WINDOW * static_cast<double>(iters) / usec;
+    default:
+      return 2.0 * static_cast<double>(bytes) * BENCH_WINDOW * static_cast<double>(iters) / usec;
+  }
+}
+
+/// One call of the collective at `bytes` (the input is made before the clock starts).
+double one_collective(const rmpi::Comm& comm, bench_kind kind, const Bytes& buf,
+                      const std::vector<float>& floats) {
+  const int me = comm.id();
+  switch (kind) {
+    case BENCH_BCAST: {
+      Bytes in = me == 0 ? buf : Bytes{};
+      const auto start = Clock::now();
+      if (me == 0)
+        (void)rmpi::broadcast(comm, 0, std::move(in));
+      else
+        (void)rmpi::broadcast<Bytes>(comm, 0);
+      return micros_since(start);
+    }
+    case BENCH_REDUCE: {
+      std::vector<float> in = floats;
+      const auto start = Clock::now();
+      (void)rmpi::reduce(comm, 0, rmpi::op::sum, std::move(in));
+      return micros_since(start);
+    }
+    case BENCH_ALLREDUCE: {
+      std::vector<float> in = floats;
+      const auto start = Clock::now();
+      (void)rmpi::allreduce(comm, rmpi::op::sum, std::move(in));
+      return micros_since(start);
+    }
+    case BENCH_BARRIER: {
+      const auto start = Clock::now();
+      rmpi::barrier(comm);
+      return micros_since(start);
+    }
+    case BENCH_GATHER: {
+      const auto start = Clock::now();
+      (void)rmpi::gather(comm, 0, buf);
+      return micros_since(start);
+    }
+    case BENCH_ALLGATHER: {
+      const auto start = Clock::now();
+      (void)rmpi::allgather(comm, buf);
+      return micros_since(start);
+    }
+    default: {  // BENCH_ALLTOALL
+      std::vector<Bytes> out(static_cast<std::size_t>(comm.cnt()), buf);
+      const auto start = Clock::now();
+      (void)rmpi::alltoall(comm, std::move(out));
+      return micros_since(start);
+    }
+  }
+}
+
+/// Every rank runs the collective at `bytes`, timing each call alone (a barrier
+/// between calls, untimed, as OSU does); rank 0 returns the mean over ranks of
+/// each rank's mean per call.
+double collective(const rmpi::Comm& comm, const bench_options& opt, std::size_t bytes) {
+  const long iters = bench_iters_at(&opt, bytes);
+  const long warmup = bench_warmup_at(&opt, bytes);
+  const Bytes buf(bytes, 'a');
+  const std::vector<float> floats(bytes / sizeof(float), 1.0f);
+  double total = 0;
+  for (long i = 0; i < warmup + iters; ++i) {
+    const double t = one_collective(comm, opt.kind, buf, floats);
+    if (i >= warmup) total += t;
+    if (opt.kind != BENCH_BARRIER) rmpi::barrier(comm);
+  }
+  const double mine = total / static_cast<double>(iters);
+  return rmpi::reduce(comm, 0, rmpi::op::sum, mine) / comm.cnt();
+}
+
+void print(const std::string& line) {
+  std::fputs(line.c_str(), stdout);
+  std::fflush(stdout);
+}
+
+std::string header(const bench_options& opt, int ranks) {
+  char buf[256];
+  bench_format_header(buf, sizeof buf, &opt, "rmpi-bench", "rmpi", ranks);
+  return buf;
+}
+
+std::string row(const bench_options& opt, int ranks, std::size_t bytes, double value) {
+  char buf[256];
+  bench_format_row(buf, sizeof buf, &opt, ranks, bytes, value);
+  return buf;
+}
+
+/// Only rank 0 reports; before init, the launch environment says which rank this is.
+bool launched_as_rank_0() {
+  const char* r = std::getenv(rmpi::kRankEnv);
+  return !r || std::string(r) == "0";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bench_options opt{};
+  char err[512];
+  switch (bench_parse(argc, argv, &opt, err, sizeof err)) {
+    case BENCH_PARSE_HELP:
+      if (launched_as_rank_0()) std::printf("rmpi-bench: %s", bench_usage());
+      return 0;
+    case BENCH_PARSE_ERROR:
+      if (launched_as_rank_0()) std::fprintf(stderr, "rmpi-bench: %s\n", err);
+      return 2;
+    default:
+      break;
+  }
+  try {
+    rmpi::Comm comm = rmpi::init(argc, argv);
+    const int me = comm.id();
+    const int ranks = comm.cnt();
+    if (ranks < bench_min_ranks(opt.kind)) {
+      if (me == 0)
+        std::fprintf(stderr, "rmpi-bench: %s needs at least %d ranks, this job has %d (run it "
+                     "with rmpirun -n %d)\n",
+                     bench_name(opt.kind), bench_min_ranks(opt.kind), ranks,
+                     bench_min_ranks(opt.kind));
+      rmpi::finish();
+      return 2;
+    }
+    if (me == 0) print(header(opt, ranks));
+    std::size_t sizes[BENCH_MAX_SIZES];
+    const std::size_t count = bench_sizes(&opt, sizes);
+    for (std::size_t s = 0; s < count; ++s) {
+      rmpi::barrier(comm);
+      double value = 0;
+      if (bench_is_point_to_point(opt.kind)) {
+        if (me < 2) value = point_to_point(comm, opt, sizes[s]);
+      } else {
+        value = collective(comm, opt, sizes[s]);
+      }
+      if (me == 0) print(row(opt, ranks, sizes[s], value));
+    }
+    rmpi::barrier(comm);
+    rmpi::finish();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rmpi-bench: %s\n", e.what());
+    return 1;
+  }
+}
