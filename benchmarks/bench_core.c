@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char* const kNames[BENCH_KIND_COUNT] = {
-    "latency", "bw", "bibw", "bcast", "reduce", "allreduce", "barrier", "gather", "allgather",
-    "alltoall"};
+static const char* const kNames[BENCH_KIND_COUNT] = {"latency",   "bw",        "bibw",    "bcast",
+                                                     "reduce",    "allreduce", "barrier", "gather",
+                                                     "allgather", "alltoall"};
 
 static const char kValidBenches[] =
     "latency, bw, bibw, bcast, reduce, allreduce, barrier, gather, allgather, alltoall";
@@ -98,10 +98,23 @@ static long long parse_count(const char* text, int allow_suffix) {
   if (errno != 0) return -1;
   if (allow_suffix && *end != '\0' && end[1] == '\0') {
     switch (*end) {
-      case 'k': case 'K': scale = 1ULL << 10; ++end; break;
-      case 'm': case 'M': scale = 1ULL << 20; ++end; break;
-      case 'g': case 'G': scale = 1ULL << 30; ++end; break;
-      default: break;
+      case 'k':
+      case 'K':
+        scale = 1ULL << 10;
+        ++end;
+        break;
+      case 'm':
+      case 'M':
+        scale = 1ULL << 20;
+        ++end;
+        break;
+      case 'g':
+      case 'G':
+        scale = 1ULL << 30;
+        ++end;
+        break;
+      default:
+        break;
     }
   }
   if (*end != '\0') return -1;
@@ -158,8 +171,8 @@ int bench_parse(int argc, char** argv, bench_options* out, char* err, size_t err
     int rc = BENCH_PARSE_OK;
     if (arg[0] != '-' || arg[1] == '\0') {
       int k;
-      if (have_kind) return fail(err, err_size, "one bench only: '%s' after '%s'", arg,
-                                 kNames[out->kind]);
+      if (have_kind)
+        return fail(err, err_size, "one bench only: '%s' after '%s'", arg, kNames[out->kind]);
       for (k = 0; k < BENCH_KIND_COUNT && strcmp(arg, kNames[k]) != 0; ++k) {
       }
       if (k == BENCH_KIND_COUNT)
@@ -209,8 +222,10 @@ int bench_parse(int argc, char** argv, bench_options* out, char* err, size_t err
   }
   if (!have_kind) return fail(err, err_size, "no bench given%s; valid: %s", NULL, kValidBenches);
   if (have_bytes && (have_min || have_max))
-    return fail(err, err_size, "--bytes runs one size: give it alone, or --min-bytes and "
-                               "--max-bytes%s%s", NULL, NULL);
+    return fail(err, err_size,
+                "--bytes runs one size: give it alone, or --min-bytes and "
+                "--max-bytes%s%s",
+                NULL, NULL);
   if (have_bytes) min_bytes = max_bytes = bytes;
   if (!have_bytes && !have_max)
     max_bytes = bench_is_point_to_point(out->kind) ? (size_t)4 << 20 : (size_t)1 << 20;
@@ -233,7 +248,7 @@ int bench_parse(int argc, char** argv, bench_options* out, char* err, size_t err
                 kNames[out->kind], NULL);
   }
   if (iters == 0) {
-    iters = out->kind == BENCH_LATENCY                                 ? 10000
+    iters = out->kind == BENCH_LATENCY                             ? 10000
             : bench_metric_of(out->kind) == BENCH_METRIC_BANDWIDTH ? 100
                                                                    : 1000;
   }
@@ -270,7 +285,9 @@ static long scaled(long n, size_t bytes, long floor_count) {
   return s < floor_count ? floor_count : s;
 }
 
-long bench_iters_at(const bench_options* opt, size_t bytes) { return scaled(opt->iters, bytes, 10); }
+long bench_iters_at(const bench_options* opt, size_t bytes) {
+  return scaled(opt->iters, bytes, 10);
+}
 
 long bench_warmup_at(const bench_options* opt, size_t bytes) {
   return scaled(opt->warmup, bytes, 2);

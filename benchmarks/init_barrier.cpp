@@ -1,10 +1,9 @@
 // rmpi-init-barrier: init, one barrier, exit. What `benchmarks/compare` times to
 // measure launch (`rmpirun -n 4 build/bin/rmpi-init-barrier`), against
 // mpi-init-barrier.c under mpirun / mpiexec.
-#include <rmpi/rmpi.hpp>
-
 #include <cstdio>
 #include <exception>
+#include <rmpi/rmpi.hpp>
 
 int main(int argc, char** argv) {
   try {

@@ -4,12 +4,11 @@
 //
 //   rmpirun -n 2 build/bin/rmpi-bench latency
 //   rmpirun -n 8 --oversubscribe build/bin/rmpi-bench allreduce --bytes 8 --json
-#include <rmpi/rmpi.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <rmpi/rmpi.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -196,7 +195,8 @@ int main(int argc, char** argv) {
     const int ranks = comm.cnt();
     if (ranks < bench_min_ranks(opt.kind)) {
       if (me == 0)
-        std::fprintf(stderr, "rmpi-bench: %s needs at least %d ranks, this job has %d (run it "
+        std::fprintf(stderr,
+                     "rmpi-bench: %s needs at least %d ranks, this job has %d (run it "
                      "with rmpirun -n %d)\n",
                      bench_name(opt.kind), bench_min_ranks(opt.kind), ranks,
                      bench_min_ranks(opt.kind));

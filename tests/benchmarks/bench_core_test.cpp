@@ -170,7 +170,8 @@ TEST_CASE("bad input: one line naming the option and the valid values") {
         "--iters: '0' is out of range; valid: 1 to 1000000000");
   CHECK(parse({"latency", "--warmup", "x"}).err ==
         "--warmup: 'x' is not a number; valid: 0 to 1000000000");
-  CHECK(parse({"latency", "--iters"}).err == "--iters needs a value; valid: a count up to 1000000000");
+  CHECK(parse({"latency", "--iters"}).err ==
+        "--iters needs a value; valid: a count up to 1000000000");
   CHECK(parse({"latency", "--window", "8"}).err ==
         "unknown option '--window'; valid: --min-bytes, --max-bytes, --bytes, --iters, "
         "--warmup, --json, --help");

@@ -5,7 +5,6 @@
 
 // Boost.JSON header-only (Debian ships no libboost_json): its sources, in this one file.
 #include <boost/json/src.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -83,18 +82,18 @@ TEST_CASE("every bench runs at 2 and 3 ranks and prints one JSON line per size")
       CHECK(small.exit_code == 0);
       CHECK(small.err == "");
       check_json(small.out, bench, ranks, {0, 1});
-      auto large = rmpirun({"-n", std::to_string(ranks), "--oversubscribe", kBench, bench,
-                            "--min-bytes", "32K", "--max-bytes", "128K", "--iters", "2",
-                            "--warmup", "1", "--json"});
+      auto large =
+          rmpirun({"-n", std::to_string(ranks), "--oversubscribe", kBench, bench, "--min-bytes",
+                   "32K", "--max-bytes", "128K", "--iters", "2", "--warmup", "1", "--json"});
       CHECK(large.exit_code == 0);
       check_json(large.out, bench, ranks, {32768, 65536, 131072});
     }
     for (const auto& bench : collectives) {
       CAPTURE(ranks);
       CAPTURE(bench);
-      auto r = rmpirun({"-n", std::to_string(ranks), "--oversubscribe", kBench, bench,
-                        "--min-bytes", "0", "--max-bytes", "8", "--iters", "3", "--warmup", "1",
-                        "--json"});
+      auto r =
+          rmpirun({"-n", std::to_string(ranks), "--oversubscribe", kBench, bench, "--min-bytes",
+                   "0", "--max-bytes", "8", "--iters", "3", "--warmup", "1", "--json"});
       CHECK(r.exit_code == 0);
       CHECK(r.err == "");
       if (bench == "barrier")
@@ -124,8 +123,8 @@ TEST_CASE("RMPI_TRANSPORT=tcp runs over TCP; an unknown value is one line naming
                       "--iters", "2", "--json"});
   CHECK(tcp.exit_code == 0);
   check_json(tcp.out, "bw", 2, {65536});
-  auto automatic = rmpirun({"-n", "2", "-x", "RMPI_TRANSPORT=auto", kBench, "barrier", "--iters",
-                            "2", "--json"});
+  auto automatic = rmpirun(
+      {"-n", "2", "-x", "RMPI_TRANSPORT=auto", kBench, "barrier", "--iters", "2", "--json"});
   CHECK(automatic.exit_code == 0);
   auto bad = rmpirun({"-n", "2", "-x", "RMPI_TRANSPORT=shm", kBench, "barrier", "--json"});
   CHECK(bad.exit_code != 0);
