@@ -2,7 +2,8 @@
  * benchmarks/compare can run the very same lines on Open MPI and MPICH.
  * Built by compare, not by CMake:
  *
- *   mpicc.openmpi -O2 -o mpi-bench.openmpi benchmarks/mpi-bench.c benchmarks/bench_core.c
+ *   mpicc.openmpi -O2 -I benchmarks/core -o mpi-bench.openmpi benchmarks/mpi-bench.c \
+ *     benchmarks/core/bench_core.c
  *   mpirun.openmpi -n 2 ./mpi-bench.openmpi latency --json
  *
  * bw and bibw post their window with MPI_Isend / MPI_Irecv and MPI_Waitall, as

@@ -16,8 +16,9 @@ trap 'rm -rf "$out"' EXIT
 marker="RMPI_JOB_TEST_MARKER=compare-quick-$$"
 fail() { echo "FAIL: $*"; echo "--- compare output:"; cat "$out/log"; exit 1; }
 
-env "$marker" "$src/benchmarks/compare" --quick --no-build --build "$build" --out "$out" \
-  --require-peer >"$out/log" 2>&1
+# Bounded well inside ctest's TIMEOUT (240 s): 60 s per run, 200 s in all.
+timeout --kill-after=20 200 env "$marker" "$src/benchmarks/compare" --quick --no-build \
+  --build "$build" --out "$out" --require-peer --timeout 60 >"$out/log" 2>&1
 rc=$?
 if [ $rc -eq 77 ]; then
   cat "$out/log"
