@@ -174,34 +174,47 @@ bool launched_as_rank_0() {
   return !r || std::string(r) == "0";
 }
 
+/// Under a launcher, every rank fails with `status` once rank 0 has printed `line`
+/// (a barrier in between, so that no rank ends the job before the line is out).
+int fail_together(int argc, char** argv, const std::string& line, int status) {
+  if (!std::getenv(rmpi::kRankEnv)) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+    return status;
+  }
+  rmpi::Comm comm = rmpi::init(argc, argv);
+  if (comm.id() == 0) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+    std::fflush(stderr);
+  }
+  rmpi::barrier(comm);
+  rmpi::finish();
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bench_options opt{};
   char err[512];
-  switch (bench_parse(argc, argv, &opt, err, sizeof err)) {
-    case BENCH_PARSE_HELP:
-      if (launched_as_rank_0()) std::printf("rmpi-bench: %s", bench_usage());
-      return 0;
-    case BENCH_PARSE_ERROR:
-      if (launched_as_rank_0()) std::fprintf(stderr, "rmpi-bench: %s\n", err);
-      return 2;
-    default:
-      break;
+  const int parsed = bench_parse(argc, argv, &opt, err, sizeof err);
+  if (parsed == BENCH_PARSE_HELP) {
+    if (launched_as_rank_0()) std::printf("rmpi-bench: %s", bench_usage());
+    return 0;
   }
   try {
+    if (parsed == BENCH_PARSE_ERROR)
+      return fail_together(argc, argv, std::string("rmpi-bench: ") + err, 2);
     rmpi::Comm comm = rmpi::init(argc, argv);
     const int me = comm.id();
     const int ranks = comm.cnt();
     if (ranks < bench_min_ranks(opt.kind)) {
-      if (me == 0)
-        std::fprintf(stderr,
-                     "rmpi-bench: %s needs at least %d ranks, this job has %d (run it "
-                     "with rmpirun -n %d)\n",
-                     bench_name(opt.kind), bench_min_ranks(opt.kind), ranks,
-                     bench_min_ranks(opt.kind));
-      rmpi::finish();
-      return 2;
+      const int need = bench_min_ranks(opt.kind);
+      return fail_together(argc, argv,
+                           "rmpi-bench: " + std::string(bench_name(opt.kind)) + " needs at least " +
+                               std::to_string(need) + " ranks, this job has " +
+                               std::to_string(ranks) + " (run it with rmpirun -n " +
+                               std::to_string(need) + ")",
+                           2);
     }
     if (me == 0) print(header(opt, ranks));
     std::size_t sizes[BENCH_MAX_SIZES];
