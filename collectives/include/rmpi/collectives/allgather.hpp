@@ -15,8 +15,8 @@ namespace rmpi::collectives {
 /// Returns the values of ranks 0 .. p-1, in rank order, at every rank.
 template <class T, PointToPoint P>
 std::vector<T> allgather(P& t, const T& value) {
-  std::vector<T> all = gather(t, 0, value);
-  return broadcast(t, 0, std::move(all));
+  std::vector<T> all = collectives::gather(t, 0, value);
+  return collectives::broadcast(t, 0, std::move(all));
 }
 
 /// In place (MPI_Allgather with MPI_IN_PLACE): `data` holds p parts, part i
@@ -34,13 +34,13 @@ void allgather_hypercube(P& t, std::span<E> data) {
   };
   for (const Step& step : reduce_schedule(rank, size, 0)) {
     if (step.action == Step::Action::recv) {
-      recv_into(t, step.peer, kCollectiveTag, parts(reduce_block(step.peer, step.round, size)));
+      collectives::recv_into(t, step.peer, kCollectiveTag, parts(reduce_block(step.peer, step.round, size)));
     } else {
       // My block: me and every subtree I received, [rank, rank + 2^round).
       t.send(step.peer, kCollectiveTag, std::span<const E>(parts(reduce_block(rank, step.round, size))));
     }
   }
-  broadcast_hypercube(t, 0, data);
+  collectives::broadcast_hypercube(t, 0, data);
 }
 
 }  // namespace rmpi::collectives

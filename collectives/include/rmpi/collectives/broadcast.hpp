@@ -36,7 +36,7 @@ T broadcast(P& t, int root, T value) {
 }
 
 /// The receiving side of a broadcast, for ranks other than `root` (which
-/// must call `broadcast(t, root, value)`); `std::invalid_argument` at `root`.
+/// must call `collectives::broadcast(t, root, value)`); `std::invalid_argument` at `root`.
 template <class T, PointToPoint P>
 T broadcast(P& t, int root) {
   check_group("broadcast", t.rank(), t.size(), root);
@@ -55,7 +55,7 @@ void broadcast_hypercube(P& t, int root, std::span<E> data) {
   check_group("broadcast", t.rank(), t.size(), root);
   for (const Step& step : broadcast_schedule(t.rank(), t.size(), root)) {
     if (step.action == Step::Action::recv) {
-      recv_into(t, step.peer, kCollectiveTag, data);
+      collectives::recv_into(t, step.peer, kCollectiveTag, data);
     } else {
       t.send(step.peer, kCollectiveTag, std::span<const E>(data));
     }

@@ -78,7 +78,7 @@ void allgather_bruck(P& t, std::span<E> data) {
     t.send((rank - dist + size) % size, kCollectiveTag,
            std::span<const E>(held.first(run_length(rank, count))));
     const std::size_t length = run_length(src, count);
-    recv_into(t, src, kCollectiveTag, held.subspan(filled, length));
+    collectives::recv_into(t, src, kCollectiveTag, held.subspan(filled, length));
     filled += length;
   }
   std::size_t offset = 0;

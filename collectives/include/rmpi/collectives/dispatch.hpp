@@ -75,7 +75,7 @@ void allreduce_in_place_auto(P& t, Op op, std::span<E> data,
   switch (allreduce_algorithm(payload, t.size(), forced)) {
     case AllreduceAlgorithm::hypercube: {
       std::vector<E> copy(data.begin(), data.end());
-      copy = allreduce(t, op, std::move(copy));
+      copy = collectives::allreduce(t, op, std::move(copy));
       std::copy(copy.begin(), copy.end(), data.begin());
       return;
     }
@@ -97,14 +97,14 @@ T allreduce_auto(P& t, Op op, T value, std::optional<AllreduceAlgorithm> forced 
     using E = typename detail::chunk_element<Op, T>::type;
     const Payload payload = detail::element_payload<Op, E>(value.size());
     if (allreduce_algorithm(payload, t.size(), forced) == AllreduceAlgorithm::hypercube) {
-      return allreduce(t, std::move(op), std::move(value));
+      return collectives::allreduce(t, std::move(op), std::move(value));
     }
     allreduce_in_place_auto(t, std::move(op), std::span<E>(value.data(), value.size()), forced);
     return value;
   } else {
     const Payload payload = detail::whole_payload<T>();
     if (allreduce_algorithm(payload, t.size(), forced) == AllreduceAlgorithm::hypercube) {
-      return allreduce(t, std::move(op), std::move(value));
+      return collectives::allreduce(t, std::move(op), std::move(value));
     }
     return allreduce_recursive_doubling(t, std::move(op), std::move(value));
   }
@@ -119,7 +119,7 @@ void broadcast_in_place_auto(P& t, int root, std::span<E> data,
   const Payload payload{data.size() * sizeof(E), data.size(), Layout::elements};
   switch (broadcast_algorithm(payload, t.size(), forced)) {
     case BroadcastAlgorithm::hypercube:
-      return broadcast_hypercube(t, root, data);
+      return collectives::broadcast_hypercube(t, root, data);
     case BroadcastAlgorithm::scatter_allgather:
       return broadcast_scatter_allgather(t, root, data);
   }
@@ -143,8 +143,8 @@ T broadcast_auto(P& t, int root, std::optional<T> value,
                             forced);
     return std::move(*value);
   } else {
-    if (t.rank() == root) return broadcast(t, root, std::move(*value));
-    return broadcast<T>(t, root);
+    if (t.rank() == root) return collectives::broadcast(t, root, std::move(*value));
+    return collectives::broadcast<T>(t, root);
   }
 }
 
@@ -153,7 +153,7 @@ template <PointToPoint P>
 void barrier_auto(P& t, std::optional<BarrierAlgorithm> forced = {}) {
   switch (barrier_algorithm(t.size(), forced)) {
     case BarrierAlgorithm::hypercube:
-      return barrier(t);
+      return collectives::barrier(t);
     case BarrierAlgorithm::dissemination:
       return barrier_dissemination(t);
   }
@@ -164,7 +164,7 @@ template <class T, PointToPoint P>
 std::vector<T> allgather_auto(P& t, const T& value, std::optional<AllgatherAlgorithm> forced = {}) {
   switch (allgather_algorithm(detail::whole_payload<T>(), t.size(), forced)) {
     case AllgatherAlgorithm::hypercube:
-      return allgather(t, value);
+      return collectives::allgather(t, value);
     case AllgatherAlgorithm::bruck:
       return allgather_bruck(t, value);
     case AllgatherAlgorithm::ring:
@@ -185,7 +185,7 @@ void allgather_in_place_auto(P& t, std::span<E> data,
   const Payload payload{per_rank * sizeof(E), per_rank, Layout::elements};
   switch (allgather_algorithm(payload, t.size(), forced)) {
     case AllgatherAlgorithm::hypercube:
-      return allgather_hypercube(t, data);
+      return collectives::allgather_hypercube(t, data);
     case AllgatherAlgorithm::bruck:
       return allgather_bruck(t, data);
     case AllgatherAlgorithm::ring:

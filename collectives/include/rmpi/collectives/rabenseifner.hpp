@@ -33,13 +33,13 @@ void allreduce_rabenseifner(P& t, Op op, std::span<E> data) {
   const detail::Fold fold(size);
   if (fold.sits_out(rank)) {
     t.send(rank + 1, kCollectiveTag, std::span<const E>(data));
-    recv_into(t, rank + 1, kCollectiveTag, data);
+    collectives::recv_into(t, rank + 1, kCollectiveTag, data);
     return;
   }
   detail::Scratch<E> scratch(fold.takes_in(rank) ? data.size() : data.size() / 2 + 1);
   if (fold.takes_in(rank)) {
     const auto theirs = scratch.first(data.size());
-    recv_into(t, rank - 1, kCollectiveTag, theirs);
+    collectives::recv_into(t, rank - 1, kCollectiveTag, theirs);
     detail::combine_ordered<Op, E>(op, data, theirs, false);
   }
 
@@ -61,7 +61,7 @@ void allreduce_rabenseifner(P& t, Op op, std::span<E> data) {
     const auto give = lower ? data.subspan(mid, hi - mid) : data.subspan(lo, mid - lo);
     t.send(partner, kCollectiveTag, std::span<const E>(give));
     const auto theirs = scratch.first(keep.size());
-    recv_into(t, partner, kCollectiveTag, theirs);
+    collectives::recv_into(t, partner, kCollectiveTag, theirs);
     detail::combine_ordered<Op, E>(op, keep, theirs, lower);
     if (lower) {
       hi = mid;
@@ -78,7 +78,7 @@ void allreduce_rabenseifner(P& t, Op op, std::span<E> data) {
     const auto have = lower ? data.subspan(w.lo, mid - w.lo) : data.subspan(mid, w.hi - mid);
     const auto get = lower ? data.subspan(mid, w.hi - mid) : data.subspan(w.lo, mid - w.lo);
     t.send(partner, kCollectiveTag, std::span<const E>(have));
-    recv_into(t, partner, kCollectiveTag, get);
+    collectives::recv_into(t, partner, kCollectiveTag, get);
   }
   if (fold.takes_in(rank)) t.send(rank - 1, kCollectiveTag, std::span<const E>(data));
 }

@@ -68,20 +68,20 @@ void allreduce_recursive_doubling(P& t, Op op, std::span<E> data) {
   const detail::Fold fold(size);
   if (fold.sits_out(rank)) {
     t.send(rank + 1, kCollectiveTag, mine);
-    recv_into(t, rank + 1, kCollectiveTag, data);
+    collectives::recv_into(t, rank + 1, kCollectiveTag, data);
     return;
   }
   detail::Scratch<E> scratch(data.size());
   const std::span<E> theirs = scratch.first(data.size());
   if (fold.takes_in(rank)) {
-    recv_into(t, rank - 1, kCollectiveTag, theirs);
+    collectives::recv_into(t, rank - 1, kCollectiveTag, theirs);
     detail::combine_ordered<Op, E>(op, data, theirs, false);
   }
   const int n = fold.new_rank(rank);
   for (int mask = 1; mask < fold.pof2; mask <<= 1) {
     const int partner = fold.old_rank(n ^ mask);
     t.send(partner, kCollectiveTag, mine);
-    recv_into(t, partner, kCollectiveTag, theirs);
+    collectives::recv_into(t, partner, kCollectiveTag, theirs);
     detail::combine_ordered<Op, E>(op, data, theirs, rank < partner);
   }
   if (fold.takes_in(rank)) t.send(rank - 1, kCollectiveTag, mine);

@@ -33,7 +33,7 @@ void ring_allgather_parts(P& t, std::span<E> data, int size, int pos, int left, 
   };
   for (int step = 0; step < size - 1; ++step) {
     t.send(right, kCollectiveTag, std::span<const E>(part(pos - step)));
-    recv_into(t, left, kCollectiveTag, part(pos - step - 1));
+    collectives::recv_into(t, left, kCollectiveTag, part(pos - step - 1));
   }
 }
 
@@ -64,7 +64,7 @@ void allreduce_ring(P& t, Op op, std::span<E> data) {
     t.send(right, kCollectiveTag, std::span<const E>(part(rank - step)));
     const auto mine = part(rank - step - 1);
     const auto theirs = scratch.first(mine.size());
-    recv_into(t, left, kCollectiveTag, theirs);
+    collectives::recv_into(t, left, kCollectiveTag, theirs);
     detail::combine_ordered<Op, E>(op, mine, theirs, false);
   }
   // Now part (rank + 1) is complete here; pass the complete parts around.

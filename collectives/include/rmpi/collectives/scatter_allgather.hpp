@@ -35,7 +35,7 @@ void broadcast_scatter_allgather(P& t, int root, std::span<E> data) {
   int mask = 1;
   while (mask < size) {
     if (id & mask) {
-      recv_into(t, absolute_rank(id - mask, size, root), kCollectiveTag, parts(id, id + mask));
+      collectives::recv_into(t, absolute_rank(id - mask, size, root), kCollectiveTag, parts(id, id + mask));
       break;
     }
     mask <<= 1;
