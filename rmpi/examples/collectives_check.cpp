@@ -1,12 +1,19 @@
 // collectives-check: runs every collective at every root with int, double,
 // vector and Cereal payloads, checks each result against a serial
-// computation, and checks comm_split. Rank 0 prints "OK" when every rank
-// passed; a failure prints what failed and every rank exits 1.
+// computation, runs every algorithm of allreduce, broadcast, barrier and
+// allgather (forced) on short and long data and the in-place forms, and
+// checks comm_split. Rank 0 prints "OK" when every rank passed; a failure
+// prints what failed and every rank exits 1.
 //
 //   rmpirun -n 5 build/bin/collectives-check
+#include <array>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <cmath>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -134,6 +141,133 @@ void check_all(const rmpi::Comm& comm) {
   check(ok, "alltoallv", id);
 }
 
+// A 2x2 matrix modulo 1000003: its product is associative, not commutative.
+struct Mat2 {
+  long long a, b, c, d;
+  friend bool operator==(const Mat2&, const Mat2&) = default;
+};
+Mat2 mat_mul(const Mat2& x, const Mat2& y) {
+  constexpr long long m = 1000003;
+  return {(x.a * y.a + x.b * y.c) % m, (x.a * y.b + x.b * y.d) % m, (x.c * y.a + x.d * y.c) % m,
+          (x.c * y.b + x.d * y.d) % m};
+}
+Mat2 rank_matrix(int r) { return {1, r + 1, r % 3, 1 + 2 * r}; }
+
+// Rank-dependent doubles whose sum shows the order of the additions.
+double noisy(int r, std::size_t k) { return 1e-3 * (r + 1) / (k + 3.0) + (r % 3 == 0 ? 1e6 : 0.1); }
+
+// Every rank holds the same bits as rank 0.
+bool same_everywhere(const rmpi::Comm& comm, const std::vector<double>& v) {
+  auto root = comm.id() == 0 ? rmpi::broadcast(comm, 0, v) : rmpi::broadcast<std::vector<double>>(comm, 0);
+  return root.size() == v.size() && std::memcmp(root.data(), v.data(), v.size() * sizeof(double)) == 0;
+}
+
+template <class Algorithm>
+std::vector<std::optional<Algorithm>> every_algorithm() {
+  std::vector<std::optional<Algorithm>> all{std::nullopt};
+  for (std::size_t i = 0; i < rmpi::collectives::algorithm_names<Algorithm>().size(); ++i)
+    all.push_back(static_cast<Algorithm>(i));
+  return all;
+}
+
+template <class Algorithm>
+std::string name_of(std::optional<Algorithm> a) {
+  return a ? std::string(rmpi::collectives::algorithm_name(*a)) : std::string("chosen");
+}
+
+// Every algorithm, forced, on short and long data (long enough for the
+// chunked ones to split it at every rank count), on the real mesh.
+void check_algorithms(const rmpi::Comm& comm) {
+  namespace rc = rmpi::collectives;
+  const int id = comm.id();
+  const int p = comm.cnt();
+  for (auto forced : every_algorithm<rc::AllreduceAlgorithm>()) {
+    const std::string at = " (allreduce " + name_of(forced) + ")";
+    for (std::size_t n : {std::size_t{1}, std::size_t{5000}}) {
+      std::vector<double> d(n);
+      std::vector<long> l(n);
+      std::vector<Mat2> m(n);
+      for (std::size_t k = 0; k < n; ++k) {
+        d[k] = noisy(id, k);
+        l[k] = 3L * id + static_cast<long>(k);
+        m[k] = rank_matrix(id + static_cast<int>(k % 5));
+      }
+      d = rc::allreduce_auto(comm, rmpi::op::sum, std::move(d), forced);
+      rc::allreduce_in_place_auto(comm, rmpi::op::sum, std::span<long>(l), forced);
+      m = rc::allreduce_auto(comm, mat_mul, std::move(m), forced);
+      bool ok = d.size() == n && l.size() == n && m.size() == n;
+      for (std::size_t k = 0; ok && k < n; ++k) {
+        double dsum = 0;
+        long lsum = 0;
+        Mat2 prod{1, 0, 0, 1};
+        for (int r = 0; r < p; ++r) {
+          dsum += noisy(r, k);
+          lsum += 3L * r + static_cast<long>(k);
+          prod = mat_mul(prod, rank_matrix(r + static_cast<int>(k % 5)));
+        }
+        ok = std::abs(d[k] - dsum) <= 1e-9 * dsum && l[k] == lsum && m[k] == prod;
+      }
+      check(ok, "allreduce of " + std::to_string(n) + " elements" + at, id);
+      check(same_everywhere(comm, d), "allreduce bitwise identical" + at, id);
+    }
+  }
+  for (auto forced : every_algorithm<rc::BroadcastAlgorithm>()) {
+    const std::string at = " (broadcast " + name_of(forced) + ")";
+    for (int root = 0; root < p; ++root) {
+      std::vector<int> data(3000, id == root ? root + 1 : -1);
+      rc::broadcast_in_place_auto(comm, root, std::span<int>(data), forced);
+      check(data == std::vector<int>(3000, root + 1), "broadcast_in_place at root " + std::to_string(root) + at, id);
+    }
+  }
+  for (auto forced : every_algorithm<rc::BarrierAlgorithm>()) rc::barrier_auto(comm, forced);
+  for (auto forced : every_algorithm<rc::AllgatherAlgorithm>()) {
+    const std::string at = " (allgather " + name_of(forced) + ")";
+    std::vector<int> data(static_cast<std::size_t>(700 * p), -1);
+    for (int k = 0; k < 700; ++k) data[static_cast<std::size_t>(700 * id + k)] = 10 * id + k;
+    rc::allgather_in_place_auto(comm, std::span<int>(data), forced);
+    const auto names = rc::allgather_auto(comm, "rank " + std::to_string(id), forced);
+    bool ok = static_cast<int>(names.size()) == p;
+    for (int r = 0; ok && r < p; ++r) {
+      ok = names[static_cast<std::size_t>(r)] == "rank " + std::to_string(r);
+      for (int k = 0; ok && k < 700; ++k) ok = data[static_cast<std::size_t>(700 * r + k)] == 10 * r + k;
+    }
+    check(ok, "allgather" + at, id);
+  }
+}
+
+// The in-place forms of <rmpi/collective.hpp>, long enough for the default
+// selection to take the chunked algorithms.
+void check_in_place(const rmpi::Comm& comm) {
+  const int id = comm.id();
+  const int p = comm.cnt();
+  std::vector<double> v(140000, 0.5 * id);  // 1.1 MB: Rabenseifner
+  rmpi::allreduce_in_place(comm, rmpi::op::sum, std::span<double>(v));
+  check(v == std::vector<double>(140000, 0.25 * p * (p - 1)), "allreduce_in_place<double>", id);
+  std::vector<int> w(140000, id);  // 560 KB of ints: a ring when p is not a power of two
+  rmpi::allreduce_in_place(comm, rmpi::op::sum, std::span<int>(w));
+  check(w == std::vector<int>(140000, p * (p - 1) / 2), "allreduce_in_place<int>", id);
+  std::vector<double> b(20000, id == p - 1 ? 2.5 : 0.0);  // 160 KB: scatter-allgather at 8
+  rmpi::broadcast_in_place(comm, p - 1, std::span<double>(b));
+  check(b == std::vector<double>(20000, 2.5), "broadcast_in_place", id);
+  std::vector<long> g(static_cast<std::size_t>(3 * p), -1);
+  for (int k = 0; k < 3; ++k) g[static_cast<std::size_t>(3 * id + k)] = 100L * id + k;
+  rmpi::allgather_in_place(comm, std::span<long>(g));
+  bool ok = true;
+  for (int r = 0; r < p; ++r)
+    for (int k = 0; k < 3; ++k) ok = ok && g[static_cast<std::size_t>(3 * r + k)] == 100L * r + k;
+  check(ok, "allgather_in_place", id);
+  std::array<double, 4096> arr;  // 32 KB, its size known everywhere: chunkable
+  arr.fill(id == 0 ? 1.5 : 0.0);
+  arr = id == 0 ? rmpi::broadcast(comm, 0, arr) : rmpi::broadcast<std::array<double, 4096>>(comm, 0);
+  bool arr_ok = true;
+  for (double x : arr) arr_ok = arr_ok && x == 1.5;
+  check(arr_ok, "broadcast<array<double, 4096>>", id);
+  const auto big = rmpi::allgather(comm, std::array<double, 2048>{0.5 * id});  // 16 KB each
+  ok = static_cast<int>(big.size()) == p;
+  for (int r = 0; ok && r < p; ++r) ok = big[static_cast<std::size_t>(r)][0] == 0.5 * r;
+  check(ok, "allgather<array<double, 2048>>", id);
+}
+
 void check_split(const rmpi::Comm& comm) {
   const int id = comm.id();
   const int p = comm.cnt();
@@ -163,6 +297,8 @@ int main(int argc, char** argv) {
     rmpi::Comm comm = rmpi::init(argc, argv);
     for (int root = 0; root < comm.cnt(); ++root) check_rooted(comm, root);
     check_all(comm);
+    check_algorithms(comm);
+    check_in_place(comm);
     check_split(comm);
     const int total = rmpi::allreduce(comm, rmpi::op::sum, failures);
     if (comm.id() == 0) std::printf(total == 0 ? "OK\n" : "FAILED: %d checks\n", total);

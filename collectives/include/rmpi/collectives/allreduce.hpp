@@ -15,8 +15,8 @@ namespace rmpi::collectives {
 ///   auto total = rmpi::collectives::allreduce(t, rmpi::op::sum, local);
 template <class T, class Op, PointToPoint P>
 T allreduce(P& t, Op op, T value) {
-  T reduced = reduce(t, 0, std::move(op), std::move(value));
-  return broadcast(t, 0, std::move(reduced));
+  T reduced = collectives::reduce(t, 0, std::move(op), std::move(value));
+  return collectives::broadcast(t, 0, std::move(reduced));
 }
 
 }  // namespace rmpi::collectives

@@ -11,9 +11,9 @@ namespace rmpi::collectives {
 template <PointToPoint P>
 void barrier(P& t) {
   using Token = unsigned char;
-  const Token token = reduce(
+  const Token token = collectives::reduce(
       t, 0, [](Token a, Token) { return a; }, Token{0});
-  broadcast(t, 0, token);
+  collectives::broadcast(t, 0, token);
 }
 
 }  // namespace rmpi::collectives

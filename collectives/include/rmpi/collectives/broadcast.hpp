@@ -3,6 +3,7 @@
 /// `broadcast_schedule` (ceil(log2 p) rounds, p - 1 messages in all).
 #include <optional>
 #include <rmpi/collectives/schedule.hpp>
+#include <span>
 #include <rmpi/collectives/transport.hpp>
 #include <stdexcept>
 #include <string>
@@ -35,7 +36,7 @@ T broadcast(P& t, int root, T value) {
 }
 
 /// The receiving side of a broadcast, for ranks other than `root` (which
-/// must call `broadcast(t, root, value)`); `std::invalid_argument` at `root`.
+/// must call `collectives::broadcast(t, root, value)`); `std::invalid_argument` at `root`.
 template <class T, PointToPoint P>
 T broadcast(P& t, int root) {
   check_group("broadcast", t.rank(), t.size(), root);
@@ -44,6 +45,21 @@ T broadcast(P& t, int root) {
                                 std::to_string(root) + ") must pass the value to broadcast");
   }
   return detail::run_broadcast<T>(t, root, std::optional<T>());
+}
+
+/// In place: `root`'s `data` lands in every rank's `data` (all of one
+/// length), along the same hypercube; each rank receives straight into its
+/// buffer. Allocates nothing.
+template <class E, PointToPoint P>
+void broadcast_hypercube(P& t, int root, std::span<E> data) {
+  check_group("broadcast", t.rank(), t.size(), root);
+  for (const Step& step : broadcast_schedule(t.rank(), t.size(), root)) {
+    if (step.action == Step::Action::recv) {
+      collectives::recv_into(t, step.peer, kCollectiveTag, data);
+    } else {
+      t.send(step.peer, kCollectiveTag, std::span<const E>(data));
+    }
+  }
 }
 
 }  // namespace rmpi::collectives

@@ -12,6 +12,7 @@
 /// The world also detects deadlock: when every rank that has not returned is
 /// blocked in `recv` with nothing to receive, `run` throws `TransportDeadlock`
 /// instead of hanging.
+#include <algorithm>
 #include <any>
 #include <condition_variable>
 #include <cstddef>
@@ -19,12 +20,16 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 #include <vector>
+
+#include <rmpi/collectives/detail/elementwise.hpp>
 
 #if defined(__GNUG__)
 #include <cxxabi.h>
@@ -102,6 +107,10 @@ class InMemoryWorld {
   void push(int src, int dest, int tag, std::any value);
   template <class V>
   V pop(int dest, int src, int tag);
+  template <class E>
+  void pop_into(int dest, int src, int tag, std::span<E> into);
+  std::deque<std::any>& wait_for(std::unique_lock<std::mutex>& lock, int dest, int src,
+                                 int tag);  // the non-empty queue, or throws when aborted
   void finish(int rank);
   void fail(std::exception_ptr error);
   void detect_deadlock();  // requires mutex_
@@ -123,11 +132,17 @@ class InMemoryTransport {
   /// The number of ranks in the world.
   int size() const noexcept { return world_->size(); }
 
-  /// Queues a copy of `v` for `dest`; never blocks.
+  /// Queues a copy of `v` for `dest`; never blocks. A `std::span<E>` is
+  /// queued (and received) as a `std::vector<E>`.
   template <class V>
   void send(int dest, int tag, const V& v) {
     world_->check_rank(dest, "send: destination");
-    world_->push(rank_, dest, tag, std::any(v));
+    if constexpr (detail::is_span_v<V>) {
+      using E = std::remove_cv_t<typename V::element_type>;
+      world_->push(rank_, dest, tag, std::any(std::vector<E>(v.begin(), v.end())));
+    } else {
+      world_->push(rank_, dest, tag, std::any(v));
+    }
   }
 
   /// Blocks until the next message from `src` with `tag` arrives and returns
@@ -137,6 +152,16 @@ class InMemoryTransport {
   V recv(int src, int tag) {
     world_->check_rank(src, "recv: source");
     return world_->template pop<V>(rank_, src, tag);
+  }
+
+  /// Receives a message sent as a span or vector of `E` into `into`;
+  /// `std::length_error` naming both sizes when its size differs from
+  /// `into.size()`, and `TransportTypeError` for another type (in both cases
+  /// the message stays queued).
+  template <class E>
+  void recv_into(int src, int tag, std::span<E> into) {
+    world_->check_rank(src, "recv_into: source");
+    world_->template pop_into<E>(rank_, src, tag, into);
   }
 
  private:
@@ -224,9 +249,8 @@ inline void InMemoryWorld::push(int src, int dest, int tag, std::any value) {
   box.ready.notify_one();
 }
 
-template <class V>
-V InMemoryWorld::pop(int dest, int src, int tag) {
-  std::unique_lock lock(mutex_);
+inline std::deque<std::any>& InMemoryWorld::wait_for(std::unique_lock<std::mutex>& lock,
+                                                    int dest, int src, int tag) {
   auto& box = boxes_[static_cast<std::size_t>(dest)];
   auto& queue = box.queues[{src, tag}];
   if (queue.empty() && !aborted_) {
@@ -241,6 +265,13 @@ V InMemoryWorld::pop(int dest, int src, int tag) {
     throw TransportAborted("rmpi::collectives::InMemoryTransport::recv: rank " +
                            std::to_string(dest) + " unwound because another rank failed");
   }
+  return queue;
+}
+
+template <class V>
+V InMemoryWorld::pop(int dest, int src, int tag) {
+  std::unique_lock lock(mutex_);
+  auto& queue = wait_for(lock, dest, src, tag);
   V* value = std::any_cast<V>(&queue.front());
   if (value == nullptr) {
     throw TransportTypeError("rmpi::collectives::InMemoryTransport::recv: rank " +
@@ -250,8 +281,31 @@ V InMemoryWorld::pop(int dest, int src, int tag) {
   }
   V result = std::move(*value);
   queue.pop_front();
-  ++box.received;
+  ++boxes_[static_cast<std::size_t>(dest)].received;
   return result;
+}
+
+template <class E>
+void InMemoryWorld::pop_into(int dest, int src, int tag, std::span<E> into) {
+  using Wire = std::vector<std::remove_cv_t<E>>;
+  std::unique_lock lock(mutex_);
+  auto& queue = wait_for(lock, dest, src, tag);
+  const Wire* value = std::any_cast<Wire>(&queue.front());
+  if (value == nullptr) {
+    throw TransportTypeError("rmpi::collectives::InMemoryTransport::recv_into: rank " +
+                             std::to_string(dest) + " expected " + type_name(typeid(Wire)) +
+                             " from rank " + std::to_string(src) + " (tag " + std::to_string(tag) +
+                             ") but the message is a " + type_name(queue.front().type()));
+  }
+  if (value->size() != into.size()) {
+    throw std::length_error("rmpi::collectives::InMemoryTransport::recv_into: rank " +
+                            std::to_string(dest) + " has room for " +
+                            std::to_string(into.size()) + " elements, the message from rank " +
+                            std::to_string(src) + " has " + std::to_string(value->size()));
+  }
+  std::copy(value->begin(), value->end(), into.begin());
+  queue.pop_front();
+  ++boxes_[static_cast<std::size_t>(dest)].received;
 }
 
 inline void InMemoryWorld::finish(int rank) {

@@ -6,6 +6,7 @@
 ///
 ///   auto total = rmpi::collectives::allreduce(t, rmpi::op::sum, local);
 #include <rmpi/collectives/detail/elementwise.hpp>
+#include <type_traits>
 #include <utility>
 
 namespace rmpi::op {
@@ -96,5 +97,24 @@ inline constexpr LogicalOr lor{};
 inline constexpr BitAnd band{};
 /// Bitwise or (MPI_BOR).
 inline constexpr BitOr bor{};
+
+/// Whether `Op` on `E`s gives the same bits whatever the order and grouping
+/// of its operands (commutative and exactly associative), so that a ring
+/// allreduce may combine them in ring order. True for the integer and
+/// logical ops of rmpi::op, false for floating point (its sums round
+/// differently in another order) and for any other op unless specialized:
+///
+///   template <> struct rmpi::op::order_free<MyXor, unsigned> : std::true_type {};
+template <class Op, class E>
+struct order_free
+    : std::bool_constant<(std::is_integral_v<E> || std::is_enum_v<E>)&&(
+          std::is_same_v<Op, Sum> || std::is_same_v<Op, Prod> || std::is_same_v<Op, Min> ||
+          std::is_same_v<Op, Max> || std::is_same_v<Op, LogicalAnd> ||
+          std::is_same_v<Op, LogicalOr> || std::is_same_v<Op, BitAnd> ||
+          std::is_same_v<Op, BitOr>)> {};
+
+/// `order_free<Op, E>::value`, cv-ref stripped.
+template <class Op, class E>
+inline constexpr bool order_free_v = order_free<std::remove_cvref_t<Op>, std::remove_cv_t<E>>::value;
 
 }  // namespace rmpi::op

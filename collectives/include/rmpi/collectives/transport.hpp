@@ -7,9 +7,20 @@
 ///   - `t.recv<V>(src, tag)` blocks until the next message from `src` with
 ///     `tag` arrives, and returns it as a `V`;
 ///   - messages from one `src` to one `dest` with one `tag` arrive in the
-///     order they were sent; a receive matches on `(src, tag)` only.
+///     order they were sent; a receive matches on `(src, tag)` only;
+///   - a `std::span<const E>` of trivially copyable `E` is sent as, and
+///     received as, a `std::vector<E>` (the chunked algorithms send spans);
+///   - optionally, `t.recv_into(src, tag, std::span<E> into)` receives such a
+///     message straight into `into`, and throws when its size differs from
+///     `into.size()`; `recv_into` below falls back to `recv` + copy.
 /// rmpi's real mesh and `InMemoryTransport` (tests) both satisfy it.
+#include <algorithm>
 #include <concepts>
+#include <cstddef>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace rmpi::collectives {
 
@@ -26,5 +37,29 @@ concept PointToPoint = requires(T& t, const T& ct, int i) {
   t.send(i, i, i);
   { t.template recv<int>(i, i) } -> std::same_as<int>;
 };
+
+/// `P` receives a message of `E`s straight into a caller's buffer.
+template <class P, class E>
+concept ReceivesInto = requires(P& t, int i, std::span<E> into) { t.recv_into(i, i, into); };
+
+/// Receives the next message from `src` with `tag` (sent as a span or vector
+/// of `E`) into `into`: with the transport's own `recv_into` when it has one,
+/// else by `recv<std::vector<E>>` and a copy. `std::length_error` naming both
+/// sizes when the message does not have exactly `into.size()` elements.
+template <class E, PointToPoint P>
+void recv_into(P& t, int src, int tag, std::span<E> into) {
+  if constexpr (ReceivesInto<P, E>) {
+    t.recv_into(src, tag, into);
+  } else {
+    const auto got = t.template recv<std::vector<E>>(src, tag);
+    if (got.size() != into.size()) {
+      throw std::length_error("rmpi::collectives::recv_into: rank " + std::to_string(t.rank()) +
+                              " expected " + std::to_string(into.size()) +
+                              " elements from rank " + std::to_string(src) + ", got " +
+                              std::to_string(got.size()));
+    }
+    std::copy(got.begin(), got.end(), into.begin());
+  }
+}
 
 }  // namespace rmpi::collectives

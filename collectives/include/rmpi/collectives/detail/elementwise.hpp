@@ -2,6 +2,7 @@
 /// Which containers a reduction applies an operation to element by element.
 #include <array>
 #include <cstddef>
+#include <span>
 #include <type_traits>
 #include <vector>
 
@@ -23,6 +24,13 @@ inline constexpr bool is_std_array_v = false;
 
 template <class E, std::size_t N>
 inline constexpr bool is_std_array_v<std::array<E, N>> = true;
+
+/// True for `std::span<E, N>`.
+template <class T>
+inline constexpr bool is_span_v = false;
+
+template <class E, std::size_t N>
+inline constexpr bool is_span_v<std::span<E, N>> = true;
 
 /// `is_elementwise_container<T>` with cv-ref stripped.
 template <class T>
