@@ -34,7 +34,7 @@ std::shared_ptr<detail::World> build_world(const LaunchEnv& env) {
   const std::string bind_host = all_here ? "127.0.0.1" : env.advertise;
   Fd tcp = detail::listen_tcp(bind_host, env.port_first, env.port_last);
   Endpoint me{bind_host, detail::local_port(tcp.get()), "rmpi-" + env.job_id + "-" + std::to_string(env.rank),
-              env.node_id};
+              env.node_id, {}};
   auto listener = std::make_unique<detail::RankListener>(env.rank, env.size, env.secret, std::move(tcp),
                                                          detail::listen_unix(me.local_name), limits);
 

@@ -46,7 +46,11 @@ std::string World::where(int peer) const { return mesh_ ? mesh_->where(peer) : "
 
 void World::add_link(int peer, std::unique_ptr<Link> link) {
   Peer& p = peers_[static_cast<std::size_t>(peer)];
-  if (p.link) return;  // cannot happen: the listener links a pair once
+  if (p.link) {  // the pair disagreed on its link: the listener links a pair once
+    log_line("error", "rank " + std::to_string(rank_),
+             "a second link to rank " + std::to_string(peer) + " (" + link->where() + ") was dropped");
+    return;
+  }
   p.link = std::move(link);
   p.where = p.link->where();
   if (p.link->fd() >= 0) {
@@ -532,12 +536,17 @@ void World::progress(int timeout_ms) {
 template <class Pred>
 void World::wait_until(Pred pred) {
   if (pred()) return;
-  const auto spin_end = Clock::now() + spin_;
-  for (;;) {
-    progress(0);
-    if (pred()) return;
-    if (Clock::now() >= spin_end) break;
-    ::sched_yield();
+  // Spin for RMPI_SPIN_US (the clock read every 64 rounds: it is not free on
+  // a VM), yielding after the first 64 rounds so that more ranks than cores
+  // still let the rank with the data run; then block in epoll.
+  if (spin_.count() > 0) {
+    const auto spin_end = Clock::now() + spin_;
+    for (unsigned round = 1;; ++round) {
+      progress(0);
+      if (pred()) return;
+      if (round % 64 == 0 && Clock::now() >= spin_end) break;
+      if (round > 64) ::sched_yield();
+    }
   }
   for (;;) {
     progress(-1);

@@ -96,6 +96,10 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   std::size_t wait_any(const std::vector<RequestState*>& rs);
   std::optional<std::size_t> test_any(const std::vector<RequestState*>& rs);
 
+  /// Adds a link made outside the Mesh (shared memory, at init): `peer`'s
+  /// messages then go through it. Both sides must attach one.
+  void attach(int peer, std::unique_ptr<Link> link) { add_link(peer, std::move(link)); }
+
   /// Flushes, says goodbye to every linked peer and waits for theirs; idempotent.
   void finish();
   bool finished() const { return finished_; }
