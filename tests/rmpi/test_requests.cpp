@@ -19,8 +19,10 @@ using rmpi::test::JobResult;
 using rmpi::test::run_job;
 
 namespace {
-JobResult scenario(const char* mode, int ranks, std::map<int, std::map<std::string, std::string>> env = {}) {
-  return run_job({.ranks = ranks, .program = RMPI_TEST_PROGRAM, .args = {mode}, .extra_env = std::move(env)});
+JobResult scenario(const char* mode, int ranks, std::map<int, std::map<std::string, std::string>> env = {},
+                   std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  return run_job({.ranks = ranks, .program = RMPI_TEST_PROGRAM, .args = {mode}, .extra_env = std::move(env),
+                  .timeout = timeout});
 }
 std::map<int, std::map<std::string, std::string>> every(int ranks, std::map<std::string, std::string> vars) {
   std::map<int, std::map<std::string, std::string>> m;
@@ -127,7 +129,8 @@ TEST_CASE("RMPI_TRANSPORT=tcp: 0 B to 48 MiB, order, and the peer named by host:
 }
 
 TEST_CASE("[big] RMPI_TRANSPORT=tcp: one vector of 1 GiB + 4 KiB") {
-  const auto res = scenario("big", 2, every(2, {{"RMPI_TRANSPORT", "tcp"}}));
+  // 2 GiB of memory and 1 GiB checked on each side: slow on a loaded machine.
+  const auto res = scenario("big", 2, every(2, {{"RMPI_TRANSPORT", "tcp"}}), std::chrono::seconds(150));
   INFO(res.summary());
   CHECK(res.all_exited_zero());
 }

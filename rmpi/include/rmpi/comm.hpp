@@ -160,7 +160,7 @@ class Comm {
   /// types go through Cereal. A `std::span<T>` is received as `std::vector<T>`.
   template <class V>
   void send(int dest, int tag, const V& v) const {
-    start_send(dest, internal_tag(tag), detail::make_out(v, false), true);
+    detail::request_wait(*start_send(dest, internal_tag(tag), detail::make_out(v, false), true));
   }
 
   /// Internal-tag receive of the next message from rank `src` with `tag`, as
