@@ -536,16 +536,16 @@ void World::progress(int timeout_ms) {
 template <class Pred>
 void World::wait_until(Pred pred) {
   if (pred()) return;
-  // Spin for RMPI_SPIN_US (the clock read every 64 rounds: it is not free on
-  // a VM), yielding after the first 64 rounds so that more ranks than cores
+  // Spin for RMPI_SPIN_US (the clock read every 8 rounds: it is not free on
+  // a VM), yielding after the first 4 rounds so that more ranks than cores
   // still let the rank with the data run; then block in epoll.
   if (spin_.count() > 0) {
     const auto spin_end = Clock::now() + spin_;
     for (unsigned round = 1;; ++round) {
       progress(0);
       if (pred()) return;
-      if (round % 64 == 0 && Clock::now() >= spin_end) break;
-      if (round > 64) ::sched_yield();
+      if (round % 8 == 0 && Clock::now() >= spin_end) break;
+      if (round > 4) ::sched_yield();
     }
   }
   for (;;) {
