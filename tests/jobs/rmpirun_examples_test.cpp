@@ -61,6 +61,17 @@ TEST_CASE("--iface picks the advertised address on each host: by name, subnet, o
   CHECK(bad.err.find("no interface or address matching 'nosuch0'") != std::string::npos);
 }
 
+TEST_CASE("task_farm hands work to whichever worker asks first, at 2, 3 and 5 ranks") {
+  for (int n : {2, 3, 5}) {
+    CAPTURE(n);
+    auto r = rmpirun({"-n", std::to_string(n), "--oversubscribe", kBin + "/task_farm"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("task farm: 200 tasks on " + std::to_string(n - 1) + " workers, 23051 primes\n") !=
+          std::string::npos);
+    CHECK(r.out.find("worker " + std::to_string(n - 1) + " did ") != std::string::npos);
+  }
+}
+
 TEST_CASE("pi under rmpirun -n 4 prints pi to 10 digits") {
   auto r = rmpirun({"-n", "4", "--oversubscribe", kBin + "/pi"});
   CHECK(r.exit_code == 0);

@@ -9,8 +9,8 @@ using rmpi::test::JobResult;
 using rmpi::test::run_job;
 
 namespace {
-JobResult scenario(const char* mode, int ranks) {
-  return run_job({.ranks = ranks, .program = RMPI_TEST_PROGRAM, .args = {mode}});
+JobResult scenario(const char* mode, int ranks, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  return run_job({.ranks = ranks, .program = RMPI_TEST_PROGRAM, .args = {mode}, .timeout = timeout});
 }
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 }  // namespace
@@ -73,7 +73,7 @@ TEST_CASE("a rank that exits right after queueing sends still delivers them all"
 }
 
 TEST_CASE("[big] one vector of 1 GiB + 4 KiB, zero-copy") {
-  const auto res = scenario("big", 2);
+  const auto res = scenario("big", 2, std::chrono::seconds(150));
   INFO(res.summary());
   CHECK(res.all_exited_zero());
 }
