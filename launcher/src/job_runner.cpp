@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -306,12 +307,16 @@ int Job::run() {
   verbose("job " + job_id_ + ": " + std::to_string(layout_.ranks.size()) + " ranks on " +
           std::to_string(layout_.hosts.size()) + " host entries");
   start_nodes();
-  // Ranks reach the rendezvous at the address their node's link comes from.
-  bool all_loopback = true;
-  for (const auto& n : nodes_) all_loopback = all_loopback && n->local_address().rfind("127.", 0) == 0;
+  // Ranks reach the rendezvous at the address their node's link comes from:
+  // it listens on those addresses only (loopback alone for a local job).
+  std::vector<std::string> rendezvous_hosts;
+  for (const auto& n : nodes_)
+    if (std::find(rendezvous_hosts.begin(), rendezvous_hosts.end(), n->local_address()) ==
+        rendezvous_hosts.end())
+      rendezvous_hosts.push_back(n->local_address());
   rendezvous_ = std::make_unique<rmpi::RendezvousServer>(
-      all_loopback ? "127.0.0.1" : "0.0.0.0", static_cast<std::uint16_t>(spec_.ports.first),
-      auth::job_secret(), static_cast<std::uint32_t>(layout_.ranks.size()));
+      rendezvous_hosts, static_cast<std::uint16_t>(spec_.ports.first), auth::job_secret(),
+      static_cast<std::uint32_t>(layout_.ranks.size()));
   verbose("rendezvous listening on port " + std::to_string(rendezvous_->port()));
   launch_ranks();
 

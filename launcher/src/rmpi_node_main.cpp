@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
       "listen-port", po::value<int>(&o.listen_port),
       "TCP port of the router (default 6340; 0 picks a free port)")(
       "listen-address", po::value<std::string>(&o.listen_address),
-      "address to bind (default 0.0.0.0: every interface)")(
+      "address to bind (default: the advertised address, else 127.0.0.1; 0.0.0.0 binds "
+      "every interface)")(
       "parent-link",
       "the first spawner connection is this node's parent: exit (ending every child) when it "
       "drops, and die with the process that started the node")(
@@ -29,7 +30,13 @@ int main(int argc, char** argv) {
       "advertise", po::value<std::string>(&o.advertise),
       "address to tell peers (default: the address the ssh connection reached)")(
       "kill-grace", po::value<double>(&o.kill_grace),
-      "seconds between SIGTERM and SIGKILL when ending children (default 1)");
+      "seconds between SIGTERM and SIGKILL when ending children (default 1)")(
+      "max-unauthenticated", po::value<std::size_t>(&o.max_unauthenticated),
+      "connections in their job-secret handshake at once; past it a new one is closed at once "
+      "(default: RMPI_MAX_UNAUTHENTICATED, else 256)")(
+      "handshake-timeout", po::value<long>(&o.handshake_timeout_ms),
+      "milliseconds a peer has to prove the job secret (default: RMPI_HANDSHAKE_TIMEOUT_MS, else "
+      "10000)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);

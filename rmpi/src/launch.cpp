@@ -299,8 +299,6 @@ LaunchedJob launch(const DefaultConfig& defaults, const std::vector<NodeConfig>&
   auto state = std::make_unique<LaunchedJob::State>();
   auto& s = *state;
   LaunchedJob job(std::move(state));
-  s.rendezvous = std::make_unique<RendezvousServer>(all_local ? "127.0.0.1" : "", 0, auth::job_secret(),
-                                                    static_cast<std::uint32_t>(n));
   for (const NodeConfig* e : entries) s.hosts.push_back(e->host);
 
   std::vector<std::future<Spawned>> spawning;
@@ -330,6 +328,16 @@ LaunchedJob launch(const DefaultConfig& defaults, const std::vector<NodeConfig>&
         if (!a.empty()) self_address = a;
         break;
       }
+  // The rendezvous listens where the ranks reach it, never on every interface.
+  std::vector<std::string> rendezvous_hosts;
+  for (std::size_t id = 0; id < n; ++id) {
+    const std::string a = all_local || places::is_local_host(s.hosts[id]) ? "127.0.0.1"
+                                                                           : s.nodes[id].local_address();
+    if (std::find(rendezvous_hosts.begin(), rendezvous_hosts.end(), a) == rendezvous_hosts.end())
+      rendezvous_hosts.push_back(a);
+  }
+  s.rendezvous = std::make_unique<RendezvousServer>(rendezvous_hosts, 0, auth::job_secret(),
+                                                    static_cast<std::uint32_t>(n));
   const std::string job_id =
       "launch-" + std::to_string(::getpid()) + "-" + std::to_string(s.rendezvous->port());
   for (std::size_t id = 0; id < n; ++id) {

@@ -1,16 +1,25 @@
 #include <rmpi/rendezvous.hpp>
 
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <thread>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <rmpi/auth.hpp>
 #include <rmpi/error.hpp>
 #include <rmpi/message.hpp>
 
@@ -19,57 +28,183 @@
 namespace rmpi {
 
 namespace {
-constexpr auto kHandshakeTime = std::chrono::seconds(10);
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using asio::use_awaitable;
+
 constexpr const char* kOrigin = "rendezvous";
+// Before authentication only auth frames (at most nonce + proof) are acceptable.
+constexpr std::uint64_t kMaxAuthPayload = 64;
+// How long the listener pauses when accept runs out of descriptors or memory.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+
+// One accepted connection; its deadline closes the socket when it expires.
+struct Connection {
+  Connection(tcp::socket s, std::string who)
+      : socket(std::move(s)), deadline(socket.get_executor()), peer(std::move(who)) {}
+  tcp::socket socket;
+  asio::steady_timer deadline;
+  std::string peer;
+  bool timed_out = false;
+  bool holds_slot = true;  // counted by the cap of unauthenticated connections
+
+  void expire_after(std::chrono::milliseconds d, std::shared_ptr<Connection> self) {
+    deadline.expires_after(d);
+    deadline.async_wait([weak = std::weak_ptr<Connection>(self)](const boost::system::error_code& ec) {
+      auto c = weak.lock();
+      if (ec || !c) return;
+      c->timed_out = true;
+      boost::system::error_code ignored;
+      c->socket.close(ignored);
+    });
+  }
+};
+
+std::string peer_of(const tcp::socket& s) {
+  boost::system::error_code ec;
+  const auto ep = s.remote_endpoint(ec);
+  if (ec) return "?";
+  const std::string a = ep.address().to_string();
+  return (ep.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(ep.port());
+}
+
+asio::awaitable<detail::Frame> read_frame(tcp::socket& s, std::uint64_t max_length) {
+  wire::HeaderBytes hb{};
+  co_await asio::async_read(s, asio::buffer(hb), use_awaitable);
+  detail::Frame f;
+  f.header = wire::decode_header(hb, max_length);
+  f.payload.resize(f.header.length);
+  if (!f.payload.empty()) co_await asio::async_read(s, asio::buffer(f.payload), use_awaitable);
+  co_return f;
+}
+
+asio::awaitable<void> write_frame(tcp::socket& s, wire::FrameHeader h,
+                                  std::span<const std::byte> payload) {
+  h.length = payload.size();
+  const wire::HeaderBytes hb = wire::encode_header(h);
+  const std::array<asio::const_buffer, 2> bufs{asio::buffer(hb),
+                                               asio::buffer(payload.data(), payload.size())};
+  co_await asio::async_write(s, bufs, use_awaitable);
+}
+
+// The acceptor's side of the job-secret handshake (rmpi/auth.hpp).
+asio::awaitable<void> authenticate(tcp::socket& s, const std::string& secret) {
+  const detail::Frame hello = co_await read_frame(s, kMaxAuthPayload);
+  if (hello.header.kind != wire::FrameKind::auth || hello.payload.size() != sizeof(auth::Nonce))
+    throw ProtocolError("the first frame is not a job-secret challenge");
+  auth::Nonce theirs{};
+  std::copy_n(hello.payload.begin(), theirs.size(), theirs.begin());
+  const auth::Nonce mine = auth::make_nonce();
+  std::vector<std::byte> reply(mine.begin(), mine.end());
+  const auth::Proof p = auth::acceptor_proof(secret, theirs, mine);
+  reply.insert(reply.end(), p.begin(), p.end());
+  co_await write_frame(s, {.kind = wire::FrameKind::auth}, reply);
+  const detail::Frame answer = co_await read_frame(s, kMaxAuthPayload);
+  if (answer.header.kind != wire::FrameKind::auth || answer.payload.size() != sizeof(auth::Proof))
+    throw ProtocolError("the handshake's answer is not an auth frame of 32 bytes");
+  auth::Proof proof{};
+  std::copy_n(answer.payload.begin(), proof.size(), proof.begin());
+  if (!auth::proofs_equal(proof, auth::connector_proof(secret, theirs, mine)))
+    throw ConnectError("failed job-secret authentication");
+}
+
+bool out_of_resources(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory;
+}
+
 }  // namespace
 
+// Everything runs on one thread (the io_context's); wait() and rejected()
+// read the shared state under `mu`.
 struct RendezvousServer::Impl {
-  detail::Fd listener;
-  detail::Fd stop_event;
-  std::uint16_t port = 0;
+  Impl(std::string s, std::uint32_t n, listener::ListenerLimits l)
+      : secret(std::move(s)),
+        count(n),
+        limits(l),
+        cap(l.max_unauthenticated),
+        bad_peers([](const std::string& line) { detail::log_line("warning", kOrigin, line); }),
+        log_timer(io) {}
+
+  asio::io_context io{1};
+  std::vector<tcp::acceptor> acceptors;
   std::string secret;
-  std::uint32_t count = 0;
+  std::uint32_t count;
+  listener::ListenerLimits limits;
+  listener::UnauthenticatedCap cap;
+  listener::BadPeerLog bad_peers;
+  asio::steady_timer log_timer;
+  bool log_timer_armed = false;
+  std::vector<std::shared_ptr<Connection>> conns;  // by id, once their blob arrived
+  std::thread thread;
 
   mutable std::mutex mu;
   std::condition_variable cv;
   std::vector<std::optional<std::string>> blobs;
-  std::vector<detail::Fd> conns;
   std::uint32_t arrived = 0;
   bool done = false;
-  bool stopping = false;
   std::size_t rejected = 0;
-  std::set<int> active;
-  std::vector<std::thread> handlers;
-  std::thread acceptor;
 
-  void accept_loop() {
-    for (;;) {
-      pollfd fds[2] = {{listener.get(), POLLIN, 0}, {stop_event.get(), POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        return;
-      }
-      if (fds[1].revents) return;
-      const int c = ::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (c < 0) continue;
+  void reject(const std::string& peer, const std::string& what) {
+    {
       std::lock_guard lock(mu);
-      if (stopping) {
-        ::close(c);
-        return;
+      ++rejected;
+    }
+    bad_peers.report(peer, what);
+    arm_log_timer();
+  }
+
+  // Writes the held-back count of bad peers once its second is over.
+  void arm_log_timer() {
+    const auto due = bad_peers.flush_due();
+    if (!due || log_timer_armed) return;
+    log_timer_armed = true;
+    log_timer.expires_at(*due);
+    log_timer.async_wait([this](const boost::system::error_code& ec) {
+      log_timer_armed = false;
+      if (ec) return;
+      bad_peers.flush();
+      arm_log_timer();
+    });
+  }
+
+  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
+    asio::steady_timer pause(io);
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) {
+        if (out_of_resources(ec)) {
+          reject("?", "cannot accept a connection: " + ec.message() + "; pausing the listener");
+          pause.expires_after(kAcceptPause);
+          co_await pause.async_wait(asio::as_tuple(use_awaitable));
+        }
+        continue;
       }
-      active.insert(c);
-      handlers.emplace_back([this, c] { serve(c); });
+      const std::string who = peer_of(socket);
+      if (!cap.try_admit()) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        reject(who, "refused a connection: " + std::to_string(cap.max()) +
+                        " connections are in their handshake already (" +
+                        listener::kMaxUnauthenticatedEnv + ")");
+        continue;
+      }
+      auto conn = std::make_shared<Connection>(std::move(socket), who);
+      asio::co_spawn(io, serve(conn), asio::detached);
     }
   }
 
-  void serve(int raw) {
-    detail::Fd fd(raw);
-    const std::string who = detail::peer_name(raw);
-    bool complete = false;
+  asio::awaitable<void> serve(std::shared_ptr<Connection> c) {
+    c->expire_after(limits.handshake_timeout, c);
+    std::string failure;
     try {
-      const auto deadline = detail::Clock::now() + kHandshakeTime;
-      detail::auth_as_acceptor(raw, secret, deadline);
-      detail::Frame f = detail::read_frame(raw, kMaxRendezvousBlob, deadline);
+      co_await authenticate(c->socket, secret);
+      cap.release();
+      c->holds_slot = false;
+      const detail::Frame f = co_await read_frame(c->socket, kMaxRendezvousBlob);
+      c->deadline.cancel();
       if (f.header.kind != wire::FrameKind::control)
         throw ProtocolError("expected a control frame with the participant's blob");
       if (f.header.channel != count)
@@ -79,82 +214,111 @@ struct RendezvousServer::Impl {
       if (id >= count)
         throw ProtocolError("participant id " + std::to_string(id) + " is not below " +
                             std::to_string(count));
-      std::lock_guard lock(mu);
-      if (blobs[id]) throw ProtocolError("participant id " + std::to_string(id) + " arrived twice");
-      blobs[id].emplace(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
-      conns[id] = std::move(fd);
-      complete = ++arrived == count;
+      bool complete = false;
+      {
+        std::lock_guard lock(mu);
+        if (blobs[id]) throw ProtocolError("participant id " + std::to_string(id) + " arrived twice");
+        blobs[id].emplace(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
+        complete = ++arrived == count;
+      }
+      conns[id] = c;
+      if (complete) deliver();
+      co_return;
+    } catch (const boost::system::system_error& e) {
+      failure = c->timed_out ? "did not finish the handshake within " +
+                                   std::to_string(limits.handshake_timeout.count()) + " ms"
+                : e.code() == asio::error::eof
+                    ? (c->holds_slot ? "closed the connection during the handshake"
+                                     : "closed the connection before sending its blob")
+                                               : e.code().message();
     } catch (const std::exception& e) {
-      detail::log_line("warning", kOrigin,
-                       "dropped a connection from " + who + ": " + std::string(e.what()));
-      std::lock_guard lock(mu);
-      ++rejected;
-      active.erase(raw);
-      return;
+      failure = e.what();
     }
-    if (complete) deliver();
+    if (c->holds_slot) cap.release();
+    c->holds_slot = false;
+    c->deadline.cancel();
+    boost::system::error_code ignored;
+    c->socket.close(ignored);
+    reject(c->peer, "dropped a connection: " + failure);
   }
 
-  // Sends the table to every participant and closes their connections.
+  // Sends the table to every participant, then closes their connections.
   void deliver() {
     std::vector<std::string> table;
-    std::vector<detail::Fd> to;
     {
       std::lock_guard lock(mu);
       for (auto& b : blobs) table.push_back(*b);
-      to = std::move(conns);
     }
-    const places::Message m = places::encode(table);
-    const auto deadline = detail::Clock::now() + kHandshakeTime;
-    for (auto& c : to) {
-      try {
-        detail::write_frame(c.get(),
-                            {.kind = wire::FrameKind::control, .type_tag = m.type_tag}, m.payload,
-                            deadline);
-      } catch (const std::exception& e) {
-        detail::log_line("warning", kOrigin, "could not send the table: " + std::string(e.what()));
-      }
+    auto message = std::make_shared<places::Message>(places::encode(table));
+    auto pending = std::make_shared<std::size_t>(conns.size());
+    for (auto& c : conns) {
+      c->expire_after(limits.handshake_timeout, c);
+      asio::co_spawn(
+          io,
+          [this, c, message, pending]() -> asio::awaitable<void> {
+            try {
+              co_await write_frame(c->socket, {.kind = wire::FrameKind::control, .type_tag = message->type_tag},
+                                   message->payload);
+            } catch (const std::exception& e) {
+              detail::log_line("warning", kOrigin,
+                               "could not send the table to " + c->peer + ": " + e.what());
+            }
+            c->deadline.cancel();
+            boost::system::error_code ignored;
+            c->socket.close(ignored);
+            if (--*pending == 0) finish();
+          },
+          asio::detached);
     }
+  }
+
+  void finish() {
+    conns.clear();
     std::lock_guard lock(mu);
-    for (auto& c : to) active.erase(c.get());
-    to.clear();
     done = true;
     cv.notify_all();
   }
 };
 
 RendezvousServer::RendezvousServer(const std::string& host, std::uint16_t port, std::string secret,
-                                   std::uint32_t count)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->listener = detail::listen_tcp(host, port, port);
-  impl_->port = detail::local_port(impl_->listener.get());
-  impl_->stop_event.reset(::eventfd(0, EFD_CLOEXEC));
-  impl_->secret = std::move(secret);
-  impl_->count = count;
+                                   std::uint32_t count, listener::ListenerLimits limits)
+    : RendezvousServer(std::vector<std::string>{host}, port, std::move(secret), count, limits) {}
+
+RendezvousServer::RendezvousServer(const std::vector<std::string>& hosts, std::uint16_t port,
+                                   std::string secret, std::uint32_t count,
+                                   listener::ListenerLimits limits)
+    : impl_(std::make_unique<Impl>(std::move(secret), count, limits)) {
+  if (hosts.empty()) throw ConfigError("rmpi: the rendezvous has no address to listen on");
   impl_->blobs.resize(count);
   impl_->conns.resize(count);
   if (count == 0) impl_->done = true;
-  impl_->acceptor = std::thread([this] { impl_->accept_loop(); });
+  // The first address takes the first free port at or after `port`; the
+  // others listen on that same port, so that one port serves every address.
+  for (const auto& host : hosts) {
+    const int p = impl_->acceptors.empty() ? port : port_;
+    detail::Fd fd = detail::listen_tcp(host, p, p);
+    if (impl_->acceptors.empty()) port_ = detail::local_port(fd.get());
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
+    tcp::acceptor a(impl_->io);
+    a.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd.release());
+    impl_->acceptors.push_back(std::move(a));
+  }
+  for (auto& a : impl_->acceptors) asio::co_spawn(impl_->io, impl_->accept_loop(a), asio::detached);
+  impl_->thread = std::thread([io = &impl_->io] { io->run(); });
 }
 
 RendezvousServer::~RendezvousServer() {
-  {
-    std::lock_guard lock(impl_->mu);
-    impl_->stopping = true;
-    for (int fd : impl_->active) ::shutdown(fd, SHUT_RDWR);
-  }
-  const std::uint64_t one = 1;
-  (void)!::write(impl_->stop_event.get(), &one, sizeof one);
-  impl_->acceptor.join();
-  std::vector<std::thread> hs;
-  {
-    std::lock_guard lock(impl_->mu);
-    hs = std::move(impl_->handlers);
-  }
-  for (auto& h : hs) h.join();
+  impl_->io.stop();
+  impl_->thread.join();
+  // Sockets go before the io_context; pending coroutines (and their
+  // connections) are destroyed with it: every client sees its connection end.
+  impl_->conns.clear();
+  impl_->acceptors.clear();
 }
 
-std::uint16_t RendezvousServer::port() const { return impl_->port; }
+std::uint16_t RendezvousServer::port() const { return port_; }
 
 std::vector<std::uint32_t> RendezvousServer::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(impl_->mu);
@@ -170,6 +334,8 @@ std::size_t RendezvousServer::rejected() const {
   std::lock_guard lock(impl_->mu);
   return impl_->rejected;
 }
+
+std::size_t RendezvousServer::unauthenticated() const { return impl_->cap.in_use(); }
 
 std::vector<std::string> rendezvous_exchange(const std::string& host, std::uint16_t port,
                                              std::string_view secret, std::uint32_t id,

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <future>
 #include <ostream>
@@ -306,23 +307,37 @@ void FramedConnection::read_header() {
 }
 
 void FramedConnection::read_payload() {
-  in_.payload.assign(in_.header.length, std::byte{0});
-  if (in_.payload.empty()) {
+  in_.payload.clear();
+  if (in_.header.length == 0) {
     on_frame_read();
     return;
   }
+  read_payload_part();
+}
+
+// The payload grows as its bytes arrive (doubling, from 1 MiB): a header
+// that claims a large length costs nothing until the bytes are there.
+void FramedConnection::read_payload_part() {
+  constexpr std::size_t kFirstPart = 1u << 20;
+  const std::size_t have = in_.payload.size();
+  const std::size_t want = static_cast<std::size_t>(
+      std::min<std::uint64_t>(in_.header.length, std::max(kFirstPart, 2 * have)));
+  in_.payload.resize(want);
   asio::async_read(
-      socket_, asio::buffer(in_.payload),
-      asio::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec,
-                                                               std::size_t n) {
+      socket_, asio::buffer(in_.payload.data() + have, want - have),
+      asio::bind_executor(strand_, [self = shared_from_this(), have](const boost::system::error_code& ec,
+                                                                     std::size_t n) {
         if (self->closed_) return;
         if (ec) {
           self->fail("bad frame from " + self->peer_ + ": connection closed after " +
-                     std::to_string(n) + " of " + std::to_string(self->in_.header.length) +
+                     std::to_string(have + n) + " of " + std::to_string(self->in_.header.length) +
                      " payload bytes (" + ec.message() + ")");
           return;
         }
-        self->on_frame_read();
+        if (self->in_.payload.size() < self->in_.header.length)
+          self->read_payload_part();
+        else
+          self->on_frame_read();
       }));
 }
 

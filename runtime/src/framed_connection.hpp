@@ -120,6 +120,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   };
   void read_header();
   void read_payload();
+  void read_payload_part();
   void on_frame_read();
   void handle_auth_frame(Frame&& f);
   void auth_complete();

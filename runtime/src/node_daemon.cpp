@@ -1,5 +1,6 @@
 #include <rmpi/node_daemon.hpp>
 
+#include <netdb.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 
 #include <rmpi/auth.hpp>
 #include <rmpi/error.hpp>
+#include <rmpi/listener_guard.hpp>
 
 #include "io_thread.hpp"
 #include "router.hpp"
@@ -53,6 +55,20 @@ std::string ssh_server_address() {
   return (words >> client_ip >> client_port >> server_ip) ? server_ip : std::string();
 }
 
+/// What to bind when not told: the advertised address (resolved to a numeric
+/// one), else loopback. Every interface only when asked for.
+std::string default_bind_address(const std::string& advertise) {
+  if (advertise.empty()) return "127.0.0.1";
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(advertise.c_str(), nullptr, &hints, &res) != 0 || !res) return advertise;
+  char host[NI_MAXHOST] = {};
+  const int rc = ::getnameinfo(res->ai_addr, res->ai_addrlen, host, sizeof host, nullptr, 0, NI_NUMERICHOST);
+  ::freeaddrinfo(res);
+  return rc == 0 ? std::string(host) : advertise;
+}
+
 }  // namespace
 
 void run_node_daemon(const NodeDaemonOptions& o) {
@@ -75,7 +91,17 @@ void run_node_daemon(const NodeDaemonOptions& o) {
   auto exited = exit_code.get_future();
   detail::RouterOptions options;
   options.listen_port = o.listen_port;
-  options.listen_address = o.listen_address;
+  options.listen_address =
+      o.listen_address.empty() ? default_bind_address(advertise) : o.listen_address;
+  try {
+    const listener::ListenerLimits limits = listener::limits_from_environment();
+    options.max_unauthenticated = o.max_unauthenticated ? o.max_unauthenticated : limits.max_unauthenticated;
+    options.auth_timeout = o.handshake_timeout_ms > 0 ? std::chrono::milliseconds(o.handshake_timeout_ms)
+                                                      : limits.handshake_timeout;
+  } catch (const std::exception& e) {
+    std::cerr << "rmpi-node: " << e.what() << "\n";
+    quit(2);
+  }
   options.advertise = advertise;
   options.secret = secret;
   options.parent_link = o.parent_link;

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include <rmpi/auth.hpp>
+#include <rmpi/listener_guard.hpp>
 #include <rmpi/error.hpp>
 #include <rmpi/node.hpp>
 #include <rmpi/ssh.hpp>
@@ -101,6 +102,13 @@ LaunchedNode launch_node(const std::string& host, const NodeLaunchOptions& o) {
                           : o.node_path,
       "--listen-port", std::to_string(o.listen_port), "--parent-link"};
   node_argv.insert(node_argv.end(), o.node_args.begin(), o.node_args.end());
+  // The listener limits reach remote nodes too, where the environment does not.
+  const listener::ListenerLimits limits = listener::limits_from_environment();
+  if (std::getenv(listener::kMaxUnauthenticatedEnv))
+    node_argv.insert(node_argv.end(), {"--max-unauthenticated", std::to_string(limits.max_unauthenticated)});
+  if (std::getenv(listener::kHandshakeTimeoutEnv))
+    node_argv.insert(node_argv.end(),
+                     {"--handshake-timeout", std::to_string(limits.handshake_timeout.count())});
 
   ProcessSpec spec;
   spec.stdout_mode = Stdio::pipe;

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -40,6 +41,13 @@ namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
 // A reaped place whose socket stays open (a grandchild holds it) is closed after this.
 constexpr auto kPlaceSocketLinger = std::chrono::seconds(2);
+// How long the listener pauses when accept runs out of descriptors or memory.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+
+bool out_of_resources(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
 
 constexpr std::array<const char*, std::variant_size_v<proto::ControlMessage>> kMessageNames = {
     "Hello",        "Welcome",        "SpawnPlace",    "PlaceStarted", "ChannelFailed",
@@ -86,6 +94,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     std::string role = "client";
     std::uint32_t rank = 0;
     std::string reached_host;  // our address as this peer reached it
+    bool holds_slot = false;   // counted by unauthenticated_ until it authenticates
   };
 
   struct Place {
@@ -127,8 +136,12 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
       : strand_(asio::make_strand(ex)),
         options_(std::move(opts)),
         acceptor_(strand_),
+        accept_pause_(strand_),
         parent_timer_(strand_),
-        shutdown_timer_(strand_) {
+        shutdown_timer_(strand_),
+        bad_log_timer_(strand_),
+        unauthenticated_(options_.max_unauthenticated),
+        bad_peers_([this](const std::string& line) { local_log("warning", line); }) {
     if (!options_.on_exit) options_.on_exit = default_exit;
     if (!options_.on_log) options_.on_log = default_log;
   }
@@ -161,6 +174,10 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
       throw ConnectError("cannot listen on port " + std::to_string(options_.listen_port) +
                          " on " + host_name() + ": " + ec.message());
     port_ = acceptor_.local_endpoint().port();
+    const auto bound = acceptor_.local_endpoint().address();
+    const std::string host = bound.is_unspecified() ? (bound.is_v6() ? "::1" : "127.0.0.1")
+                                                    : bound.to_string();
+    own_address_ = (bound.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port_);
     label_host_ = options_.advertise.empty() ? host_name() : options_.advertise;
   }
 
@@ -186,13 +203,52 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
                                          const boost::system::error_code& ec,
                                          asio::ip::tcp::socket socket) {
           if (!self->acceptor_.is_open() || self->stopped_) return;
-          if (!ec) self->add_peer(std::move(socket));
+          if (!ec) {
+            self->add_peer(std::move(socket));
+          } else if (out_of_resources(ec)) {
+            // Out of descriptors: pause instead of spinning on a full backlog.
+            self->report_bad_peer("?", "cannot accept a connection: " + ec.message() +
+                                           "; pausing the listener");
+            self->accept_pause_.expires_after(kAcceptPause);
+            self->accept_pause_.async_wait([self](const boost::system::error_code& e) {
+              if (!e && self->acceptor_.is_open() && !self->stopped_) self->accept();
+            });
+            return;
+          }
           self->accept();
         }));
   }
 
+  // A peer that failed or never tried the handshake: one line a second at most.
+  void report_bad_peer(const std::string& peer, const std::string& what) {
+    bad_peers_.report(peer, what);
+    arm_bad_log_timer();
+  }
+
+  void arm_bad_log_timer() {
+    const auto due = bad_peers_.flush_due();
+    if (!due || bad_log_armed_) return;
+    bad_log_armed_ = true;
+    bad_log_timer_.expires_at(*due);
+    bad_log_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      self->bad_log_armed_ = false;
+      if (ec) return;
+      self->bad_peers_.flush();
+      self->arm_bad_log_timer();
+    });
+  }
+
   void add_peer(asio::ip::tcp::socket tcp) {
     boost::system::error_code ec;
+    if (!unauthenticated_.try_admit()) {
+      const auto remote = tcp.remote_endpoint(ec);
+      const std::string who = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+      tcp.close(ec);
+      report_bad_peer(who, "refused a connection: " + std::to_string(unauthenticated_.max()) +
+                               " connections are in their handshake already (" +
+                               listener::kMaxUnauthenticatedEnv + ")");
+      return;
+    }
     tcp.set_option(asio::ip::tcp::no_delay(true), ec);
     const int family = tcp.local_endpoint(ec).protocol().family();
     StreamSocket socket(strand_);
@@ -205,10 +261,14 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     peer->id = next_id_++;
     peer->conn = FramedConnection::create(std::move(socket), remote, copts);
     peer->reached_host = peer->conn->local_endpoint().first;
+    peer->holds_slot = true;
     peers_[peer->id] = peer;
     std::weak_ptr<Impl> weak = shared_from_this();
     const std::uint64_t id = peer->id;
     ConnectionHandlers h;
+    h.on_ready = [weak, id] {
+      if (auto s = weak.lock()) s->peer_authenticated(id);
+    };
     h.on_frame = [weak, id](Frame&& f) {
       if (auto s = weak.lock()) s->peer_frame(id, std::move(f));
     };
@@ -221,6 +281,9 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
   // ---- logging ----------------------------------------------------------
 
   std::string label() const { return label_host_ + ":" + std::to_string(port_); }
+
+  // host:port at which a process of this host reaches the router.
+  const std::string& own_address() const { return own_address_; }
 
   void route_log(const proto::Log& log, std::uint64_t from_peer) {
     if (parent_ && *parent_ != from_peer) {
@@ -337,10 +400,24 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
       if (p->role == "rank" && id != peer.id) p->conn->send_control(m);
   }
 
+  void peer_authenticated(std::uint64_t id) {
+    auto peer = find_peer(id);
+    if (!peer || !peer->holds_slot) return;
+    peer->holds_slot = false;
+    unauthenticated_.release();
+  }
+
   void peer_closed(std::uint64_t id, const std::string& reason) {
     auto peer = find_peer(id);
     if (!peer) return;
     peers_.erase(id);
+    if (peer->holds_slot) {
+      // Never authenticated: nothing of it to clean up, one rate-limited line.
+      peer->holds_slot = false;
+      unauthenticated_.release();
+      if (!stopped_) report_bad_peer(peer->conn->peer(), reason);
+      return;
+    }
     const bool was_parent = parent_ && *parent_ == id;
     if (was_parent) parent_.reset();
     if (reason.rfind("connection closed by", 0) != 0 && !stopped_)
@@ -402,7 +479,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
                 {"RMPI_PLACE_THUNK", m.thunk ? "1" : "0"},
                 {"RMPI_PLACE_FD", std::to_string(kPlaceFd)},
                 {"RMPI_PLACE_NAME", m.name},
-                {"RMPI_NODE_ADDR", "127.0.0.1:" + std::to_string(port_)},
+                {"RMPI_NODE_ADDR", own_address()},
                 {"RMPI_LOG_ORIGIN", "PLACE " + (here.empty() ? label_host_ : here) + ":" +
                                         std::to_string(port_)},
                 {auth::kSecretEnv, options_.secret}};
@@ -596,7 +673,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     ProcessSpec spec;
     spec.argv = m.argv;
     spec.env = m.env;
-    spec.env.emplace_back("RMPI_NODE_ADDR", "127.0.0.1:" + std::to_string(port_));
+    spec.env.emplace_back("RMPI_NODE_ADDR", own_address());
     spec.env.emplace_back(auth::kSecretEnv, options_.secret);
     spec.cwd = m.cwd;
     spec.stdin_mode = m.forward_stdin ? Stdio::pipe : Stdio::null;
@@ -777,6 +854,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     exit_code_ = code;
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    bad_peers_.flush(std::chrono::steady_clock::time_point::max());  // the held-back count
     terminate_all(options_.kill_grace);
     // Give up waiting for reaps well after SIGKILL.
     shutdown_timer_.expires_after(options_.kill_grace + std::chrono::seconds(2));
@@ -804,6 +882,9 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     acceptor_.close(ignored);
     parent_timer_.cancel();
     shutdown_timer_.cancel();
+    accept_pause_.cancel();
+    bad_log_timer_.cancel();
+    bad_peers_.flush(std::chrono::steady_clock::time_point::max());
     for (pid_t pid : live_pids()) {
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
@@ -817,9 +898,14 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
   asio::strand<asio::any_io_executor> strand_;
   RouterOptions options_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer accept_pause_;
   asio::steady_timer parent_timer_;
   asio::steady_timer shutdown_timer_;
+  asio::steady_timer bad_log_timer_;
+  bool bad_log_armed_ = false;
+  listener::UnauthenticatedCap unauthenticated_;
   std::atomic<std::uint16_t> port_{0};
+  std::string own_address_;
   std::string label_host_;
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, std::shared_ptr<Peer>> peers_;
@@ -832,6 +918,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
   bool exited_ = false;
   bool stopped_ = false;
   int exit_code_ = 0;
+  listener::BadPeerLog bad_peers_;  // last: its sink uses the members above
 };
 
 Router::Router(asio::any_io_executor executor, RouterOptions options) {
@@ -858,6 +945,8 @@ Router::~Router() {
 }
 
 std::uint16_t Router::port() const { return impl_->port_; }
+
+std::size_t Router::unauthenticated() const { return impl_->unauthenticated_.in_use(); }
 
 void Router::log(std::string severity, std::string text) {
   asio::post(impl_->strand_, [impl = impl_, severity = std::move(severity),

@@ -18,6 +18,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <rmpi/listener_guard.hpp>
 #include <rmpi/node_defaults.hpp>
 #include <rmpi/wire.hpp>
 
@@ -29,7 +30,7 @@ namespace rmpi::places::detail {
 struct RouterOptions {
   /// TCP port to listen on; 0 picks a free one (see Router::port()).
   int listen_port = kDefaultRouterPort;
-  /// Address to bind; the default accepts on every interface.
+  /// Address to bind ("0.0.0.0" or "::" accepts on every interface).
   std::string listen_address = "0.0.0.0";
   /// If set, the address sent in Welcome and used in log labels instead of
   /// the local address each peer reached us on.
@@ -44,7 +45,10 @@ struct RouterOptions {
   /// SIGTERM → SIGKILL grace when children are ended because of Exit, a lost parent or shutdown().
   std::chrono::milliseconds kill_grace{1000};
   /// Handshake timeout of accepted connections.
-  std::chrono::milliseconds auth_timeout{10000};
+  std::chrono::milliseconds auth_timeout = listener::kDefaultHandshakeTimeout;
+  /// Accepted connections in their handshake at once; past it a new one is
+  /// accepted and closed at once.
+  std::size_t max_unauthenticated = listener::kDefaultMaxUnauthenticated;
   /// Payload limit of control connections.
   std::uint64_t max_frame_length = wire::kDefaultControlLimit;
   /// Flow control of process output: stop reading a child's pipes while the
@@ -83,6 +87,8 @@ class Router {
   void terminate_children(std::chrono::milliseconds grace);
   /// Number of places and processes started and not yet reaped (for tests).
   std::size_t live_children() const;
+  /// Accepted connections still in their handshake (for tests).
+  std::size_t unauthenticated() const;
 
   struct Impl;
 

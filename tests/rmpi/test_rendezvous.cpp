@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <fstream>
 #include <future>
+#include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -83,4 +85,75 @@ TEST_CASE("a port in use is a ConnectError naming it") {
   } catch (const rmpi::ConnectError& e) {
     CHECK(std::string(e.what()).find(std::to_string(first.port())) != std::string::npos);
   }
+}
+
+namespace {
+
+int threads_of_this_process() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("one thread serves every connection: idle connections add no thread") {
+  const std::string secret = rmpi::auth::make_secret();
+  rmpi::RendezvousServer server("127.0.0.1", 0, secret, 1, {.max_unauthenticated = 1000});
+  const int before = threads_of_this_process();
+  std::vector<int> idle;
+  for (int i = 0; i < 300; ++i) idle.push_back(rmpi::testing::connect_loopback(server.port()));
+  // Connections are accepted in order: once a later one is answered, all 300 are in their handshake.
+  const int probe = rmpi::testing::connect_loopback(server.port());
+  CHECK(rmpi::testing::wrong_secret_handshake(probe));
+  CHECK(server.unauthenticated() >= 300);
+  ::close(probe);
+  CHECK(threads_of_this_process() <= before);
+  for (int fd : idle) ::close(fd);
+  CHECK(rmpi::rendezvous_exchange("127.0.0.1", server.port(), secret, 0, 1, "x",
+                                  std::chrono::seconds(10)) == std::vector<std::string>{"x"});
+}
+
+TEST_CASE("past the cap a connection is closed at once; below it the others are served") {
+  const std::string secret = rmpi::auth::make_secret();
+  rmpi::RendezvousServer server("127.0.0.1", 0, secret, 1,
+                                {.max_unauthenticated = 8, .handshake_timeout = std::chrono::seconds(60)});
+  std::vector<int> held;
+  for (int i = 0; i < 8; ++i) held.push_back(rmpi::testing::connect_loopback(server.port()));
+  // The ninth is accepted after the eight (in order) and closed at once, not after 60 s.
+  const int ninth = rmpi::testing::connect_loopback(server.port());
+  CHECK_FALSE(rmpi::testing::wrong_secret_handshake(ninth));
+  CHECK(rmpi::testing::closed_by_peer(ninth, std::chrono::seconds(5)));
+  CHECK(server.unauthenticated() == 8);
+  ::close(ninth);
+  CHECK(server.rejected() == 1);
+  ::close(held.back());
+  held.pop_back();
+  // A slot is free again: a participant gets through.
+  CHECK(rmpi::rendezvous_exchange("127.0.0.1", server.port(), secret, 0, 1, "x",
+                                  std::chrono::seconds(10)) == std::vector<std::string>{"x"});
+  for (int fd : held) ::close(fd);
+}
+
+TEST_CASE("a connection that does not authenticate in time is dropped (the deadline is configurable)") {
+  const std::string secret = rmpi::auth::make_secret();
+  rmpi::RendezvousServer server("127.0.0.1", 0, secret, 1,
+                                {.max_unauthenticated = 4, .handshake_timeout = std::chrono::milliseconds(200)});
+  const int silent = rmpi::testing::connect_loopback(server.port());
+  CHECK(rmpi::testing::closed_by_peer(silent, std::chrono::seconds(5)));
+  ::close(silent);
+  CHECK(server.rejected() == 1);
+}
+
+TEST_CASE("a rendezvous on several addresses serves them all on one port") {
+  const std::string secret = rmpi::auth::make_secret();
+  rmpi::RendezvousServer server(std::vector<std::string>{"127.0.0.1", "127.0.0.2"}, 0, secret, 2);
+  auto a = std::async(std::launch::async, [&] {
+    return rmpi::rendezvous_exchange("127.0.0.2", server.port(), secret, 1, 2, "b", std::chrono::seconds(10));
+  });
+  const auto t = rmpi::rendezvous_exchange("127.0.0.1", server.port(), secret, 0, 2, "a",
+                                           std::chrono::seconds(10));
+  CHECK(t == std::vector<std::string>{"a", "b"});
+  CHECK(a.get() == t);
 }

@@ -3,8 +3,10 @@
 /// each other's addresses at `init`: every participant `id` of `count` sends
 /// one blob; once all have arrived, each gets the table of all blobs indexed
 /// by id. Every connection first proves the job secret (rmpi/auth.hpp); a
-/// client that fails it, or sends anything malformed, is dropped with a
-/// logged line while the others are served.
+/// client that fails it, or sends anything malformed, is dropped while the
+/// others are served, and logged (rate-limited, rmpi/listener_guard.hpp).
+/// One thread serves every connection (an async accept loop); connections
+/// still in their handshake are capped and time out (ListenerLimits).
 ///
 /// Wire protocol (frames of rmpi/wire.hpp): the auth handshake (client =
 /// connector), then client → server one `control` frame with source = id,
@@ -17,6 +19,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <rmpi/listener_guard.hpp>
 
 namespace rmpi {
 
@@ -31,7 +35,13 @@ class RendezvousServer {
   /// interfaces) for `count` participants that know `secret`. Throws
   /// rmpi::ConnectError when the port cannot be bound.
   RendezvousServer(const std::string& host, std::uint16_t port, std::string secret,
-                   std::uint32_t count);
+                   std::uint32_t count,
+                   listener::ListenerLimits limits = listener::limits_from_environment());
+  /// The same on every address of `hosts`, all on one port (the first free
+  /// one at or after `port` on the first address).
+  RendezvousServer(const std::vector<std::string>& hosts, std::uint16_t port, std::string secret,
+                   std::uint32_t count,
+                   listener::ListenerLimits limits = listener::limits_from_environment());
   ~RendezvousServer();
   RendezvousServer(const RendezvousServer&) = delete;
   RendezvousServer& operator=(const RendezvousServer&) = delete;
@@ -41,12 +51,16 @@ class RendezvousServer {
   /// Waits until every participant has been sent the table, or `timeout`;
   /// returns the ids that never showed up (empty = the exchange completed).
   std::vector<std::uint32_t> wait(std::chrono::milliseconds timeout);
-  /// Connections dropped so far (failed handshake, malformed or duplicate).
+  /// Connections dropped so far (refused past the cap, failed handshake,
+  /// malformed or duplicate).
   std::size_t rejected() const;
+  /// Connections in their handshake now.
+  std::size_t unauthenticated() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::uint16_t port_ = 0;
 };
 
 /// The client side: proves `secret` to the server at host:port, sends
