@@ -16,6 +16,7 @@
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -65,6 +66,32 @@ void for_each_pid(F&& f) {
     f(static_cast<pid_t>(pid));
   }
   ::closedir(d);
+}
+
+/// Our children (every thread's), from /proc/self/task/*/children: cheap, no /proc scan.
+std::vector<pid_t> children_of_self() {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc/self/task");
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::istringstream pids(read_small_file(std::string("/proc/self/task/") + e->d_name + "/children"));
+    for (long pid; pids >> pid;) out.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return out;
+}
+
+/// Whether a process's environment holds `name=value` exactly.
+bool has_entry(pid_t pid, const std::string& entry) {
+  const std::string env = read_small_file("/proc/" + std::to_string(pid) + "/environ");
+  for (std::size_t pos = 0; pos < env.size();) {
+    std::size_t end = env.find('\0', pos);
+    if (end == std::string::npos) end = env.size();
+    if (std::string_view(env.data() + pos, end - pos) == entry) return true;
+    pos = end + 1;
+  }
+  return false;
 }
 
 /// (state, ppid) of a process from /proc/<pid>/stat; state 0 if gone.
@@ -226,8 +253,10 @@ void Containment::enable_for_node() {
       else ::rmdir(dir.c_str());
     }
   }
+  // The watchdog is a plain fork (no exec): safe only while we have one thread.
+  const bool single_threaded = read_small_file("/proc/self/status").find("\nThreads:\t1\n") != std::string::npos;
   int p[2];
-  if (::pipe2(p, O_CLOEXEC) == 0) {
+  if (single_threaded && ::pipe2(p, O_CLOEXEC) == 0) {
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::close(p[1]);
@@ -260,11 +289,23 @@ Container Containment::create() {
 void Containment::signal(const Container& c, pid_t pgid, int sig) {
   if (pgid > 0) ::kill(-pgid, sig);
   if (c.id == 0) return;
-  signal_cgroup(c.cgroup, sig);
-  if (sig == SIGKILL) {
-    kill_marked(c.marker.second, false, -1);
-  } else {
-    for (pid_t pid : processes_marked(kContainerEnv, c.marker.second, false)) ::kill(pid, sig);
+  if (!c.cgroup.empty()) {
+    signal_cgroup(c.cgroup, sig);
+    return;
+  }
+  // Without a cgroup: what the process left behind (setsid, double fork) was
+  // re-parented to us, the subreaper, one generation per pass; its marker
+  // tells whose it is. No scan of /proc: rank exits stay cheap.
+  const std::string entry = c.marker.first + "=" + c.marker.second;
+  for (int pass = 0; pass < kKillPasses; ++pass) {
+    bool found = false;
+    for (pid_t child : children_of_self()) {
+      if (child == watchdog_ || !has_entry(child, entry)) continue;
+      ::kill(child, sig);
+      found = true;
+    }
+    if (!found || sig != SIGKILL) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 

@@ -6,6 +6,9 @@
 // is the one its first reported failure implies (and that this failure is
 // one the schedule allows), and that no process of the job is left.
 //
+// Half the runs turn the node's cgroups off (RMPI_NODE_CGROUPS=0), so the
+// fallback containment is exercised on machines that offer cgroups too.
+//
 // Seeded and reproducible: `--seed S` (printed), `--runs N` (default 50;
 // CMake option RMPI_FAULT_KILL_RUNS, e.g. 1000). The last line gives the counts.
 #define DOCTEST_CONFIG_IMPLEMENT
@@ -152,9 +155,13 @@ bool run_once(int index, std::string& why) {
                          schedule == Schedule::stop_node_then_kill;
   // Only a stopped rank or node legitimately waits: --timeout bounds it.
   const std::string timeout = stops_job ? "1.5" : "30";
+  // Containment with the node's cgroups, or the fallback alone (subreaper, marker, watchdog).
+  const bool cgroups = pick(0, 1) == 1;
+  ::setenv("RMPI_NODE_CGROUPS", cgroups ? "1" : "0", 1);  // the local nodes inherit it
   ++g_kinds[kNames[static_cast<int>(schedule)]];
   std::ostringstream what;
-  what << "run " << index << ": " << kNames[static_cast<int>(schedule)] << ", " << n << " ranks";
+  what << "run " << index << ": " << kNames[static_cast<int>(schedule)] << ", " << n << " ranks, "
+       << (cgroups ? "cgroups" : "no cgroups");
 
   RunningJob job(RMPIRUN_EXE, {"-H", "localhost:3,127.0.0.1:3", "--map-by", "node", "-n",
                                std::to_string(n), "--timeout", timeout, "--kill-grace", "0.3",
