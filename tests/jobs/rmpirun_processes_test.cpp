@@ -108,7 +108,7 @@ TEST_CASE("kill -9 of a node over SSH ends its ranks and all their descendants")
                  {"--ssh-args", "-F " + fixture.ssh_config_path() + " -o SendEnv=" + marker_var,
                   "-H", "host1:2,host2:1", "-n", "3", "sh", "-c",
                   "sleep 300 & setsid sleep 301 & (setsid sleep 302 &); echo ready; wait"});
-  job.wait_for("(ready\n){3}", false);
+  job.wait_for("(ready\n){3}", false, 90s);  // ssh logins are slow on a loaded machine
   // The remote nodes are the parents of the ranks (the sh processes); kill host1's.
   const auto shells = ranks_named(job, "sh");
   REQUIRE(shells.size() == 3);
@@ -125,7 +125,7 @@ TEST_CASE("kill -9 of a node over SSH ends its ranks and all their descendants")
   }
   REQUIRE(node > 1);
   ::kill(node, SIGKILL);
-  const int st = job.wait_exit(20s);
+  const int st = job.wait_exit(30s);
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) != 0);
   CHECK(job.err().find("lost the node on host") != std::string::npos);
