@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include <rmpi/error.hpp>
+#include <rmpi/quoted_input.hpp>
 #include <rmpi/launcher/host_list.hpp>
 #include <rmpi/launcher/shell_words.hpp>
 
@@ -24,7 +25,7 @@ namespace {
 
 [[noreturn]] void bad_value(std::string_view option, std::string_view value,
                             std::string_view expected) {
-  throw ConfigError("rmpirun: bad value '" + std::string(value) + "' for " + std::string(option) +
+  throw ConfigError("rmpirun: bad value " + quoted_input(value) + " for " + std::string(option) +
                     ": " + std::string(expected));
 }
 
@@ -47,6 +48,9 @@ po::options_description make_options() {
        "in turn")
       ("oversubscribe", po::bool_switch(),
        "allow more ranks than slots (never more than a host's max_slots)")
+      ("max-ranks-per-host", po::value<std::string>()->value_name("N"),
+       "fail when a host would get more than N ranks (default: the lower of 1024 and the "
+       "host's process limit)")
       (",x", po::value<std::vector<std::string>>()->value_name("NAME[=VALUE]"),
        "set NAME in every rank's environment; NAME alone passes this shell's value; repeatable")
       ("tag-output", po::bool_switch(), "prefix every output line with its rank")
@@ -111,7 +115,7 @@ SplitArgs split_args(int argc, const char* const* argv, const po::options_descri
       const std::string long_name = token.substr(2, eq - 2);
       const auto* option = long_name.empty() ? nullptr : desc.find_nothrow(long_name, false);
       if (option == nullptr) {
-        throw ConfigError("rmpirun: unknown option '" + token.substr(0, eq) + "'");
+        throw ConfigError("rmpirun: unknown option " + quoted_input(token.substr(0, eq)));
       }
       if (!takes_value(*option)) {
         split.options.push_back(std::move(token));
@@ -124,7 +128,7 @@ SplitArgs split_args(int argc, const char* const* argv, const po::options_descri
       } else if (i + 1 < argc) {
         value = argv[++i];
       } else {
-        throw ConfigError("rmpirun: option '" + name + "' needs a value");
+        throw ConfigError("rmpirun: option " + quoted_input(name) + " needs a value");
       }
       push_value(split.options, name, "=", value);
       continue;
@@ -133,14 +137,14 @@ SplitArgs split_args(int argc, const char* const* argv, const po::options_descri
     for (std::size_t j = 1; j < token.size(); ++j) {
       const std::string name = std::string("-") + token[j];
       const auto* option = desc.find_nothrow(name, false);
-      if (option == nullptr) throw ConfigError("rmpirun: unknown option '" + name + "'");
+      if (option == nullptr) throw ConfigError("rmpirun: unknown option " + quoted_input(name));
       if (!takes_value(*option)) {
         split.options.push_back(name);
         continue;
       }
       std::string value = token.substr(j + 1);
       if (value.empty()) {
-        if (i + 1 >= argc) throw ConfigError("rmpirun: option '" + name + "' needs a value");
+        if (i + 1 >= argc) throw ConfigError("rmpirun: option " + quoted_input(name) + " needs a value");
         value = argv[++i];
       }
       push_value(split.options, name, "", value);
@@ -258,6 +262,14 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
     }
   }
   spec.oversubscribe = vm["oversubscribe"].as<bool>();
+  if (const auto* max = string_option(vm, "max-ranks-per-host")) {
+    int n = 0;
+    const auto* last = max->data() + max->size();
+    const auto [end, ec] = std::from_chars(max->data(), last, n);
+    if (max->empty() || ec != std::errc{} || end != last || n < 1)
+      bad_value("--max-ranks-per-host", *max, "expected a positive number of ranks");
+    spec.max_ranks_per_host = n;
+  }
   if (vm.count("-x")) {
     for (const auto& item : vm["-x"].as<std::vector<std::string>>()) add_env(spec, item, env);
   }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include <rmpi/error.hpp>
+#include <rmpi/quoted_input.hpp>
 
 #include "host_spec.hpp"
 
@@ -16,7 +17,7 @@ std::vector<HostEntry> parse_host_list(std::string_view list) {
     const auto comma = rest.find(',');
     const std::string_view item = rest.substr(0, comma);
     if (item.empty()) {
-      throw ConfigError(std::string(where) + ": empty host in list '" + std::string(list) + "'");
+      throw ConfigError(std::string(where) + ": empty host in list " + quoted_input(list));
     }
     auto spec = detail::parse_host_spec(item, where);
     HostEntry entry;

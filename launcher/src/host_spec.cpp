@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include <rmpi/error.hpp>
+#include <rmpi/quoted_input.hpp>
 
 namespace rmpi::launcher::detail {
 namespace {
@@ -11,9 +12,11 @@ namespace {
 /// Upper bound on any slot count: keeps mapping cost and memory sane on typos.
 constexpr int max_count = 1 << 20;
 
+/// The longest host name DNS allows.
+constexpr std::size_t kMaxHostName = 253;
+
 [[noreturn]] void fail(std::string_view where, std::string_view what, std::string_view token) {
-  throw ConfigError(std::string(where) + ": " + std::string(what) + " '" + std::string(token) +
-                    "'");
+  throw ConfigError(std::string(where) + ": " + std::string(what) + " " + quoted_input(token));
 }
 
 bool is_name_char(char c) {
@@ -28,6 +31,10 @@ bool is_ipv6_char(char c) {
 
 void check_host_name(std::string_view host, bool ipv6, std::string_view token,
                      std::string_view where) {
+  if (host.size() > kMaxHostName)
+    fail(where, "host name too long (" + std::to_string(host.size()) + " bytes, at most " +
+                    std::to_string(kMaxHostName) + ")",
+         token);
   const bool ok = !host.empty() && std::all_of(host.begin(), host.end(), [&](char c) {
     return ipv6 ? is_ipv6_char(c) : is_name_char(c);
   });

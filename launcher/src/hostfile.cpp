@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <rmpi/error.hpp>
+#include <rmpi/quoted_input.hpp>
 
 #include "host_spec.hpp"
 
@@ -13,8 +14,7 @@ namespace rmpi::launcher {
 namespace {
 
 [[noreturn]] void fail(std::string_view where, std::string_view what, std::string_view token) {
-  throw ConfigError(std::string(where) + ": " + std::string(what) + " '" + std::string(token) +
-                    "'");
+  throw ConfigError(std::string(where) + ": " + std::string(what) + " " + quoted_input(token));
 }
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
@@ -115,16 +115,16 @@ std::vector<HostEntry> parse_hostfile_text(std::string_view text, std::string_vi
 std::vector<HostEntry> parse_hostfile(const std::filesystem::path& file) {
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec)) {
-    throw ConfigError("cannot read hostfile '" + file.string() + "': is a directory");
+    throw ConfigError("cannot read hostfile " + quoted_input(file.string()) + ": is a directory");
   }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    throw ConfigError("cannot read hostfile '" + file.string() + "': " + std::strerror(errno));
+    throw ConfigError("cannot read hostfile " + quoted_input(file.string()) + ": " + std::strerror(errno));
   }
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) {
-    throw ConfigError("cannot read hostfile '" + file.string() + "': read error");
+    throw ConfigError("cannot read hostfile " + quoted_input(file.string()) + ": read error");
   }
   return parse_hostfile_text(text.str(), file.string());
 }

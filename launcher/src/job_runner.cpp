@@ -79,6 +79,28 @@ class EventQueue {
   std::deque<std::function<void()>> q_;
 };
 
+/// Stdin flow control: at most kWindow bytes read from our stdin and not yet
+/// written to rank 0 (acknowledged by its node); the reader waits for room.
+struct StdinWindow {
+  static constexpr std::size_t kWindow = 1u << 20;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t in_flight = 0;
+
+  void acquire(std::size_t n) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return in_flight < kWindow; });
+    in_flight += n;
+  }
+  void release(std::size_t n) {
+    {
+      std::lock_guard lock(mu);
+      in_flight -= std::min(in_flight, n);
+    }
+    cv.notify_all();
+  }
+};
+
 struct RankState {
   int host_index = 0;
   bool done = false;  // exited, failed to start, or lost with its node
@@ -138,6 +160,8 @@ class Job {
   bool ending_ = false;
   std::optional<int> exit_status_;
   std::optional<Clock::time_point> kill_deadline_;
+  // Shared with the detached stdin reader, which may outlive the job.
+  std::shared_ptr<StdinWindow> stdin_window_ = std::make_shared<StdinWindow>();
 };
 
 places::ProcessHostEvents Job::events_for(int node) {
@@ -160,6 +184,9 @@ places::ProcessHostEvents Job::events_for(int node) {
       else lines.feed(copy, text);
       write_all(s == OutputStream::out ? 1 : 2, text);
     });
+  };
+  ev.on_stdin_written = [window = stdin_window_](std::uint32_t, std::size_t bytes) {
+    window->release(bytes);
   };
   ev.on_exited = [this](std::uint32_t id, int status, int signal) {
     queue_.post([this, id, status, signal] {
@@ -230,6 +257,7 @@ void Job::start_nodes() {
   if (spec_.ports.first != 0)
     opt.port_range = std::to_string(spec_.ports.first) + "-" + std::to_string(spec_.ports.last);
   opt.kill_grace = spec_.kill_grace;
+  opt.check_iface = spec_.iface;
 
   // Start nodes in parallel, at most kConcurrency SSH sessions being set up at once.
   constexpr std::size_t kConcurrency = 16;
@@ -337,12 +365,14 @@ int Job::run() {
 
   // stdin goes to rank 0; a reader thread forwards it until EOF.
   ProcessHost* rank0_host = nodes_[static_cast<std::size_t>(layout_.ranks[0].node_id)].get();
-  std::thread([rank0_host, this] {
+  std::thread([rank0_host, this, window = stdin_window_] {
     std::vector<std::byte> buf(65536);
     for (;;) {
       const ssize_t n = ::read(0, buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       const std::size_t len = n > 0 ? static_cast<std::size_t>(n) : 0;
+      // Back-pressure: no more is read while the window is full (rank 0 not reading).
+      if (len > 0) window->acquire(len);
       std::vector<std::byte> chunk(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(len));
       queue_.post([this, rank0_host, chunk = std::move(chunk)] {
         if (!ranks_[0].done) rank0_host->write_stdin(0, chunk);

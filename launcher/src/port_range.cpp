@@ -4,12 +4,13 @@
 #include <string>
 
 #include <rmpi/error.hpp>
+#include <rmpi/quoted_input.hpp>
 
 namespace rmpi::launcher {
 namespace {
 
 [[noreturn]] void fail(std::string_view text, std::string_view why) {
-  throw ConfigError("bad port range '" + std::string(text) + "': " + std::string(why));
+  throw ConfigError("bad port range " + quoted_input(text) + ": " + std::string(why));
 }
 
 int parse_port(std::string_view digits, std::string_view text) {

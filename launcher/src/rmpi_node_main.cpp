@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <rmpi/interface_address.hpp>
 #include <rmpi/node_daemon.hpp>
 
 namespace po = boost::program_options;
@@ -36,7 +37,10 @@ int main(int argc, char** argv) {
       "(default: RMPI_MAX_UNAUTHENTICATED, else 256)")(
       "handshake-timeout", po::value<long>(&o.handshake_timeout_ms),
       "milliseconds a peer has to prove the job secret (default: RMPI_HANDSHAKE_TIMEOUT_MS, else "
-      "10000)");
+      "10000)")(
+      "check-iface", po::value<std::string>(),
+      "exit 1 with one line on stderr, before the node is up, unless this --iface (interface, "
+      "subnet or address) resolves on this host");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -48,6 +52,16 @@ int main(int argc, char** argv) {
   if (vm.count("help")) {
     std::cout << desc << "\n";
     return 0;
+  }
+  if (vm.count("check-iface")) {
+    try {
+      (void)rmpi::resolve_interface_address(vm["check-iface"].as<std::string>());
+    } catch (const std::exception& e) {
+      std::string why = e.what();
+      if (why.rfind("rmpi: ", 0) == 0) why.erase(0, 6);
+      std::cerr << "--iface: " << why << "\n";
+      return 1;
+    }
   }
   o.parent_link = vm.count("parent-link") > 0;
   o.secret_stdin = vm.count("secret-stdin") > 0;

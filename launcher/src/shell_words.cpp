@@ -1,6 +1,7 @@
 #include <rmpi/launcher/shell_words.hpp>
 
 #include <rmpi/error.hpp>
+#include <rmpi/quoted_input.hpp>
 
 namespace rmpi::launcher {
 
@@ -19,20 +20,20 @@ std::vector<std::string> split_shell_words(std::string_view text) {
     in_word = true;
     if (c == '\\') {
       if (++i == text.size()) {
-        throw ConfigError("trailing backslash in '" + std::string(text) + "'");
+        throw ConfigError("trailing backslash in " + quoted_input(text));
       }
       if (text[i] != '\n') word += text[i];
     } else if (c == '\'') {
       const auto close = text.find('\'', i + 1);
       if (close == std::string_view::npos) {
-        throw ConfigError("unbalanced ' quote in '" + std::string(text) + "'");
+        throw ConfigError("unbalanced ' quote in " + quoted_input(text));
       }
       word.append(text.substr(i + 1, close - i - 1));
       i = close;
     } else if (c == '"') {
       for (++i;; ++i) {
         if (i == text.size()) {
-          throw ConfigError("unbalanced \" quote in '" + std::string(text) + "'");
+          throw ConfigError("unbalanced \" quote in " + quoted_input(text));
         }
         if (text[i] == '"') break;
         if (text[i] == '\\' && i + 1 < text.size() &&

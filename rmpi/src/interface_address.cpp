@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <rmpi/error.hpp>
+#include <rmpi/quoted_input.hpp>
 
 namespace rmpi {
 namespace {
@@ -66,7 +67,7 @@ std::string resolve_interface_address(std::string_view iface_view) {
     } catch (const std::exception&) {
     }
     if (!parse_ipv4(net, ip) || prefix < 0 || prefix > 32)
-      throw ConfigError("rmpi: bad subnet '" + iface + "' in --iface/RMPI_IFACE (want a.b.c.d/n)");
+      throw ConfigError("rmpi: bad subnet " + quoted_input(iface) + " in --iface/RMPI_IFACE (want a.b.c.d/n)");
     const std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
     for (const auto& a : addresses)
       if ((a.address & mask) == (ip & mask)) return a.text;
@@ -79,7 +80,7 @@ std::string resolve_interface_address(std::string_view iface_view) {
   }
   std::string have;
   for (const auto& a : addresses) have += (have.empty() ? "" : ", ") + a.interface + " " + a.text;
-  throw ConfigError("rmpi: no interface or address matching '" + iface + "' on " + this_host() +
+  throw ConfigError("rmpi: no interface or address matching " + quoted_input(iface) + " on " + this_host() +
                     " (it has: " + (have.empty() ? "no IPv4 address" : have) + ")");
 }
 

@@ -23,6 +23,7 @@
 #include <rmpi/listener_guard.hpp>
 
 #include "io_thread.hpp"
+#include "process_containment.hpp"
 #include "router.hpp"
 
 namespace rmpi::places {
@@ -72,6 +73,8 @@ std::string default_bind_address(const std::string& advertise) {
 }  // namespace
 
 void run_node_daemon(const NodeDaemonOptions& o) {
+  // First, while we have one thread: the cgroup, the watchdog, the subreaper.
+  detail::Containment::instance().enable_for_node();
   if (o.parent_link) {
     // Die with the spawner (or the ssh session) that started us.
     const pid_t parent = ::getppid();
@@ -142,8 +145,12 @@ void run_node_daemon(const NodeDaemonOptions& o) {
       boost::asio::post(io, [r] { r->shutdown(1); });
     }).detach();
   }
+  const int code = exited.get();
+  // Whatever escaped the kill of the router's children (re-parented orphans,
+  // setsid'd descendants) ends now; the watchdog repeats it once we are gone.
+  detail::Containment::instance().kill_everything();
   // Leave the io thread and the router alive: _exit skips teardown races.
-  quit(exited.get());
+  quit(code);
 }
 
 }  // namespace rmpi::places

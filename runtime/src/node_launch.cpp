@@ -18,6 +18,7 @@
 #include <rmpi/auth.hpp>
 #include <rmpi/listener_guard.hpp>
 #include <rmpi/error.hpp>
+#include <rmpi/quoted_input.hpp>
 #include <rmpi/node.hpp>
 #include <rmpi/ssh.hpp>
 
@@ -151,7 +152,7 @@ LaunchedNode launch_node(const std::string& host, const NodeLaunchOptions& o) {
       char addr[128] = {};
       unsigned port = 0;
       const int got = std::sscanf(line.c_str(), "RMPI-NODE %u %127s", &port, addr);
-      if (got < 1 || port == 0 || port > 65535) throw fail("unexpected first line '" + line + "'");
+      if (got < 1 || port == 0 || port > 65535) throw fail("unexpected first line " + quoted_input(line));
       node.port = static_cast<std::uint16_t>(port);
       node.address = got == 2 ? addr : (node.remote ? host : "127.0.0.1");
       break;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -79,6 +80,9 @@ class Reaper {
     return *r;
   }
 
+  void watch_nothing() { reap(); }
+  void reap_unwatched(bool on) { reap_unwatched_ = on; }
+
   void watch(pid_t pid, std::function<void(ExitStatus)> fn) {
     {
       std::lock_guard lock(mu_);
@@ -103,6 +107,20 @@ class Reaper {
     std::vector<std::pair<std::function<void(ExitStatus)>, ExitStatus>> done;
     {
       std::lock_guard lock(mu_);
+      if (reap_unwatched_) {
+        // Every child that ended, watched or not: peek at it, then reap it.
+        for (;;) {
+          siginfo_t info{};
+          if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
+          const pid_t pid = info.si_pid;
+          int st = 0;
+          if (::waitpid(pid, &st, WNOHANG) != pid) break;
+          if (auto it = watched_.find(pid); it != watched_.end()) {
+            done.emplace_back(std::move(it->second), exit_status_from_wait(st));
+            watched_.erase(it);
+          }
+        }
+      }
       for (auto it = watched_.begin(); it != watched_.end();) {
         int st = 0;
         pid_t r = ::waitpid(it->first, &st, WNOHANG);
@@ -123,6 +141,7 @@ class Reaper {
 
   std::mutex mu_;
   std::map<pid_t, std::function<void(ExitStatus)>> watched_;
+  std::atomic<bool> reap_unwatched_{false};
   boost::asio::signal_set signals_;
 };
 
@@ -149,6 +168,12 @@ std::string ExitStatus::description() const {
   if (signal != 0)
     return "killed by signal " + std::to_string(signal) + " (" + signal_name(signal) + ")";
   return "exited with status " + std::to_string(status);
+}
+
+void set_reap_unwatched(bool on) {
+  Reaper::instance().reap_unwatched(on);
+  // Re-parented orphans may already be waiting.
+  boost::asio::post(io_context(), [] { Reaper::instance().watch_nothing(); });
 }
 
 void watch_child(pid_t pid, std::function<void(ExitStatus)> on_exit) {
@@ -288,6 +313,7 @@ ChildProcess spawn_process_here(const ProcessSpec& spec) {
   const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
   const bool new_group = spec.new_process_group;
   const bool pdeathsig = spec.die_with_parent;
+  const std::string cgroup_procs = spec.cgroup.empty() ? "" : spec.cgroup + "/cgroup.procs";
   std::vector<int> temps(moves.size(), -1);
 
   sigset_t all, old;
@@ -308,6 +334,14 @@ ChildProcess spawn_process_here(const ProcessSpec& spec) {
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, nullptr);
     if (new_group) ::setpgid(0, 0);
+    if (!cgroup_procs.empty()) {
+      // "0" moves the writer itself; a failure leaves us where we are.
+      const int cg = ::open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
+      if (cg >= 0) {
+        (void)!::write(cg, "0", 1);
+        ::close(cg);
+      }
+    }
     if (pdeathsig) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       // The parent may have died before prctl: then we were re-parented already.

@@ -29,6 +29,9 @@ struct ProcessSpec {
   Stdio stderr_mode = Stdio::inherit;
   bool new_process_group = true;  // the child leads its own group (kill(-pid) reaches its children)
   bool die_with_parent = true;    // PR_SET_PDEATHSIG(SIGKILL) in the child
+  /// A cgroup directory the child moves itself into before exec ("" = none;
+  /// a failed move leaves it where it is).
+  std::string cgroup;
 };
 
 /// A started child: its pid and our ends of its pipes (-1 where not piped).
@@ -56,6 +59,11 @@ ChildProcess spawn_process(const ProcessSpec& spec);
 /// Calls `on_exit` once (on the shared io_context thread) when `pid` ends,
 /// and reaps it. Thread-safe; only pids registered here are reaped.
 void watch_child(pid_t pid, std::function<void(ExitStatus)> on_exit);
+
+/// With `on`, the reaper also reaps children it does not watch (orphans
+/// re-parented to a child subreaper); they are not reported. Off by default,
+/// so that code which waits for its own children keeps working.
+void set_reap_unwatched(bool on);
 
 /// This host's name, for messages.
 std::string host_name();

@@ -57,6 +57,9 @@ struct ProcessHost::Impl {
             if (events.on_started) events.on_started(m.id, m.pid);
           } else if constexpr (std::is_same_v<M, proto::ProcessFailed>) {
             if (events.on_failed) events.on_failed(m.id, m.reason);
+          } else if constexpr (std::is_same_v<M, proto::StdinWritten>) {
+            if (events.on_stdin_written)
+              events.on_stdin_written(m.id, static_cast<std::size_t>(m.bytes));
           } else if constexpr (std::is_same_v<M, proto::ProcessExited>) {
             if (events.on_exited) events.on_exited(m.id, m.status, m.signal);
           } else if constexpr (std::is_same_v<M, proto::Log>) {
@@ -82,6 +85,7 @@ ProcessHost::ProcessHost(std::string host, const ProcessHostOptions& o, ProcessH
   lo.listen_port = o.listen_port;
   lo.start_timeout = o.start_timeout;
   lo.node_args = {"--kill-grace", std::to_string(o.kill_grace.count() / 1000.0)};
+  if (!o.check_iface.empty()) lo.node_args.insert(lo.node_args.end(), {"--check-iface", o.check_iface});
   if (!o.port_range.empty()) lo.env.emplace_back("RMPI_PORT_RANGE", o.port_range);
   im.node = detail::launch_node(im.host, lo);
   im.port = im.node.port;

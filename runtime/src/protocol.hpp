@@ -160,9 +160,19 @@ struct RankTable {
   template <class A> void serialize(A& a) { a(ranks); }
 };
 
+/// Node → launcher: `bytes` more of process `id`'s stdin were written to it
+/// (or dropped because it closed its stdin): the launcher's send window
+/// reopens by as much (stdin flow control, bounded memory on both sides).
+struct StdinWritten {
+  std::uint32_t id = 0;
+  std::uint64_t bytes = 0;
+  template <class A> void serialize(A& a) { a(id, bytes); }
+};
+
 using ControlMessage =
     std::variant<Hello, Welcome, SpawnPlace, PlaceStarted, ChannelFailed, PlaceExited, ConnectNamed,
                  Connected, CloseChannel, NewConnection, PlaceReady, Exit, Log, SpawnProcess,
-                 ProcessStarted, ProcessFailed, ProcessExited, Terminate, RankAddress, RankTable>;
+                 ProcessStarted, ProcessFailed, ProcessExited, Terminate, RankAddress, RankTable,
+                 StdinWritten>;
 
 }  // namespace rmpi::places::protocol

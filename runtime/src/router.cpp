@@ -30,6 +30,7 @@
 
 #include "framed_connection.hpp"
 #include "process.hpp"
+#include "process_containment.hpp"
 
 namespace rmpi::places::detail {
 
@@ -48,12 +49,16 @@ bool out_of_resources(const boost::system::error_code& ec) {
   return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
          ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
 }
+// A reaped process's output pipes still open (held by something that escaped
+// the kill of its container) are closed after this, and its exit reported.
+constexpr auto kProcessOutputLinger = std::chrono::milliseconds(500);
 
 constexpr std::array<const char*, std::variant_size_v<proto::ControlMessage>> kMessageNames = {
     "Hello",        "Welcome",        "SpawnPlace",    "PlaceStarted", "ChannelFailed",
     "PlaceExited",  "ConnectNamed",   "Connected",     "CloseChannel", "NewConnection",
     "PlaceReady",   "Exit",           "Log",           "SpawnProcess", "ProcessStarted",
-    "ProcessFailed", "ProcessExited", "Terminate",     "RankAddress",  "RankTable"};
+    "ProcessFailed", "ProcessExited", "Terminate",     "RankAddress",  "RankTable",
+    "StdinWritten"};
 
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -117,6 +122,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
   struct Stream {
     std::unique_ptr<asio::posix::stream_descriptor> fd;
     bool eof = false;
+    bool paused = false;  // flow control: waiting for the owner's queue to drain
   };
 
   struct Process {
@@ -130,6 +136,9 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     bool stdin_close_pending = false;
     bool reaped = false;
     ExitStatus status;
+    Container container;
+    std::unique_ptr<asio::steady_timer> linger;
+    bool output_cut = false;  // pipes given up after the linger
   };
 
   Impl(asio::any_io_executor ex, RouterOptions opts)
@@ -395,6 +404,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
                                " sent its address but this node has no parent to forward it to");
     }
   }
+  void on_peer_message(Peer& peer, const proto::StdinWritten& m) { unexpected(peer, m); }
   void on_peer_message(Peer& peer, const proto::RankTable& m) {
     for (auto& [id, p] : peers_)
       if (p->role == "rank" && id != peer.id) p->conn->send_control(m);
@@ -679,14 +689,20 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     spec.stdin_mode = m.forward_stdin ? Stdio::pipe : Stdio::null;
     spec.stdout_mode = Stdio::pipe;
     spec.stderr_mode = Stdio::pipe;
+    // The process and all it starts stay in one container (cgroup, marker).
+    Container container = Containment::instance().create();
+    spec.cgroup = container.cgroup;
+    if (container.id != 0) spec.env.push_back(container.marker);
     ChildProcess child;
     try {
       child = spawn_process(spec);
     } catch (const std::exception& e) {
+      Containment::instance().release(container);
       peer.conn->send_control(proto::ProcessFailed{m.id, e.what()});
       return;
     }
     auto proc = std::make_shared<Process>();
+    proc->container = std::move(container);
     proc->owner = peer.id;
     proc->id = m.id;
     proc->pid = child.pid;
@@ -711,8 +727,10 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     auto proc = it->second;
     Stream& stream = which == proto::IoStream::stdout_ ? proc->out : proc->err;
     auto owner = find_peer(proc->owner);
+    stream.paused = false;
     if (owner && owner->conn->queued_bytes() > options_.output_high_water) {
       // Flow control: resume once the owner's socket has drained to half.
+      stream.paused = true;
       std::weak_ptr<Impl> weak = shared_from_this();
       owner->conn->when_queue_below(options_.output_high_water / 2, [weak, key, which] {
         if (auto s = weak.lock())
@@ -731,7 +749,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
           h.channel = proc->id;
           h.flags = static_cast<std::uint16_t>(which);
           auto owner = self->find_peer(proc->owner);
-          if (ec || n == 0) {
+          if (ec || n == 0 || proc->output_cut) {
             s.eof = true;
             boost::system::error_code ignored;
             s.fd->close(ignored);
@@ -741,13 +759,35 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
           }
           buf->resize(n);
           if (owner) owner->conn->send(h, std::move(*buf));
+          if (proc->reaped) self->arm_output_linger(proc);
           self->read_output(key, which);
+        }));
+  }
+
+  /// After the process is reaped: output pipes idle (and not held back by
+  /// flow control) for kProcessOutputLinger are given up, so a descendant
+  /// that escaped and holds them cannot delay the exit report.
+  void arm_output_linger(const std::shared_ptr<Process>& proc) {
+    if (!proc->linger) proc->linger = std::make_unique<asio::steady_timer>(strand_);
+    proc->linger->expires_after(kProcessOutputLinger);
+    proc->linger->async_wait(asio::bind_executor(
+        strand_, [self = shared_from_this(), proc](const boost::system::error_code& ec) {
+          if (ec || (proc->out.eof && proc->err.eof)) return;
+          if (proc->out.paused || proc->err.paused) return self->arm_output_linger(proc);
+          proc->output_cut = true;
+          boost::system::error_code ignored;
+          for (Stream* s : {&proc->out, &proc->err})
+            if (!s->eof && s->fd) s->fd->cancel(ignored);
         }));
   }
 
   void process_stdin(std::uint64_t owner, std::uint32_t id, std::vector<std::byte> data) {
     auto it = processes_.find({owner, id});
-    if (it == processes_.end() || !it->second->in) return;
+    if (it == processes_.end() || !it->second->in) {
+      // Nobody reads it: dropped, and acknowledged so that the sender's window stays open.
+      if (!data.empty()) send_to_peer(owner, proto::StdinWritten{id, data.size()});
+      return;
+    }
     auto proc = it->second;
     if (data.empty()) proc->stdin_close_pending = true;
     else proc->stdin_queue.push_back(std::move(data));
@@ -770,8 +810,11 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
                                                        const boost::system::error_code& ec,
                                                        std::size_t) {
                         proc->stdin_writing = false;
+                        std::uint64_t done = 0;
                         if (ec) {
                           // The process closed its stdin: drop what it will never read.
+                          for (const auto& chunk : proc->stdin_queue) done += chunk.size();
+                          self->send_to_peer(proc->owner, proto::StdinWritten{proc->id, done});
                           proc->stdin_queue.clear();
                           if (proc->in) {
                             boost::system::error_code ignored;
@@ -780,7 +823,9 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
                           }
                           return;
                         }
+                        done = proc->stdin_queue.front().size();
                         proc->stdin_queue.pop_front();
+                        self->send_to_peer(proc->owner, proto::StdinWritten{proc->id, done});
                         self->write_stdin(proc);
                       }));
   }
@@ -788,8 +833,14 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
   void process_reaped(Key key, ExitStatus st) {
     auto it = processes_.find(key);
     if (it == processes_.end()) return;
-    it->second->reaped = true;
-    it->second->status = st;
+    auto proc = it->second;
+    proc->reaped = true;
+    proc->status = st;
+    // What the process started ends with it (its group, cgroup and marked
+    // descendants); its exit is reported now, not when a holder of its
+    // stdout lets go: pipes still open after a short linger are closed.
+    Containment::instance().signal(proc->container, proc->pid, SIGKILL);
+    if (!proc->out.eof || !proc->err.eof) arm_output_linger(proc);
     maybe_finish_process(key);
     children_changed();
   }
@@ -800,6 +851,8 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     auto proc = it->second;
     if (!proc->reaped || !proc->out.eof || !proc->err.eof) return;
     processes_.erase(it);
+    if (proc->linger) proc->linger->cancel();
+    Containment::instance().release(proc->container);
     if (proc->in) {
       boost::system::error_code ignored;
       proc->in->close(ignored);
@@ -827,19 +880,21 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     return false;
   }
 
+  /// Signals a child's process group and its container (when it has one).
+  void signal_child(pid_t pid, int sig) {
+    for (auto& [key, p] : processes_)
+      if (p->pid == pid) Containment::instance().signal(p->container, -1, sig);
+    ::kill(-pid, sig);
+    ::kill(pid, sig);
+  }
+
   // SIGTERM to each group now, SIGKILL after `grace` to those not yet reaped.
   void kill_groups(const std::vector<pid_t>& pids, std::chrono::milliseconds grace) {
-    for (pid_t pid : pids) {
-      ::kill(-pid, SIGTERM);
-      ::kill(pid, SIGTERM);
-    }
+    for (pid_t pid : pids) signal_child(pid, SIGTERM);
     auto timer = std::make_shared<asio::steady_timer>(strand_, grace);
     timer->async_wait([self = shared_from_this(), pids, timer](const boost::system::error_code&) {
-      for (pid_t pid : pids) {
-        if (!self->alive(pid)) continue;
-        ::kill(-pid, SIGKILL);
-        ::kill(pid, SIGKILL);
-      }
+      for (pid_t pid : pids)
+        if (self->alive(pid)) self->signal_child(pid, SIGKILL);
     });
   }
 
@@ -885,10 +940,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     accept_pause_.cancel();
     bad_log_timer_.cancel();
     bad_peers_.flush(std::chrono::steady_clock::time_point::max());
-    for (pid_t pid : live_pids()) {
-      ::kill(-pid, SIGKILL);
-      ::kill(pid, SIGKILL);
-    }
+    for (pid_t pid : live_pids()) signal_child(pid, SIGKILL);
     auto peers = peers_;
     for (auto& [id, p] : peers) p->conn->close("router stopped");
     auto places = places_;

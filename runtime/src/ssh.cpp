@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "rmpi/error.hpp"
+#include "rmpi/quoted_input.hpp"
 
 namespace rmpi::places {
 namespace {
@@ -96,12 +97,12 @@ std::vector<std::string> ssh_argv(std::string_view host,
   const auto at = host.rfind('@');
   const std::string_view name = at == std::string_view::npos ? host : host.substr(at + 1);
   if (host.empty() || name.empty()) {
-    throw ConfigError(where(__FILE__, __LINE__) + ": ssh: empty host name in '" +
-                      std::string(host) + "'");
+    throw ConfigError(where(__FILE__, __LINE__) + ": ssh: empty host name in " +
+                      quoted_input(host));
   }
   if (host.front() == '-' || name.front() == '-') {
-    throw ConfigError(where(__FILE__, __LINE__) + ": ssh: host '" + std::string(host) +
-                      "' starts with '-' and would be read as an ssh option");
+    throw ConfigError(where(__FILE__, __LINE__) + ": ssh: host " + quoted_input(host) +
+                      " starts with '-' and would be read as an ssh option");
   }
   std::string command = remote_command(remote_argv, options.prefix);
 

@@ -381,6 +381,10 @@ TEST_CASE("processes: output comes back as io frames, then their exit status") {
     const std::string text = "line one\nline two\n";
     const auto* b = reinterpret_cast<const std::byte*>(text.data());
     c.conn().send(h, {b, b + text.size()});
+    // Flow control: the node acknowledges what it wrote to the process.
+    const auto ack = c.expect<proto::StdinWritten>();
+    CHECK(ack.id == 7);
+    CHECK(ack.bytes == text.size());
     c.conn().send(h, {});
     CHECK(c.expect<proto::ProcessExited>().status == 0);
     CHECK(c.output(7).out == text);

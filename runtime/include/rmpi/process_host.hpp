@@ -28,6 +28,9 @@ struct ProcessHostOptions {
   std::string port_range;              // RMPI_PORT_RANGE for the node, "" = any
   std::chrono::milliseconds start_timeout{30000};
   std::chrono::milliseconds kill_grace{3000};
+  /// --iface of the job: the node checks it resolves on its host before it
+  /// is up (one clear error per host instead of one per rank). "" = none.
+  std::string check_iface;
 };
 
 /// One process to start on the node.
@@ -49,6 +52,10 @@ struct ProcessHostEvents {
   std::function<void(std::uint32_t id, const std::string& reason)> on_failed;
   /// A chunk of output; an empty chunk is the end of that stream.
   std::function<void(std::uint32_t id, OutputStream s, std::span<const std::byte> bytes)> on_output;
+  /// `bytes` more of the process's stdin were written to it (or dropped: it
+  /// closed its stdin). A sender keeps what it has sent and not yet seen
+  /// here bounded: that is stdin's flow control.
+  std::function<void(std::uint32_t id, std::size_t bytes)> on_stdin_written;
   /// The process ended (after all its output): status is the exit code or 128+signal.
   std::function<void(std::uint32_t id, int status, int signal)> on_exited;
   /// The node or the link to it is gone; no more events follow.

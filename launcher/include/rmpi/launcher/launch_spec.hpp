@@ -48,6 +48,8 @@ struct LaunchSpec {
   bool print_all_exitcodes = false;
   /// --kill-grace SECONDS: time between SIGTERM and SIGKILL when ending a job.
   std::chrono::milliseconds kill_grace{3000};
+  /// --max-ranks-per-host N; empty = default_max_ranks_per_host().
+  std::optional<int> max_ranks_per_host;
   /// -v/--verbose.
   bool verbose = false;
   /// The program each rank runs (any executable).

@@ -1,8 +1,14 @@
 #pragma once
-/// Line-exact forwarding of one rank's output stream: bytes arrive in chunks
-/// of any size; only whole lines leave, each with an optional "[rank] " tag
-/// at its start, so lines of different ranks never split or interleave. A
-/// partial last line is completed with a newline when the stream ends.
+/// Forwarding of one rank's output stream, in bounded memory: bytes arrive in
+/// chunks of any size and at most kMaxPending of an unfinished line is held.
+///
+/// Untagged, the output is byte-exact: whole lines leave as they complete, an
+/// unfinished line leaves in pieces of at most kMaxPending bytes, and nothing
+/// is ever added (`printf abc` gives 3 bytes). Tagged (--tag-output), every
+/// line leaves whole with the tag at its start, so lines of different ranks
+/// never interleave; a line longer than kMaxPending leaves as several tagged
+/// lines of at most kMaxPending bytes, and an unfinished last line is ended
+/// with a newline when the stream ends.
 #include <cstddef>
 #include <span>
 #include <string>
@@ -11,17 +17,22 @@ namespace rmpi::launcher {
 
 class OutputLines {
  public:
+  /// The most bytes of an unfinished line held back (64 KiB).
+  static constexpr std::size_t kMaxPending = 64 * 1024;
+
   /// `tag` is put before every line ("" for none).
   explicit OutputLines(std::string tag = "") : tag_(std::move(tag)) {}
 
-  /// Takes a chunk; appends the whole lines it completes (tagged) to `out`.
+  /// Takes a chunk; appends what may leave now to `out`.
   void feed(std::span<const std::byte> chunk, std::string& out);
-  /// The stream ended: appends the partial last line, if any, ending it with '\n'.
+  /// The stream ended: appends the unfinished line, if any (tagged: ended with '\n').
   void finish(std::string& out);
-  /// Bytes held back as an incomplete line.
+  /// Bytes held back as an unfinished line (at most kMaxPending).
   std::size_t pending() const { return partial_.size(); }
 
  private:
+  void emit_partial(std::string& out, bool end_line);
+
   std::string tag_;
   std::string partial_;
 };
