@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/epoll.h>
+
 #include <atomic>
 #include <thread>
 
@@ -70,7 +72,7 @@ void round_trips(shm::LinkOptions opt, const std::vector<std::size_t>& sizes, st
 
 TEST_CASE("0 B, 1 B, the eager limit -1/0/+1 and large messages by single copy (CMA)") {
   shm::LinkOptions opt{.eager_limit = kLimit, .allow_cma = true};
-  round_trips(opt, {0, 1, kLimit - 1, kLimit, kLimit + 1, 1 << 20, 64u << 20, 0, 1});
+  round_trips(opt, {0, 1, kLimit - 1, kLimit, kLimit + 1, 1 << 20, 16u << 20, 0, 1});
 }
 
 TEST_CASE("with CMA refused, large messages are pipelined through the ring") {
@@ -239,5 +241,60 @@ TEST_CASE("kill -9 of the sender in the middle of a pipelined message fails the 
   ::kill(child.pid, SIGKILL);
   CHECK_THROWS_WITH_AS(s.next(), doctest::Contains("middle of a message"), std::runtime_error);
   CHECK(s.sink.aborted == 1);
+  child.join();
+}
+
+TEST_CASE("a receiver asleep in epoll (wake socket and pidfd) is woken by data, then by the peer's death") {
+  Child child([](int sock) {
+    Side s(sock);
+    char go = 0;
+    read_all_fd(sock, &go, 1);
+    s.send_wait(header(1), pattern(100, 1));
+    ::pause();  // killed by the parent
+  });
+  Side s(child.sock);
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  REQUIRE(ep >= 0);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u32 = 1;
+  REQUIRE(::epoll_ctl(ep, EPOLL_CTL_ADD, s.link->wake_fd(), &ev) == 0);
+  ev.data.u32 = 2;
+  REQUIRE(::epoll_ctl(ep, EPOLL_CTL_ADD, s.link->pidfd(), &ev) == 0);
+  std::atomic<int> phase{0};
+  std::thread nudge([&] {
+    // Each time this side sleeps: first let the child send, then kill it.
+    while (s.mine.control(0).reader_sleeps.load() == 0) std::this_thread::yield();
+    const char go = 1;
+    write_all_fd(child.sock, &go, 1);
+    while (phase.load() == 0) std::this_thread::yield();
+    while (s.mine.control(0).reader_sleeps.load() == 0) std::this_thread::yield();
+    ::kill(child.pid, SIGKILL);
+  });
+  int sleeps = 0;
+  const auto sleep_once = [&] {
+    epoll_event out[2];
+    const int n = ::epoll_wait(ep, out, 2, 10000);
+    REQUIRE(n > 0);  // woken, not timed out
+    ++sleeps;
+    for (int i = 0; i < n; ++i) {
+      if (out[i].data.u32 == 1) s.link->drain_wakes();
+      else s.link->peer_alive();
+    }
+  };
+  while (s.sink.frames.empty()) {
+    s.link->progress(s.sink);
+    if (s.sink.frames.empty() && s.link->arm_sleep()) sleep_once();
+  }
+  phase = 1;
+  CHECK(s.sink.frames.front().bytes == pattern(100, 1));
+  while (!s.link->eof()) {
+    s.link->progress(s.sink);
+    if (!s.link->eof() && s.link->arm_sleep()) sleep_once();
+  }
+  nudge.join();
+  CHECK(sleeps >= 2);
+  CHECK(s.link->failure().empty());  // died between messages: a clean end
+  ::close(ep);
   child.join();
 }

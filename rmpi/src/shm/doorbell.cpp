@@ -38,16 +38,16 @@ Waker::~Waker() {
   if (sock_ >= 0) ::close(sock_);
 }
 
-void Waker::wake(Doorbell& bell, std::uint32_t state) {
+void Waker::wake_futex(Doorbell& bell) {
   bell.seq.fetch_add(1, std::memory_order_release);
-  if (state == Doorbell::futex) {
-    futex(&bell.seq, FUTEX_WAKE, INT_MAX, nullptr);
-    return;
-  }
+  futex(&bell.seq, FUTEX_WAKE, INT_MAX, nullptr);
+}
+
+void Waker::wake_socket(RingControl& ring) {
   if (sock_ < 0) sock_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (sock_ < 0) return;
-  char name[sizeof bell.bell_name];
-  std::memcpy(name, bell.bell_name, sizeof name);  // a private copy of shared bytes
+  char name[sizeof ring.bell_name];
+  std::memcpy(name, ring.bell_name, sizeof name);  // a private copy of shared bytes
   sockaddr_un a;
   const socklen_t len = abstract_address(a, name, sizeof name);
   const char one = 1;
@@ -55,36 +55,36 @@ void Waker::wake(Doorbell& bell, std::uint32_t state) {
   (void)::sendto(sock_, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&a), len);
 }
 
-Sleeper::~Sleeper() {
-  if (sock_ >= 0) ::close(sock_);
-}
+Sleeper::~Sleeper() = default;
 
 void Sleeper::futex_wait(std::uint32_t token, std::chrono::microseconds timeout) {
   const timespec ts{static_cast<time_t>(timeout.count() / 1000000), static_cast<long>(timeout.count() % 1000000) * 1000};
   futex(&bell_->seq, FUTEX_WAIT, token, &ts);  // EAGAIN (already bumped), ETIMEDOUT, EINTR: all mean "look again"
 }
 
-int Sleeper::epoll_fd() {
-  if (sock_ >= 0) return sock_;
+RingBell::RingBell(RingControl& ring) : ring_(&ring) {
   sock_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (sock_ < 0) throw Error(std::string("rmpi: shared memory: cannot create the wake-up socket: ") + std::strerror(errno));
   std::random_device rd;
   const std::string name = "rmpi-bell-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
-  static_assert(sizeof bell_->bell_name > 40);
-  std::memset(bell_->bell_name, 0, sizeof bell_->bell_name);
-  std::memcpy(bell_->bell_name, name.data(), std::min(name.size(), sizeof bell_->bell_name - 1));
+  char padded[sizeof ring.bell_name] = {};
+  std::memcpy(padded, name.data(), std::min(name.size(), sizeof padded - 1));
   sockaddr_un a;
-  const socklen_t len = abstract_address(a, bell_->bell_name, sizeof bell_->bell_name);
+  const socklen_t len = abstract_address(a, padded, sizeof padded);
   if (::bind(sock_, reinterpret_cast<sockaddr*>(&a), len) != 0) {
     const std::string why = std::strerror(errno);
     ::close(sock_);
     sock_ = -1;
     throw Error("rmpi: shared memory: cannot bind the wake-up socket @" + name + ": " + why);
   }
-  return sock_;
+  std::memcpy(ring.bell_name, padded, sizeof padded);
 }
 
-void Sleeper::drain() {
+RingBell::~RingBell() {
+  if (sock_ >= 0) ::close(sock_);
+}
+
+void RingBell::drain() {
   char buf[64];
   while (::recv(sock_, buf, sizeof buf, MSG_DONTWAIT) > 0) {
   }

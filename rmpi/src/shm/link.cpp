@@ -49,11 +49,41 @@ Link::Link(const Segment& mine, Segment peer, std::uint32_t my_slot, std::uint32
   }
   in_ctl_->cma.store(cma, std::memory_order_release);
   in_ctl_->attached.store(1, std::memory_order_release);
-  waker_.notify(peer_.bell());
+  out_ctl_->producer_attached.store(1, std::memory_order_release);
+  waker_.notify(peer_.bell(), *out_ctl_);
 }
 
 Link::~Link() {
+  in_ctl_->consumer_gone.store(1, std::memory_order_release);
+  waker_.notify(peer_.bell(), *out_ctl_);
   if (pidfd_ >= 0) ::close(pidfd_);
+}
+
+int Link::wake_fd() {
+  if (!bell_) bell_ = std::make_unique<RingBell>(*in_ctl_);
+  return bell_->fd();
+}
+
+bool Link::arm_sleep() {
+  wake_fd();
+  bell_->arm();
+  armed_ = true;
+  if (pending() || !failure_.empty() || eof_) {
+    bell_->disarm();
+    armed_ = false;
+    return false;
+  }
+  return true;
+}
+
+void Link::drain_wakes() {
+  if (bell_) bell_->drain();
+}
+
+void Link::abandon(std::string why) {
+  fail(nullptr, std::move(why));
+  in_ctl_->consumer_gone.store(1, std::memory_order_release);
+  waker_.notify(peer_.bell(), *out_ctl_);
 }
 
 bool Link::peer_attached() const {
@@ -65,7 +95,18 @@ bool Link::peer_pulls() const { return out_ctl_->cma.load(std::memory_order_acqu
 Link::Ticket Link::send(wire::FrameHeader h, std::span<const std::byte> payload, std::vector<std::byte>* owned) {
   if (owned) payload = std::span<const std::byte>(*owned);
   h.length = payload.size();
-  Out o{next_ticket_++, wire::encode_header(h), {}, payload.data(), payload.size()};
+  return send(wire::encode_header(h), payload, owned, {}, false);
+}
+
+Link::Ticket Link::send(const wire::HeaderBytes& header, std::span<const std::byte> payload,
+                        std::vector<std::byte>* owned, std::shared_ptr<void> keep, bool copy) {
+  if (owned) payload = std::span<const std::byte>(*owned);
+  Out o;
+  o.ticket = next_ticket_++;
+  o.header = header;
+  o.data = payload.data();
+  o.size = payload.size();
+  o.keep = std::move(keep);
   const bool eager = o.size <= options_.eager_limit;
   if (!eager && owned) {
     o.owned = std::move(*owned);
@@ -74,10 +115,10 @@ Link::Ticket Link::send(wire::FrameHeader h, std::span<const std::byte> payload,
   if (queue_.empty() && failure_.empty()) {
     const std::uint64_t before = out_.tail();
     const bool whole = push(o);
-    if (out_.tail() != before) waker_.notify(peer_.bell());
+    if (out_.tail() != before) waker_.notify(peer_.bell(), *out_ctl_);
     if (whole) return o.ticket;
   }
-  if (eager && o.owned.empty() && o.size) {
+  if ((eager || copy) && o.owned.empty() && !o.keep && o.size) {
     o.owned.assign(o.data, o.data + o.size);
     o.data = o.owned.data();
   }
@@ -85,20 +126,23 @@ Link::Ticket Link::send(wire::FrameHeader h, std::span<const std::byte> payload,
   return queue_.back().ticket;
 }
 
-bool Link::done(Ticket t) const {
+Link::Ticket Link::written() const {
   const Ticket oldest = !awaiting_.empty() ? awaiting_.front().ticket
                         : !queue_.empty()  ? queue_.front().ticket
                                            : next_ticket_;
-  return t < oldest;
+  return oldest - 1;
 }
+
+bool Link::done(Ticket t) const { return t <= written(); }
 
 void Link::close() {
   if (closed_) return;
   closed_ = true;
-  Out o{next_ticket_++, {}, {}, nullptr, 0};
+  Out o;
+  o.ticket = next_ticket_;  // takes no number: written() is unchanged by it
   o.close = true;
   if (queue_.empty() && failure_.empty() && push(o)) {
-    waker_.notify(peer_.bell());
+    waker_.notify(peer_.bell(), *out_ctl_);
     return;
   }
   queue_.push_back(std::move(o));
@@ -129,7 +173,7 @@ bool Link::push(Out& o) {
     std::memcpy(b, o.header.data(), kH);
     std::memcpy(b + kH, &pr, sizeof pr);
     out_.commit();
-    awaiting_.push_back({o.ticket, ++pulls_posted_, std::move(o.owned)});
+    awaiting_.push_back({o.ticket, ++pulls_posted_, std::move(o.owned), std::move(o.keep)});
     ++stats_.pulled;
     return true;
   }
@@ -259,11 +303,15 @@ bool Link::drain_in(FrameSink& sink) {
     }
   }
   // Space was freed or pulls completed: a sender waiting for them may sleep.
-  if (any) waker_.notify(peer_.bell());
+  if (any) waker_.notify(peer_.bell(), *out_ctl_);
   return any;
 }
 
 bool Link::progress(FrameSink& sink) {
+  if (armed_) {
+    bell_->disarm();
+    armed_ = false;
+  }
   if (!failure_.empty()) return false;
   bool moved = false;
   if (!awaiting_.empty()) {
@@ -277,11 +325,13 @@ bool Link::progress(FrameSink& sink) {
     const std::uint64_t before = out_.tail();
     while (!queue_.empty() && push(queue_.front())) queue_.pop_front();
     if (out_.tail() != before) {
-      waker_.notify(peer_.bell());
+      waker_.notify(peer_.bell(), *out_ctl_);
       moved = true;
     }
   }
   if (drain_in(sink)) moved = true;
+  if (!idle() && failure_.empty() && out_ctl_->consumer_gone.load(std::memory_order_acquire))
+    fail(&sink, "the peer closed the link before it received everything sent to it");
   if (peer_gone_ && failure_.empty()) {
     // Nothing more can arrive: what was there has just been delivered.
     if (in_frame_) fail(&sink, "the peer ended in the middle of a message");
@@ -293,6 +343,7 @@ bool Link::progress(FrameSink& sink) {
 
 bool Link::pending() const {
   if (in_.readable()) return true;
+  if (!idle() && out_ctl_->consumer_gone.load(std::memory_order_acquire)) return true;
   if (!awaiting_.empty() && out_ctl_->pulled.load(std::memory_order_acquire) >= awaiting_.front().pulled_target)
     return true;
   if (!queue_.empty()) {

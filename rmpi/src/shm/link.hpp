@@ -19,6 +19,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -69,8 +71,15 @@ class Link {
   /// written or copied before this returns; a larger one is borrowed until
   /// done(ticket), unless `owned` holds it (moved from).
   Ticket send(wire::FrameHeader h, std::span<const std::byte> payload, std::vector<std::byte>* owned = nullptr);
+  /// The same with an encoded header (its length must be payload.size());
+  /// `keep` is held until done(ticket); `copy` copies a large payload that
+  /// cannot be handed over at once instead of borrowing it.
+  Ticket send(const wire::HeaderBytes& header, std::span<const std::byte> payload, std::vector<std::byte>* owned,
+              std::shared_ptr<void> keep, bool copy);
   /// Whether the payload of `t` is no longer needed (sent, or pulled).
   bool done(Ticket t) const;
+  /// The highest ticket t such that done(t) and every ticket before.
+  Ticket written() const;
   /// No frame queued or waiting for its pull.
   bool idle() const { return queue_.empty() && awaiting_.empty(); }
 
@@ -82,6 +91,16 @@ class Link {
   bool progress(FrameSink& sink);
   /// Cheap: whether progress() would find something (for the sleep re-check).
   bool pending() const;
+
+  /// The descriptor of this link's epoll wake-up socket (made on first call).
+  int wake_fd();
+  /// Before sleeping in epoll on wake_fd(): tells the peer to send a wake-up
+  /// byte; false (and nothing armed) if something is there already.
+  bool arm_sleep();
+  /// Drains wake-up bytes (after epoll reported wake_fd()).
+  void drain_wakes();
+  /// Stops reading: the peer's sends fail (like a closed socket).
+  void abandon(std::string why);
 
   /// Polls the peer's pidfd; if the peer ended, remembers it (progress()
   /// then delivers what is left and reports eof() or a failure).
@@ -111,19 +130,21 @@ class Link {
 
  private:
   struct Out {
-    Ticket ticket;
-    wire::HeaderBytes header;
+    Ticket ticket = 0;
+    wire::HeaderBytes header{};
     std::vector<std::byte> owned;
-    const std::byte* data;
-    std::size_t size;
+    const std::byte* data = nullptr;
+    std::size_t size = 0;
     std::size_t sent = 0;  // fallback: payload bytes already in the ring
     bool begun = false;    // fallback: frag_begin written
     bool close = false;    // the goodbye record
+    std::shared_ptr<void> keep;
   };
   struct Awaiting {
     Ticket ticket;
     std::uint64_t pulled_target;
     std::vector<std::byte> owned;
+    std::shared_ptr<void> keep;
   };
 
   bool push(Out& o);  // true once the whole frame is in the ring
@@ -138,6 +159,8 @@ class Link {
   RingControl* out_ctl_;  // in the peer's segment
   RingControl* in_ctl_;   // in mine
   Waker waker_;
+  std::unique_ptr<RingBell> bell_;
+  bool armed_ = false;
   pid_t peer_pid_;
   int pidfd_ = -1;
   bool peer_gone_ = false;

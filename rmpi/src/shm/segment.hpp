@@ -35,13 +35,14 @@ inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::uint64_t kSegmentMagic = 0x4d48535f49504d52ull;  // "RMPI_SHM"
 inline constexpr std::uint32_t kSegmentVersion = 1;
 
-/// The receiver's doorbell: `state` says how its owner sleeps (a sender that
-/// published data checks it, after a full fence, before paying a wake-up).
+/// The receiver's doorbell for all its rings: `state` says whether its
+/// owner sleeps on the futex (a sender that published data checks it, after a
+/// full fence, before paying a wake-up). Sleeping in epoll is per ring
+/// (RingControl::reader_sleeps), because the engine polls one fd per link.
 struct Doorbell {
-  enum State : std::uint32_t { awake = 0, futex = 1, epoll = 2 };
+  enum State : std::uint32_t { awake = 0, futex = 1 };
   alignas(kCacheLine) std::atomic<std::uint32_t> seq{0};  // the futex word
   std::atomic<std::uint32_t> state{awake};
-  char bell_name[48] = {};  // abstract Unix datagram socket woken in epoll mode
 };
 
 /// Shared control words of one ring, each written by one side only.
@@ -53,6 +54,12 @@ struct RingControl {
   enum Cma : std::uint32_t { unknown = 0, allowed = 1, refused = 2 };
   std::atomic<std::uint32_t> cma{unknown};
   std::atomic<std::uint32_t> attached{0};  // consumer: 1 once it has mapped the producer
+  std::atomic<std::uint32_t> consumer_gone{0};  // consumer: it reads no more (closed or broken)
+  std::atomic<std::uint32_t> producer_attached{0};  // producer: 1 once it has mapped this segment
+  /// Consumer: 1 while it sleeps in epoll; a producer then sends one byte to
+  /// the abstract datagram socket `bell_name` (see doorbell.hpp).
+  alignas(kCacheLine) std::atomic<std::uint32_t> reader_sleeps{0};
+  char bell_name[44] = {};
 };
 
 struct SegmentHeader {

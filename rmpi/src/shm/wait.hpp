@@ -54,7 +54,7 @@ void wait_until(Sleeper& sleeper, const WaitPolicy& policy, Step step, Pending p
   for (;;) {
     check_peers();
     if (step()) return;
-    const std::uint32_t token = sleeper.arm(Doorbell::futex);
+    const std::uint32_t token = sleeper.arm();
     if (pending()) {
       sleeper.disarm();
       continue;
