@@ -76,8 +76,8 @@ int try_connect(int fd, const sockaddr* addr, socklen_t len, Clock::time_point d
   return err;
 }
 
-bool retryable(int e) {
-  return e == ECONNREFUSED || e == ENETUNREACH || e == EHOSTUNREACH || e == EAGAIN ||
+bool retryable(int e, bool refused) {
+  return (refused && e == ECONNREFUSED) || e == ENETUNREACH || e == EHOSTUNREACH || e == EAGAIN ||
          e == ETIMEDOUT || e == ENOENT || e == ECONNRESET;
 }
 
@@ -173,7 +173,7 @@ std::string peer_name(int fd) {
 }
 
 Fd connect_tcp(const std::string& host, std::uint16_t port, Clock::time_point deadline,
-               const std::string& what) {
+               const std::string& what, bool retry_refused) {
   std::string last = "timed out";
   for (int attempt = 0;; ++attempt) {
     addrinfo* res = nullptr;
@@ -192,7 +192,7 @@ Fd connect_tcp(const std::string& host, std::uint16_t port, Clock::time_point de
         return fd;
       }
       last = errno_text(e);
-      if (!retryable(e)) {
+      if (!retryable(e, retry_refused)) {
         ::freeaddrinfo(res);
         throw ConnectError("rmpi: cannot connect to " + what + " at " + host + ":" +
                            std::to_string(port) + ": " + last);
@@ -206,7 +206,8 @@ Fd connect_tcp(const std::string& host, std::uint16_t port, Clock::time_point de
                      ": " + last + " (gave up after retrying)");
 }
 
-Fd connect_unix(const std::string& name, Clock::time_point deadline, const std::string& what) {
+Fd connect_unix(const std::string& name, Clock::time_point deadline, const std::string& what,
+                bool retry_refused) {
   socklen_t len = 0;
   const sockaddr_un a = abstract_address(name, len);
   std::string last = "timed out";
@@ -215,7 +216,7 @@ Fd connect_unix(const std::string& name, Clock::time_point deadline, const std::
     const int e = try_connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), len, deadline);
     if (e == 0) return fd;
     last = errno_text(e);
-    if (!retryable(e))
+    if (!retryable(e, retry_refused))
       throw ConnectError("rmpi: cannot connect to " + what + " at local socket @" + name + ": " + last);
     if (Clock::now() >= deadline) break;
     back_off(attempt, deadline);

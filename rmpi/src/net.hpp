@@ -52,9 +52,10 @@ std::string peer_name(int fd);
 /// Connects to host:port, retrying refused/unreachable attempts until
 /// `deadline`; throws rmpi::ConnectError naming `what`, host and port.
 Fd connect_tcp(const std::string& host, std::uint16_t port, Clock::time_point deadline,
-               const std::string& what);
+               const std::string& what, bool retry_refused = true);
 /// Connects to an abstract Unix socket with the same retry policy.
-Fd connect_unix(const std::string& name, Clock::time_point deadline, const std::string& what);
+Fd connect_unix(const std::string& name, Clock::time_point deadline, const std::string& what,
+                bool retry_refused = true);
 
 void set_nonblocking(int fd);
 void set_nodelay(int fd);

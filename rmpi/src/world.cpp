@@ -1,315 +1,531 @@
 #include "world.hpp"
 
 #include <sched.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
+#include <sys/epoll.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
 #include <rmpi/error.hpp>
 
+#include "comm_state.hpp"
+#include "mesh.hpp"
+
 namespace rmpi::detail {
 namespace {
 
-constexpr std::size_t kInbufSize = 256 * 1024;
-constexpr std::size_t kDirectRead = 32 * 1024;  // payload reads this large bypass inbuf
 constexpr std::size_t kMaxTypeName = 4096;
-constexpr int kMaxIov = 64;
+constexpr std::uint64_t kListenerKey = ~std::uint64_t{0};
 
-std::string rank_name(int r) { return "rank " + std::to_string(r); }
+std::byte g_empty_payload[1];
 
 }  // namespace
 
-World::World(int rank, int size, std::chrono::microseconds spin, std::vector<std::unique_ptr<Peer>> peers)
-    : rank_(rank), size_(size), spin_(spin), peers_(std::move(peers)) {
-  for (auto& p : peers_)
-    if (p) p->inbuf.resize(kInbufSize);
-}
-
-World::~World() = default;
-
-void World::fail_peer(Peer& p, const std::string& why) {
-  if (!p.failure.empty()) return;
-  p.failure = why;
-  log_line("warning", rank_name(rank_), "connection to rank " + std::to_string(p.rank) + " (" + p.where +
-                                            ") closed: " + why);
-  p.out.clear();
-  p.fd.reset();
-}
-
-void World::throw_lost(const Peer& p, std::string_view doing) const {
-  const std::string who = "rank " + std::to_string(p.rank) + " (" + p.where + ")";
-  if (!p.failure.empty())
-    throw ChannelClosed("rmpi: rank " + std::to_string(rank_) + " " + std::string(doing) + " " + who +
-                        ": the connection failed: " + p.failure);
-  throw ChannelClosed("rmpi: rank " + std::to_string(rank_) + " " + std::string(doing) + " " + who +
-                      ", which closed its connection (it finished or died)");
-}
-
-// ---------------------------------------------------------------- writing
-
-void World::queue_frame(Peer& p, const wire::FrameHeader& h, std::span<const std::byte> payload,
-                        std::vector<std::byte>* owned, bool copy) {
-  Peer::OutFrame f;
-  f.header = wire::encode_header(h);
-  if (owned) {
-    f.owned = std::move(*owned);
-    f.data = f.owned.data();
-    f.size = f.owned.size();
-  } else if (copy) {
-    f.owned.assign(payload.begin(), payload.end());
-    f.data = f.owned.data();
-    f.size = f.owned.size();
-  } else {
-    f.data = payload.data();
-    f.size = payload.size();
+World::World(int rank, int size, std::chrono::microseconds spin, std::unique_ptr<Mesh> mesh)
+    : rank_(rank), size_(size), spin_(spin), mesh_(std::move(mesh)), epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      peers_(static_cast<std::size_t>(size)) {
+  if (!epoll_) throw Error(std::string("rmpi: epoll_create1 failed: ") + std::strerror(errno));
+  for (int r = 0; r < size; ++r) peers_[static_cast<std::size_t>(r)].rank = r;
+  if (mesh_) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kListenerKey;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, mesh_->ready_fd(), &ev);
   }
-  p.out.push_back(std::move(f));
-  ++p.queued;
 }
 
-void World::write_peer(Peer& p) {
-  while (!p.out.empty() && p.failure.empty()) {
-    iovec iov[kMaxIov];
-    int n = 0;
-    for (auto it = p.out.begin(); it != p.out.end() && n + 2 <= kMaxIov; ++it) {
-      std::size_t skip = it->sent;
-      if (skip < wire::kHeaderSize) {
-        iov[n++] = {it->header.data() + skip, wire::kHeaderSize - skip};
-        skip = 0;
-      } else {
-        skip -= wire::kHeaderSize;
-      }
-      if (it->size > skip) iov[n++] = {const_cast<std::byte*>(it->data) + skip, it->size - skip};
+World::~World() {
+  if (mesh_) mesh_->stop();
+}
+
+std::string World::where(int peer) const { return mesh_ ? mesh_->where(peer) : "this process"; }
+
+// ---------------------------------------------------------------- links
+
+void World::add_link(int peer, std::unique_ptr<Link> link) {
+  Peer& p = peers_[static_cast<std::size_t>(peer)];
+  if (p.link) return;  // cannot happen: the listener links a pair once
+  p.link = std::move(link);
+  p.where = p.link->where();
+  if (p.link->fd() >= 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = static_cast<std::uint64_t>(peer);
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, p.link->fd(), &ev);
+  }
+  if (p.link->spins() || p.link->fd() < 0) spinning_.push_back(&p);
+  if (finishing_) {
+    p.goodbye = true;
+    p.link->close_write();
+  }
+  rearm(p);
+}
+
+void World::adopt_links() {
+  if (!mesh_) return;
+  for (auto& [peer, link] : mesh_->take_accepted(*this)) add_link(peer, std::move(link));
+}
+
+void World::rearm(Peer& p) {
+  if (!p.link || p.link->closed() || p.link->fd() < 0) return;
+  const bool want = p.link->wants_write();
+  if (want == p.out_armed) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+  ev.data.u64 = static_cast<std::uint64_t>(p.rank);
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, p.link->fd(), &ev);
+  p.out_armed = want;
+}
+
+Link& World::link_to(int peer, bool for_recv) {
+  Peer& p = peers_[static_cast<std::size_t>(peer)];
+  if (p.link) return *p.link;
+  adopt_links();  // its connection may be waiting already
+  if (p.link) return *p.link;
+  if (!mesh_) throw Error("rmpi: rank " + std::to_string(rank_) + " has no mesh to reach rank " + std::to_string(peer));
+  try {
+    add_link(peer, mesh_->connect(peer, *this));
+  } catch (const ConnectError& e) {
+    p.gone = true;
+    p.where = mesh_->where(peer);
+    p.why = e.what();
+    if (for_recv) {
+      p.clean = true;  // it listened once, so it is gone (finished or died)
+      p.why.clear();
     }
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<std::size_t>(n);
-    ssize_t w = ::sendmsg(p.fd.get(), &msg, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      if (errno == EINTR) continue;
-      fail_peer(p, std::string("write failed: ") + std::strerror(errno));
-      return;
-    }
-    auto left = static_cast<std::size_t>(w);
-    while (!p.out.empty()) {
-      auto& f = p.out.front();
-      const std::size_t rest = wire::kHeaderSize + f.size - f.sent;
-      if (left < rest) {
-        f.sent += left;
-        break;
-      }
-      left -= rest;
-      p.out.pop_front();
-      ++p.written;
-    }
+    throw;
   }
+  return *p.link;
 }
 
-void World::send(std::uint32_t context, int dest, std::uint16_t tag, std::uint64_t type_tag,
-                 std::string_view type_name, std::span<const std::byte> payload,
-                 std::vector<std::byte>* owned) {
-  if (finished_) throw Error("rmpi: send after rmpi::finish (rank " + std::to_string(rank_) + ")");
-  if (dest == rank_) {
-    Inbound m;
-    m.type_tag = type_tag;
-    m.size = payload.size();
-    m.data = std::make_unique_for_overwrite<std::byte[]>(std::max<std::size_t>(m.size, 1));
-    if (m.size) std::memcpy(m.data.get(), payload.data(), m.size);
-    queues_[Key{context, static_cast<std::uint32_t>(dest), tag}].push_back(std::move(m));
-    return;
+void World::link_closed(int peer, bool clean, const std::string& why) {
+  Peer& p = peers_[static_cast<std::size_t>(peer)];
+  p.gone = true;
+  p.clean = clean;
+  p.why = why;
+  if (!clean)
+    log_line("warning", "rank " + std::to_string(rank_),
+             "connection to rank " + std::to_string(peer) + " (" + p.where + ") closed: " + why);
+  if (p.link && p.link->fd() >= 0) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, p.link->fd(), nullptr);
+  // A frame cut off in the middle.
+  if (p.into == Into::request && p.target) {
+    fail(*p.target, lost(p, "waits for a message from"));
+  } else if (p.into == Into::arrival) {
+    if (p.arrival->claimed) fail(*p.arrival->claimed, lost(p, "waits for a message from"));
+    unexpected_.erase(p.arrival);
   }
-  Peer& p = *peers_[static_cast<std::size_t>(dest)];
-  if (!p.failure.empty() || p.eof) throw_lost(p, "cannot send to");
-  if (p.announced.insert(type_tag).second) {
-    std::vector<std::byte> name(reinterpret_cast<const std::byte*>(type_name.data()),
-                                reinterpret_cast<const std::byte*>(type_name.data()) + type_name.size());
-    queue_frame(p,
-                {.kind = wire::FrameKind::control, .flags = kTypeNameFrame,
-                 .source = static_cast<std::uint32_t>(rank_), .type_tag = type_tag,
-                 .length = name.size()},
-                {}, &name, false);
-  }
-  const wire::FrameHeader h{.kind = wire::FrameKind::data, .flags = tag,
-                            .source = static_cast<std::uint32_t>(rank_), .channel = context,
-                            .type_tag = type_tag, .length = payload.size()};
-  const bool small = payload.size() < kEagerLimit;
-  // Borrowed first; copied below only if it cannot be written at once.
-  queue_frame(p, h, payload, nullptr, false);
-  const std::uint64_t seq = p.queued;
-  write_peer(p);
-  if (p.written >= seq) return;
-  if (!p.failure.empty()) throw_lost(p, "cannot send to");
-  if (small || owned) {
-    // Keep the unwritten rest in a buffer the frame owns; return at once.
-    auto& f = p.out.back();
-    const std::size_t payload_sent = f.sent > wire::kHeaderSize ? f.sent - wire::kHeaderSize : 0;
-    if (owned) {
-      f.owned = std::move(*owned);
-      f.data = f.owned.data();
+  p.into = Into::nothing;
+  p.target.reset();
+  // Receives that only this peer could satisfy.
+  for (auto it = posted_.begin(); it != posted_.end();) {
+    if ((*it)->src == peer) {
+      fail(**it, lost(p, "waits for a message from"));
+      it = posted_.erase(it);
     } else {
-      f.owned.assign(f.data + payload_sent, f.data + f.size);
-      f.sent -= payload_sent;
-      f.size -= payload_sent;
-      f.data = f.owned.data();
+      ++it;
     }
-    return;
   }
-  wait_until([&] {
-    if (p.written >= seq) return true;
-    if (!p.failure.empty()) throw_lost(p, "cannot send to");
-    return false;
-  });
 }
 
-// ---------------------------------------------------------------- reading
+std::exception_ptr World::lost(const Peer& p, std::string_view doing) const {
+  const std::string who = "rank " + std::to_string(p.rank) + " (" + (p.where.empty() ? where(p.rank) : p.where) + ")";
+  if (!p.clean && !p.why.empty())
+    return std::make_exception_ptr(ChannelClosed("rmpi: rank " + std::to_string(rank_) + " " + std::string(doing) +
+                                                 " " + who + ": the connection failed: " + p.why));
+  return std::make_exception_ptr(ChannelClosed("rmpi: rank " + std::to_string(rank_) + " " + std::string(doing) +
+                                               " " + who + ", which closed its connection (it finished or died)"));
+}
 
-void World::begin_frame(Peer& p, const wire::FrameHeader& h) {
+void World::throw_lost(const Peer& p, std::string_view doing) const { std::rethrow_exception(lost(p, doing)); }
+
+// ---------------------------------------------------------------- matching
+
+bool World::matches(const RequestState& r, std::uint32_t context, int src, std::uint16_t tag) const {
+  if (r.context != context) return false;
+  if (r.src != kAnyRank && r.src != src) return false;
+  if (r.tag == kAnyUserTag) return (tag & kUserTagBit) != 0;
+  return r.tag == tag;
+}
+
+std::exception_ptr World::refusal(const RequestState& r, int src, std::uint64_t type_tag, std::size_t size) const {
+  const auto comm_rank = [&](int w) { return r.comm ? r.comm->comm_rank_of(w) : w; };
+  const int me = r.comm ? r.comm->id : rank_;
+  if (r.type_tag != type_tag)
+    return std::make_exception_ptr(TypeError("rank " + std::to_string(me) + " received a message from rank " +
+                                             std::to_string(comm_rank(src)) + " sent as " +
+                                             rmpi::detail::describe_type(type_tag) + " where " +
+                                             std::string(r.type_name) + " was expected"));
+  if (r.has_posted) {
+    const PostedRecv& p = r.posted;
+    const bool fits = size % p.elem_size == 0 && (p.exact ? size == p.capacity : size <= p.capacity);
+    if (!fits) {
+      const std::string buffer =
+          p.describe ? p.describe(p) : std::to_string(p.capacity) + " bytes";
+      return std::make_exception_ptr(Error(
+          "rmpi: rank " + std::to_string(me) + " received a message of " + std::to_string(size) +
+          " bytes from rank " + std::to_string(comm_rank(src)) + " into a buffer of " + buffer +
+          (p.exact ? " (the sizes must be equal)" : " (too small)") + "; the message stays queued"));
+    }
+  }
+  return nullptr;
+}
+
+void World::bind_status(RequestState& r, int src, std::uint16_t tag, std::size_t size) {
+  r.status.source = r.comm ? r.comm->comm_rank_of(src) : src;
+  r.status.tag = (tag & kUserTagBit) ? (tag & ~kUserTagBit) : tag;
+  r.status.bytes = size;
+}
+
+void World::fail(RequestState& r, std::exception_ptr e) {
+  r.error = std::move(e);
+  r.done = true;
+}
+
+void World::deliver(RequestState& r, Arrival& a) {
+  bind_status(r, a.src, a.tag, a.size);
+  if (r.has_posted) {
+    std::byte* dest = r.posted.prepare(r.posted.target, a.size);
+    if (a.size) std::memcpy(dest, a.data.get(), a.size);
+    r.received.into_posted = true;
+  } else {
+    r.received.data = std::move(a.data);
+    r.received.size = a.size;
+  }
+  r.done = true;
+}
+
+std::byte* World::frame_begin(int peer, const wire::FrameHeader& h) {
+  Peer& p = peers_[static_cast<std::size_t>(peer)];
   p.cur = h;
-  p.got = 0;
-  p.to_posted = false;
-  p.in_payload = true;
+  p.target.reset();
   if (h.kind == wire::FrameKind::control) {
-    if (h.flags != kTypeNameFrame || h.length > kMaxTypeName)
+    if (h.flags != static_cast<std::uint16_t>(ControlFrame::type_name) || h.length > kMaxTypeName)
       throw ProtocolError("unexpected control frame (flags " + std::to_string(h.flags) + ", " +
                           std::to_string(h.length) + " bytes)");
-  } else if (h.kind != wire::FrameKind::data) {
+    p.into = Into::control;
+    p.control.resize(h.length);
+    return h.length ? p.control.data() : g_empty_payload;
+  }
+  if (h.kind != wire::FrameKind::data)
     throw ProtocolError("unexpected frame kind " + std::to_string(static_cast<int>(h.kind)));
-  }
-  const Key key{h.channel, static_cast<std::uint32_t>(p.rank), h.flags};
-  if (h.kind == wire::FrameKind::data && posting_.recv && !posting_.done && posting_.key == key &&
-      posting_.recv->type_tag == h.type_tag && h.length % posting_.recv->elem_size == 0) {
-    auto it = queues_.find(key);
-    if (it == queues_.end() || it->second.empty()) {
-      p.to_posted = true;
-      p.dest = posting_.recv->prepare(posting_.recv->target, h.length);
+  for (auto it = posted_.begin(); it != posted_.end();) {
+    RequestState& r = **it;
+    if (!matches(r, h.channel, peer, h.flags)) {
+      ++it;
+      continue;
     }
+    if (auto why = refusal(r, peer, h.type_tag, h.length)) {
+      fail(r, why);  // the message stays for a later receive
+      it = posted_.erase(it);
+      continue;
+    }
+    p.into = Into::request;
+    p.target = *it;
+    posted_.erase(it);
+    bind_status(r, peer, h.flags, h.length);
+    if (r.has_posted) {
+      r.received.into_posted = true;
+      std::byte* d = r.posted.prepare(r.posted.target, h.length);
+      return h.length ? d : g_empty_payload;
+    }
+    r.received.data = std::make_unique_for_overwrite<std::byte[]>(std::max<std::uint64_t>(h.length, 1));
+    r.received.size = h.length;
+    return r.received.data.get();
   }
-  if (!p.to_posted) {
-    p.owned = std::make_unique_for_overwrite<std::byte[]>(std::max<std::uint64_t>(h.length, 1));
-    p.dest = p.owned.get();
-  }
-  if (h.length == 0) complete_frame(p);
+  Arrival a;
+  a.context = h.channel;
+  a.src = peer;
+  a.tag = h.flags;
+  a.type_tag = h.type_tag;
+  a.size = h.length;
+  a.data = std::make_unique_for_overwrite<std::byte[]>(std::max<std::uint64_t>(h.length, 1));
+  p.into = Into::arrival;
+  p.arrival = unexpected_.insert(unexpected_.end(), std::move(a));
+  return p.arrival->data.get();
 }
 
-void World::complete_frame(Peer& p) {
-  p.in_payload = false;
-  const wire::FrameHeader& h = p.cur;
-  if (h.kind == wire::FrameKind::control) {
-    rmpi::detail::remember_type(h.type_tag,
-                                std::string_view(reinterpret_cast<const char*>(p.owned.get()), h.length));
-  } else if (p.to_posted) {
-    posting_.done = true;
+void World::frame_end(int peer) {
+  Peer& p = peers_[static_cast<std::size_t>(peer)];
+  switch (p.into) {
+    case Into::control:
+      rmpi::detail::remember_type(p.cur.type_tag,
+                                  std::string_view(reinterpret_cast<const char*>(p.control.data()), p.control.size()));
+      break;
+    case Into::request:
+      p.target->done = true;
+      p.target.reset();
+      break;
+    case Into::arrival: {
+      Arrival& a = *p.arrival;
+      a.complete = true;
+      if (a.claimed) {
+        RequestPtr r = std::move(a.claimed);
+        deliver(*r, a);
+        unexpected_.erase(p.arrival);
+      }
+      break;
+    }
+    case Into::nothing:
+      break;
+  }
+  p.into = Into::nothing;
+}
+
+// ---------------------------------------------------------------- operations
+
+RequestPtr World::start_send(const std::shared_ptr<CommState>& comm, int dest, std::uint16_t tag, OutMessage m,
+                             bool blocking) {
+  if (finished_) throw Error("rmpi: send after rmpi::finish (rank " + std::to_string(rank_) + ")");
+  auto r = std::make_shared<RequestState>();
+  r->kind = RequestState::Kind::send;
+  r->world = shared_from_this();
+  r->peer = dest;
+  r->comm = comm;
+  if (dest == rank_) {
+    // Through the matcher as if it had arrived.
+    const wire::FrameHeader h{.kind = wire::FrameKind::data, .flags = tag,
+                              .source = static_cast<std::uint32_t>(rank_), .channel = comm->context,
+                              .type_tag = m.type_tag, .length = m.payload.size()};
+    std::byte* into = frame_begin(rank_, h);
+    if (!m.payload.empty()) std::memcpy(into, m.payload.data(), m.payload.size());
+    frame_end(rank_);
+    r->done = true;
+    return r;
+  }
+  Peer& p = peers_[static_cast<std::size_t>(dest)];
+  if (p.gone) throw_lost(p, "cannot send to");
+  Link& link = link_to(dest, false);
+  if (p.gone) throw_lost(p, "cannot send to");
+  if (p.announced.insert(m.type_tag).second) {
+    OutFrame name;
+    name.owned.assign(reinterpret_cast<const std::byte*>(m.type_name.data()),
+                      reinterpret_cast<const std::byte*>(m.type_name.data()) + m.type_name.size());
+    name.data = name.owned.data();
+    name.size = name.owned.size();
+    name.header = wire::encode_header({.kind = wire::FrameKind::control,
+                                       .flags = static_cast<std::uint16_t>(ControlFrame::type_name),
+                                       .source = static_cast<std::uint32_t>(rank_), .type_tag = m.type_tag,
+                                       .length = name.size});
+    link.write(std::move(name), WriteMode::copy_if_pending);
+  }
+  OutFrame f;
+  f.header = wire::encode_header({.kind = wire::FrameKind::data, .flags = tag,
+                                  .source = static_cast<std::uint32_t>(rank_), .channel = comm->context,
+                                  .type_tag = m.type_tag, .length = m.payload.size()});
+  const bool held = m.owns || m.keep;
+  if (m.owns) {
+    f.owned = std::move(m.owned);
+    f.data = f.owned.data();
+    f.size = f.owned.size();
   } else {
-    queues_[Key{h.channel, static_cast<std::uint32_t>(p.rank), h.flags}].push_back(
-        Inbound{h.type_tag, std::move(p.owned), h.length});
+    f.data = m.payload.data();
+    f.size = m.payload.size();
+    f.keep = std::move(m.keep);
   }
-  p.owned.reset();
-  p.to_posted = false;
-  p.dest = nullptr;
+  const bool eager = held || f.size < kEagerLimit;
+  const std::uint64_t seq = link.write(std::move(f), eager ? WriteMode::copy_if_pending : WriteMode::borrow);
+  rearm(p);
+  if (p.gone) throw_lost(p, "cannot send to");
+  if (eager) {
+    r->done = true;
+  } else {
+    r->seq = seq;
+  }
+  (void)blocking;
+  return r;
 }
 
-void World::parse(Peer& p) {
-  for (;;) {
-    const std::size_t avail = p.in_end - p.in_begin;
-    if (!p.in_payload) {
-      if (avail < wire::kHeaderSize) break;
-      const auto h = wire::decode_header(
-          std::span<const std::byte, wire::kHeaderSize>(p.inbuf.data() + p.in_begin, wire::kHeaderSize),
-          wire::kDefaultDataLimit);
-      p.in_begin += wire::kHeaderSize;
-      begin_frame(p, h);
+RequestPtr World::start_recv(const std::shared_ptr<CommState>& comm, int src, int tag, std::uint64_t type_tag,
+                             std::string_view type_name, const PostedRecv* posted, std::shared_ptr<void> keep) {
+  if (finished_) throw Error("rmpi: recv after rmpi::finish (rank " + std::to_string(rank_) + ")");
+  auto r = std::make_shared<RequestState>();
+  r->kind = RequestState::Kind::recv;
+  r->world = shared_from_this();
+  r->comm = comm;
+  r->context = comm->context;
+  r->src = src;
+  r->tag = tag;
+  r->type_tag = type_tag;
+  r->type_name = type_name;
+  if (posted) {
+    r->has_posted = true;
+    r->posted = *posted;
+  }
+  r->keep = std::move(keep);
+  for (auto it = unexpected_.begin(); it != unexpected_.end(); ++it) {
+    Arrival& a = *it;
+    if (a.claimed || !matches(*r, a.context, a.src, a.tag)) continue;
+    if (auto why = refusal(*r, a.src, a.type_tag, a.size)) {
+      fail(*r, why);
+      return r;
+    }
+    if (a.complete) {
+      deliver(*r, a);
+      unexpected_.erase(it);
     } else {
-      if (avail == 0) break;
-      const std::size_t take = std::min<std::size_t>(avail, p.cur.length - p.got);
-      std::memcpy(p.dest + p.got, p.inbuf.data() + p.in_begin, take);
-      p.got += take;
-      p.in_begin += take;
-      if (p.got == p.cur.length) complete_frame(p);
+      a.claimed = r;
+    }
+    return r;
+  }
+  if (src != kAnyRank && src != rank_) {
+    Peer& p = peers_[static_cast<std::size_t>(src)];
+    if (!p.gone && !p.link) {
+      try {
+        link_to(src, true);  // so that its death is seen while we wait
+      } catch (const ConnectError&) {
+      }
+    }
+    if (p.gone) {
+      fail(*r, lost(p, "waits for a message from"));
+      return r;
     }
   }
-  if (p.in_begin == p.in_end) {
-    p.in_begin = p.in_end = 0;
-  } else if (p.in_begin > 0) {
-    std::memmove(p.inbuf.data(), p.inbuf.data() + p.in_begin, p.in_end - p.in_begin);
-    p.in_end -= p.in_begin;
-    p.in_begin = 0;
+  posted_.push_back(r);
+  return r;
+}
+
+std::optional<Status> World::probe(const std::shared_ptr<CommState>& comm, int src, int tag, bool wait) {
+  if (finished_) throw Error("rmpi: probe after rmpi::finish (rank " + std::to_string(rank_) + ")");
+  RequestState q;
+  q.comm = comm;
+  q.context = comm->context;
+  q.src = src;
+  q.tag = tag;
+  std::optional<Status> found;
+  const auto look = [&] {
+    for (const Arrival& a : unexpected_) {
+      if (a.claimed || !matches(q, a.context, a.src, a.tag)) continue;
+      bind_status(q, a.src, a.tag, a.size);
+      found = q.status;
+      return true;
+    }
+    if (src != kAnyRank && src != rank_ && peers_[static_cast<std::size_t>(src)].gone)
+      throw_lost(peers_[static_cast<std::size_t>(src)], "probes for a message from");
+    return false;
+  };
+  if (src != kAnyRank && src != rank_ && !peers_[static_cast<std::size_t>(src)].link &&
+      !peers_[static_cast<std::size_t>(src)].gone) {
+    try {
+      link_to(src, true);
+    } catch (const ConnectError&) {
+    }
+  }
+  if (look()) return found;
+  if (!wait) {
+    progress(0);
+    look();
+    return found;
+  }
+  if (src == rank_)
+    throw Error("rmpi: rank " + std::to_string(comm->id) + " probes for a message from itself with none queued");
+  wait_until(look);
+  return found;
+}
+
+bool World::complete(RequestState& r) {
+  if (r.done) return true;
+  if (r.kind == RequestState::Kind::send) {
+    Peer& p = peers_[static_cast<std::size_t>(r.peer)];
+    if (p.link && p.link->written() >= r.seq) {
+      r.done = true;
+    } else if (p.gone) {
+      fail(r, lost(p, "cannot send to"));
+    }
+  }
+  return r.done;
+}
+
+void World::wait(RequestState& r) {
+  if (!complete(r)) {
+    if (r.kind == RequestState::Kind::recv && r.src == rank_)
+      throw Error("rmpi: rank " + std::to_string(r.comm ? r.comm->id : rank_) +
+                  " receives from itself with no message queued (it would wait forever)");
+    wait_until([&] { return complete(r); });
+  }
+  if (r.error) {
+    auto e = r.error;
+    r.error = nullptr;
+    std::rethrow_exception(e);
   }
 }
 
-void World::read_peer(Peer& p) {
-  try {
-    while (p.failure.empty() && !p.eof) {
-      std::byte* into;
-      std::size_t room;
-      const bool direct = p.in_payload && p.in_begin == p.in_end && p.cur.length - p.got >= kDirectRead;
-      if (direct) {
-        into = p.dest + p.got;
-        room = p.cur.length - p.got;
-      } else {
-        into = p.inbuf.data() + p.in_end;
-        room = p.inbuf.size() - p.in_end;
-      }
-      const ssize_t n = ::recv(p.fd.get(), into, room, 0);
-      if (n > 0) {
-        if (direct) {
-          p.got += static_cast<std::size_t>(n);
-          if (p.got == p.cur.length) complete_frame(p);
-        } else {
-          p.in_end += static_cast<std::size_t>(n);
-          parse(p);
-        }
-      } else if (n == 0) {
-        p.eof = true;
-        if (p.in_payload || p.in_end != p.in_begin) {
-          const bool posted = p.to_posted;
-          fail_peer(p, "the peer closed the connection in the middle of a message");
-          if (posted) p.to_posted = false;
-        }
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        return;
-      } else if (errno != EINTR) {
-        fail_peer(p, std::string("read failed: ") + std::strerror(errno));
-      }
-    }
-  } catch (const Error& e) {
-    fail_peer(p, std::string("bad frame: ") + e.what());
+bool World::test(RequestState& r) {
+  if (!complete(r)) {
+    progress(0);
+    if (!complete(r)) return false;
   }
+  if (r.error) std::rethrow_exception(r.error);
+  return true;
+}
+
+bool World::cancel(RequestState& r) {
+  if (r.kind != RequestState::Kind::recv || r.done) return false;
+  for (auto it = posted_.begin(); it != posted_.end(); ++it) {
+    if (it->get() == &r) {
+      posted_.erase(it);
+      r.cancelled = true;
+      r.done = true;
+      r.error = std::make_exception_ptr(Error("rmpi: the receive was cancelled"));
+      return true;
+    }
+  }
+  return false;  // bound to a message that is arriving
+}
+
+std::size_t World::wait_any(const std::vector<RequestState*>& rs) {
+  if (std::none_of(rs.begin(), rs.end(), [](RequestState* r) { return r != nullptr; })) return rs.size();
+  std::size_t found = rs.size();
+  const auto any = [&] {
+    for (std::size_t i = 0; i < rs.size(); ++i)
+      if (rs[i] && complete(*rs[i])) {
+        found = i;
+        return true;
+      }
+    return false;
+  };
+  wait_until(any);
+  return found;
+}
+
+std::optional<std::size_t> World::test_any(const std::vector<RequestState*>& rs) {
+  const auto any = [&]() -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < rs.size(); ++i)
+      if (rs[i] && complete(*rs[i])) return i;
+    return std::nullopt;
+  };
+  if (auto i = any()) return i;
+  progress(0);
+  return any();
 }
 
 // ---------------------------------------------------------------- waiting
 
-void World::poll_once(int timeout_ms) {
-  pollfds_.clear();
-  polled_.clear();
-  for (auto& up : peers_) {
-    if (!up || !up->failure.empty()) continue;
-    Peer& p = *up;
-    short ev = 0;
-    if (!p.eof) ev |= POLLIN;
-    if (!p.out.empty()) ev |= POLLOUT;
-    if (!ev) continue;
-    pollfds_.push_back({p.fd.get(), ev, 0});
-    polled_.push_back(&p);
+void World::progress(int timeout_ms) {
+  for (Peer* p : spinning_) {
+    if (!p->link->closed()) p->link->progress(0);
+    rearm(*p);
   }
-  if (pollfds_.empty()) {
-    if (timeout_ms != 0) throw Error("rmpi: rank " + std::to_string(rank_) + " waits with no connection left");
-    return;
-  }
-  const int n = ::poll(pollfds_.data(), pollfds_.size(), timeout_ms);
-  if (n <= 0) return;
-  for (std::size_t i = 0; i < pollfds_.size(); ++i) {
-    const short re = pollfds_[i].revents;
-    if (!re) continue;
-    Peer& p = *polled_[i];
-    if (re & POLLOUT) write_peer(p);
-    if (re & (POLLIN | POLLHUP | POLLERR)) {
-      if (!p.eof) read_peer(p);
-      else if (re & (POLLHUP | POLLERR)) write_peer(p);
+  if (timeout_ms != 0) {
+    for (Peer* p : spinning_) {
+      if (p->link->closed()) continue;
+      if (p->link->fd() < 0) timeout_ms = timeout_ms < 0 ? 1 : std::min(timeout_ms, 1);
+      if (!p->link->prepare_to_block()) timeout_ms = 0;
     }
+  }
+  std::array<epoll_event, 64> evs{};
+  const int n = ::epoll_wait(epoll_.get(), evs.data(), static_cast<int>(evs.size()), timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t key = evs[static_cast<std::size_t>(i)].data.u64;
+    if (key == kListenerKey) {
+      adopt_links();
+      continue;
+    }
+    Peer& p = peers_[static_cast<std::size_t>(key)];
+    if (!p.link || p.link->closed()) continue;
+    p.link->progress(evs[static_cast<std::size_t>(i)].events);
+    rearm(p);
   }
 }
 
@@ -318,80 +534,45 @@ void World::wait_until(Pred pred) {
   if (pred()) return;
   const auto spin_end = Clock::now() + spin_;
   for (;;) {
-    poll_once(0);
+    progress(0);
     if (pred()) return;
     if (Clock::now() >= spin_end) break;
     ::sched_yield();
   }
   for (;;) {
-    poll_once(-1);
+    progress(-1);
     if (pred()) return;
   }
 }
 
-Received World::receive(std::uint32_t context, int src, std::uint16_t tag, std::uint64_t type_tag,
-                        std::string_view type_name, PostedRecv* posted, int my_id, int src_id) {
-  if (finished_) throw Error("rmpi: recv after rmpi::finish (rank " + std::to_string(rank_) + ")");
-  const Key key{context, static_cast<std::uint32_t>(src), tag};
-  auto& q = queues_[key];
-  const auto take = [&]() -> Received {
-    Inbound& m = q.front();
-    if (m.type_tag != type_tag)
-      throw TypeError("rank " + std::to_string(my_id) + " received a message from rank " +
-                      std::to_string(src_id) + " sent as " + rmpi::detail::describe_type(m.type_tag) +
-                      " where " + std::string(type_name) + " was expected");
-    Received r;
-    r.data = std::move(m.data);
-    r.size = m.size;
-    q.pop_front();
-    return r;
-  };
-  if (!q.empty()) return take();
-  if (src == rank_)
-    throw Error("rmpi: rank " + std::to_string(my_id) +
-                " receives from itself with no message queued (it would wait forever)");
-  Peer& p = *peers_[static_cast<std::size_t>(src)];
-  struct Unpost {
-    World& w;
-    Peer& p;
-    ~Unpost() {
-      if (p.to_posted) w.fail_peer(p, "a receive into a posted buffer was abandoned");
-      w.posting_ = Posting{};
-    }
-  };
-  posting_ = Posting{key, posted, false};
-  Unpost unpost{*this, p};
-  wait_until([&] {
-    if (posting_.done || !q.empty()) return true;
-    if (!p.failure.empty() || p.eof) throw_lost(p, "waits for a message from");
-    return false;
-  });
-  if (posting_.done) {
-    Received r;
-    r.into_posted = true;
-    return r;
-  }
-  return take();
-}
-
 void World::finish() {
-  if (finished_) return;
+  if (finished_ || finishing_) return;
+  finishing_ = true;
+  adopt_links();
+  const auto flushed = [&] {
+    for (auto& p : peers_)
+      if (p.link && !p.link->closed() && p.link->wants_write()) return false;
+    return true;
+  };
+  wait_until(flushed);
+  for (auto& p : peers_)
+    if (p.link && !p.link->closed() && !p.goodbye) {
+      p.goodbye = true;
+      p.link->close_write();
+      rearm(p);
+    }
+  // Every linked peer closes its side once it finishes too.
+  wait_until([&] {
+    for (auto& p : peers_)
+      if (p.link && !p.link->closed()) return false;
+    return true;
+  });
   finished_ = true;
-  wait_until([&] {
-    for (auto& p : peers_)
-      if (p && p->failure.empty() && !p->out.empty()) return false;
-    return true;
-  });
-  for (auto& p : peers_)
-    if (p && p->failure.empty()) ::shutdown(p->fd.get(), SHUT_WR);
-  wait_until([&] {
-    for (auto& p : peers_)
-      if (p && p->failure.empty() && !p->eof) return false;
-    return true;
-  });
-  for (auto& p : peers_)
-    if (p) p->fd.reset();
-  queues_.clear();
+  if (mesh_) mesh_->stop();
+  adopt_links();  // close what arrived meanwhile
+  for (auto& p : peers_) p.link.reset();
+  unexpected_.clear();
+  posted_.clear();
 }
 
 }  // namespace rmpi::detail

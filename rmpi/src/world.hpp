@@ -1,144 +1,175 @@
 #pragma once
-// The data plane of one process: its connections to every other rank and the
-// progress engine that moves frames over them. Single-threaded: progress
-// happens inside send, recv and finish, in the calling thread.
+// The progress engine of one process (World): its links to other ranks
+// (link.hpp), the matcher (posted receives and unexpected messages, both in
+// order), and the requests that complete in it. Single-threaded: progress
+// happens inside rmpi calls, in the calling thread. Links are made on
+// demand by the Mesh (mesh.hpp), at a pair's first message.
 //
-// Frames on a rank connection (rmpi/wire.hpp header):
-//   data    : source = world rank, channel = context id, flags = tag,
-//             type_tag = the message's type tag, payload = message bytes;
-//   control : flags = kTypeNameFrame: payload = the C++ name of type_tag, sent
-//             once per type and connection before the first message of it,
-//             so the receiver can name the sender's type in a TypeError;
-//             flags = kHelloFrame: the connection's first frame after the
-//             handshake, source = the sender's world rank.
+// Frames on a link (rmpi/wire.hpp header):
+//   data    : source = world rank, channel = context id, flags = wire tag
+//             (comm.hpp: internal 0..0x7fff, user 0x8000|n), type_tag = the
+//             message's type tag, payload = message bytes;
+//   control : flags = ControlFrame::type_name: payload = the C++ name of
+//             type_tag, sent once per type and link before the first
+//             message of it, so the receiver can name the sender's type.
+#include <sys/epoll.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <exception>
+#include <list>
 #include <memory>
-#include <span>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
-#include <poll.h>
 
 #include <rmpi/comm.hpp>
 #include <rmpi/wire.hpp>
 
+#include "link.hpp"
 #include "net.hpp"
 
 namespace rmpi::detail {
 
-inline constexpr std::uint16_t kTypeNameFrame = 1;
-inline constexpr std::uint16_t kHelloFrame = 2;
-/// Sends below this many bytes are copied and queued (eager).
-inline constexpr std::size_t kEagerLimit = 64 * 1024;
-
-/// One connection to another rank.
-struct Peer {
-  int rank = -1;
-  Fd fd;
-  std::string where;  // "127.0.0.1:4242" or "local socket @name"
-  bool eof = false;
-  std::string failure;  // non-empty once the connection broke
-
-  struct OutFrame {
-    wire::HeaderBytes header{};
-    std::vector<std::byte> owned;
-    const std::byte* data = nullptr;
-    std::size_t size = 0;
-    std::size_t sent = 0;  // of header + payload
-  };
-  std::deque<OutFrame> out;
-  std::uint64_t queued = 0;  // frames ever queued
-  std::uint64_t written = 0;  // frames ever fully written
-  std::unordered_set<std::uint64_t> announced;
-
-  std::vector<std::byte> inbuf;
-  std::size_t in_begin = 0;
-  std::size_t in_end = 0;
-  bool in_payload = false;
-  wire::FrameHeader cur;
-  std::byte* dest = nullptr;
-  std::size_t got = 0;
-  bool to_posted = false;
-  std::unique_ptr<std::byte[]> owned;
+/// The kinds of control frames on rank links (FrameHeader::flags).
+enum class ControlFrame : std::uint16_t {
+  type_name = 1,       // payload: the name of type_tag
+  hello = 2,           // connector → acceptor after the handshake; source = its rank
+  hello_accepted = 3,  // acceptor → connector: this connection is the pair's link
+  hello_declined = 4,  // acceptor → connector: the acceptor's own connection wins
 };
 
-class World {
+/// Sends below this many bytes are copied when they cannot be written at
+/// once (eager); larger blocking sends wait until written (zero copy).
+inline constexpr std::size_t kEagerLimit = 64 * 1024;
+
+class Mesh;
+
+/// One operation of the engine (rmpi/request.hpp's handle points at it).
+struct RequestState {
+  enum class Kind : std::uint8_t { send, recv };
+  Kind kind = Kind::recv;
+  std::shared_ptr<class World> world;
+  bool done = false;
+  bool cancelled = false;
+  bool taken = false;
+  std::exception_ptr error;
+  // send
+  int peer = -1;
+  std::uint64_t seq = 0;  // link sequence number; 0 = complete at once
+  // recv
+  std::shared_ptr<CommState> comm;
+  std::uint32_t context = 0;
+  int src = kAnyRank;      // world rank
+  int tag = kAnyUserTag;   // wire tag
+  std::uint64_t type_tag = 0;
+  std::string_view type_name;
+  bool has_posted = false;
+  PostedRecv posted{};
+  std::shared_ptr<void> keep;  // keeps posted.target alive
+  Status status{};
+  Received received;
+};
+
+class World final : public FrameSink, public std::enable_shared_from_this<World> {
  public:
-  World(int rank, int size, std::chrono::microseconds spin, std::vector<std::unique_ptr<Peer>> peers);
+  World(int rank, int size, std::chrono::microseconds spin, std::unique_ptr<Mesh> mesh);
   ~World();
 
   int rank() const { return rank_; }
   int size() const { return size_; }
 
-  /// Sends to world rank `dest`. `owned`, when given, holds the payload and
-  /// may be moved from (no copy); otherwise `payload` is borrowed.
-  void send(std::uint32_t context, int dest, std::uint16_t tag, std::uint64_t type_tag,
-            std::string_view type_name, std::span<const std::byte> payload,
-            std::vector<std::byte>* owned);
+  /// Starts a send to world rank `dest` (see Comm::start_send).
+  RequestPtr start_send(const std::shared_ptr<CommState>& comm, int dest, std::uint16_t tag, OutMessage m,
+                        bool blocking);
+  /// Posts a receive (`src` world rank or kAnyRank, `tag` wire tag or kAnyUserTag).
+  RequestPtr start_recv(const std::shared_ptr<CommState>& comm, int src, int tag, std::uint64_t type_tag,
+                        std::string_view type_name, const PostedRecv* posted, std::shared_ptr<void> keep);
+  std::optional<Status> probe(const std::shared_ptr<CommState>& comm, int src, int tag, bool wait);
 
-  /// Receives the next message of (context, world rank src, tag).
-  /// `my_id` / `src_id` are the communicator ranks used in error messages.
-  Received receive(std::uint32_t context, int src, std::uint16_t tag, std::uint64_t type_tag,
-                   std::string_view type_name, PostedRecv* posted, int my_id, int src_id);
+  void wait(RequestState& r);
+  bool test(RequestState& r);
+  bool cancel(RequestState& r);
+  std::size_t wait_any(const std::vector<RequestState*>& rs);
+  std::optional<std::size_t> test_any(const std::vector<RequestState*>& rs);
 
-  /// Flushes, says goodbye to every peer and waits for theirs; idempotent.
+  /// Flushes, says goodbye to every linked peer and waits for theirs; idempotent.
   void finish();
   bool finished() const { return finished_; }
 
   /// Next context id this process has not used (comm_split agrees on one).
   std::uint32_t next_context = 1;
 
+  // FrameSink
+  std::byte* frame_begin(int peer, const wire::FrameHeader& h) override;
+  void frame_end(int peer) override;
+  void link_closed(int peer, bool clean, const std::string& why) override;
+
  private:
-  struct Key {
-    std::uint32_t context;
-    std::uint32_t src;
-    std::uint16_t tag;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    std::size_t operator()(const Key& k) const {
-      return std::hash<std::uint64_t>()((std::uint64_t{k.context} << 32) ^ (std::uint64_t{k.src} << 16) ^
-                                        k.tag);
-    }
-  };
-  struct Inbound {
+  /// A message that arrived before a receive matched it (complete or still
+  /// arriving), in arrival order.
+  struct Arrival {
+    std::uint32_t context = 0;
+    int src = 0;
+    std::uint16_t tag = 0;
     std::uint64_t type_tag = 0;
-    std::unique_ptr<std::byte[]> data;
     std::size_t size = 0;
+    std::unique_ptr<std::byte[]> data;
+    bool complete = false;
+    RequestPtr claimed;  // a receive bound to it while it arrives
   };
-  struct Posting {
-    Key key{};
-    PostedRecv* recv = nullptr;  // null = no receive posted
-    bool done = false;
+  enum class Into : std::uint8_t { nothing, control, request, arrival };
+  struct Peer {
+    int rank = -1;
+    std::unique_ptr<Link> link;
+    bool gone = false;
+    bool clean = false;
+    std::string why;
+    std::string where;
+    bool out_armed = false;
+    bool goodbye = false;
+    std::unordered_set<std::uint64_t> announced;
+    // the frame being read
+    wire::FrameHeader cur{};
+    Into into = Into::nothing;
+    RequestPtr target;
+    std::list<Arrival>::iterator arrival;
+    std::vector<std::byte> control;
   };
 
+  bool complete(RequestState& r);
   template <class Pred>
   void wait_until(Pred pred);
-  void poll_once(int timeout_ms);
-  void read_peer(Peer& p);
-  void parse(Peer& p);
-  void begin_frame(Peer& p, const wire::FrameHeader& h);
-  void complete_frame(Peer& p);
-  void write_peer(Peer& p);
-  void fail_peer(Peer& p, const std::string& why);
-  void queue_frame(Peer& p, const wire::FrameHeader& h, std::span<const std::byte> payload,
-                   std::vector<std::byte>* owned, bool copy);
+  void progress(int timeout_ms);
+  void adopt_links();
+  void add_link(int peer, std::unique_ptr<Link> link);
+  void rearm(Peer& p);
+  /// The link to `peer`, made on first use; throws like Mesh::connect.
+  Link& link_to(int peer, bool for_recv);
+
+  bool matches(const RequestState& r, std::uint32_t context, int src, std::uint16_t tag) const;
+  /// Why `r` cannot take a message of (type_tag, size) (empty = it can).
+  std::exception_ptr refusal(const RequestState& r, int src, std::uint64_t type_tag, std::size_t size) const;
+  void bind_status(RequestState& r, int src, std::uint16_t tag, std::size_t size);
+  void deliver(RequestState& r, Arrival& a);
+  void fail(RequestState& r, std::exception_ptr e);
   [[noreturn]] void throw_lost(const Peer& p, std::string_view doing) const;
+  std::exception_ptr lost(const Peer& p, std::string_view doing) const;
+  std::string where(int peer) const;
 
   int rank_;
   int size_;
   std::chrono::microseconds spin_;
-  std::vector<std::unique_ptr<Peer>> peers_;  // indexed by world rank; null for self
-  std::unordered_map<Key, std::deque<Inbound>, KeyHash> queues_;
-  Posting posting_;
-  std::vector<pollfd> pollfds_;
-  std::vector<Peer*> polled_;
+  std::unique_ptr<Mesh> mesh_;
+  Fd epoll_;
+  std::vector<Peer> peers_;  // indexed by world rank
+  std::vector<Peer*> spinning_;
+  std::list<Arrival> unexpected_;
+  std::list<RequestPtr> posted_;
+  bool finishing_ = false;
   bool finished_ = false;
 };
 

@@ -1,0 +1,57 @@
+#pragma once
+// The rank mesh of a job: the endpoint of every rank (from the rendezvous),
+// this rank's listener, and links made on demand. A pair connects at its
+// first message, over a Unix socket inside a node or TCP otherwise
+// (RMPI_TRANSPORT=tcp: TCP always), with the job-secret handshake; the
+// listener settles simultaneous connects (the lower rank's wins).
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <rmpi/detail/endpoint.hpp>
+
+#include "link.hpp"
+#include "rank_listener.hpp"
+
+namespace rmpi::detail {
+
+/// RMPI_TRANSPORT: auto (default: shared memory or a local socket inside a
+/// node, TCP between nodes) or tcp (TCP for every pair).
+enum class Transport { automatic, tcp };
+inline constexpr const char* kTransportEnv = "RMPI_TRANSPORT";
+/// Reads RMPI_TRANSPORT; throws rmpi::ConfigError naming a bad value.
+Transport transport_from_environment();
+
+class Mesh {
+ public:
+  Mesh(int rank, std::string secret, std::string node_id, Transport transport, std::vector<Endpoint> table,
+       std::unique_ptr<RankListener> listener, std::chrono::seconds connect_timeout);
+  ~Mesh();
+
+  /// The descriptor the engine polls for accepted connections.
+  int ready_fd() const { return listener_->ready_fd(); }
+  /// Links of the connections accepted since the last call.
+  std::vector<std::pair<int, std::unique_ptr<Link>>> take_accepted(FrameSink& sink);
+  /// The link to `peer`, connecting now (blocking, bounded by the connect
+  /// timeout). Throws rmpi::ConnectError naming the rank and where it is.
+  std::unique_ptr<Link> connect(int peer, FrameSink& sink);
+  /// "127.0.0.1:4242" or "local socket on 127.0.0.1".
+  std::string where(int peer) const;
+  /// Stops the listener (at finish).
+  void stop() { listener_->stop(); }
+
+ private:
+  bool local_path(int peer) const;
+  std::unique_ptr<Link> make_link(int peer, Fd fd, FrameSink& sink) const;
+
+  int rank_;
+  std::string secret_;
+  std::string node_id_;
+  Transport transport_;
+  std::vector<Endpoint> table_;
+  std::unique_ptr<RankListener> listener_;
+  std::chrono::seconds connect_timeout_;
+};
+
+}  // namespace rmpi::detail

@@ -1,0 +1,112 @@
+#pragma once
+// A rank's listener, alive for the whole job: one thread with one epoll loop
+// (no thread per connection) accepts on the TCP and the local socket, runs
+// each connection's job-secret handshake as a small state machine, and only
+// then reads its hello (which rank it is). Hostile peers are bounded:
+// - at most `max_unauthenticated` connections in their handshake; one more
+//   is accepted and closed at once;
+// - a handshake that is not done by `handshake_timeout` is dropped;
+// - bad peers are logged with their address, one line per second at most,
+//   plus a count of the ones held back.
+// Authenticated connections are handed to the engine (take / wait_for).
+//
+// Simultaneous connects of a pair are settled here, deterministically: the
+// connection started by the lower rank wins. Each side keeps a state per
+// peer (none / connecting / linked) under one mutex shared with the engine.
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net.hpp"
+
+namespace rmpi::detail {
+
+/// Limits of a listener against peers that have not proven the job secret
+/// (same variables and defaults as the node's and the rendezvous').
+struct ListenerLimits {
+  std::size_t max_unauthenticated = 256;
+  std::chrono::milliseconds handshake_timeout{10000};
+};
+/// RMPI_MAX_UNAUTHENTICATED and RMPI_HANDSHAKE_TIMEOUT_MS, or the defaults;
+/// throws rmpi::ConfigError naming a bad value.
+ListenerLimits listener_limits_from_environment();
+
+class RankListener {
+ public:
+  /// An authenticated connection of rank `peer`.
+  struct Accepted {
+    int peer = -1;
+    Fd fd;
+    bool local = false;
+  };
+  /// What the engine should do to get a link to a peer.
+  enum class Claim { connect, linked };
+
+  RankListener(int rank, int size, std::string secret, Fd tcp, Fd local, ListenerLimits limits);
+  ~RankListener();
+  RankListener(const RankListener&) = delete;
+  RankListener& operator=(const RankListener&) = delete;
+
+  /// Readable while accepted connections wait to be taken (an eventfd).
+  int ready_fd() const { return ready_.get(); }
+  /// Every accepted connection not taken yet.
+  std::vector<Accepted> take();
+  /// Waits for `peer`'s accepted connection; nullopt at the deadline.
+  std::optional<Accepted> wait_for(int peer, Clock::time_point deadline);
+
+  /// The engine wants a link to `peer`: `connect` (this side connects; state
+  /// becomes connecting) or `linked` (its connection was accepted: take it).
+  Claim claim(int peer);
+  /// The engine's own connect to `peer` ended; `won`: it is the pair's link.
+  void connected(int peer, bool won);
+
+  /// Stops the thread and closes the listeners (idempotent); writes the
+  /// held-back count of bad peers.
+  void stop();
+
+  std::size_t bad_peers() const;
+
+ private:
+  struct Conn;
+  enum class Pair { none, connecting, linked };
+  void loop();
+  void accept_from(int listen_fd, bool local);
+  void on_readable(Conn& c);
+  void drop(Conn& c, const std::string& why);
+  void report(const std::string& addr, const std::string& why);
+  void flush_log(Clock::time_point now, bool force);
+  void erase(Conn* c);
+
+  int rank_;
+  int size_;
+  std::string secret_;
+  Fd tcp_;
+  Fd local_;
+  ListenerLimits limits_;
+  Fd epoll_;
+  Fd stop_;
+  Fd ready_;
+  std::thread thread_;
+
+  // listener thread only
+  std::vector<std::unique_ptr<Conn>> conns_;
+  std::size_t unauthenticated_ = 0;
+  Clock::time_point paused_until_{};
+  bool paused_ = false;
+  std::optional<Clock::time_point> last_line_;
+  std::size_t held_ = 0;
+  std::string last_held_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Pair> pairs_;
+  std::vector<Accepted> accepted_;
+  std::size_t bad_ = 0;
+};
+
+}  // namespace rmpi::detail
