@@ -107,11 +107,18 @@ Link::Ticket Link::send(const wire::HeaderBytes& header, std::span<const std::by
   o.data = payload.data();
   o.size = payload.size();
   o.keep = std::move(keep);
-  const bool eager = o.size <= options_.eager_limit;
-  if (!eager && owned) {
+  // A borrowed payload the caller reuses at return (copy) must be copied:
+  // into the ring if a record can hold it, else into a buffer of ours.
+  const bool borrowed = !owned && !o.keep;
+  o.eager = o.size <= options_.eager_limit || (copy && borrowed && kH + o.size <= out_.max_body());
+  if (!o.eager && owned) {
     o.owned = std::move(*owned);
     o.data = o.owned.data();
+  } else if (!o.eager && copy && borrowed) {
+    o.owned.assign(o.data, o.data + o.size);
+    o.data = o.owned.data();
   }
+  const bool eager = o.eager;
   if (queue_.empty() && failure_.empty()) {
     const std::uint64_t before = out_.tail();
     const bool whole = push(o);
@@ -154,7 +161,7 @@ bool Link::push(Out& o) {
     out_.commit();
     return true;
   }
-  if (o.size <= options_.eager_limit) {
+  if (o.eager) {
     std::byte* b = out_.reserve(RecordKind::frame, kH + o.size);
     if (!b) return false;
     std::memcpy(b, o.header.data(), kH);
@@ -351,6 +358,16 @@ bool Link::pending() const {
     if (waiting_attach_ && out_ctl_->cma.load(std::memory_order_acquire) != RingControl::unknown) return true;
   }
   return false;
+}
+
+std::string Link::state() const {
+  std::string s = "queued " + std::to_string(queue_.size()) + " awaiting " + std::to_string(awaiting_.size());
+  if (!queue_.empty())
+    s += " (front " + std::to_string(queue_.front().size) + " B, " + std::to_string(queue_.front().sent) + " sent)";
+  s += ", out tail " + std::to_string(out_.tail()) + " head " + std::to_string(out_ctl_->head.load()) +
+       ", in head " + std::to_string(in_ctl_->head.load()) + " tail " + std::to_string(in_ctl_->tail.load()) +
+       (in_frame_ ? ", in a frame at " + std::to_string(in_got_) + "/" + std::to_string(in_len_) : "");
+  return s;
 }
 
 bool Link::peer_alive() {

@@ -127,6 +127,8 @@ class Link {
   /// Records read from the peer so far (for tests of wrap-around).
   std::uint64_t records_read() const { return records_read_; }
   const Segment& peer_segment() const { return peer_; }
+  /// The link's counters in one line (for diagnostics).
+  std::string state() const;
 
  private:
   struct Out {
@@ -138,6 +140,7 @@ class Link {
     std::size_t sent = 0;  // fallback: payload bytes already in the ring
     bool begun = false;    // fallback: frag_begin written
     bool close = false;    // the goodbye record
+    bool eager = false;    // whole into the ring
     std::shared_ptr<void> keep;
   };
   struct Awaiting {
