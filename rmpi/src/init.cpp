@@ -14,6 +14,7 @@
 #include "mesh.hpp"
 #include "net.hpp"
 #include "rank_listener.hpp"
+#include "shm/context.hpp"
 
 namespace rmpi {
 namespace {
@@ -37,6 +38,12 @@ std::shared_ptr<detail::World> build_world(const LaunchEnv& env) {
               env.node_id, {}};
   auto listener = std::make_unique<detail::RankListener>(env.rank, env.size, env.secret, std::move(tcp),
                                                          detail::listen_unix(me.local_name), limits);
+  // This rank's shared-memory segment, published beside its sockets.
+  std::unique_ptr<detail::shm::Context> shm;
+  if (transport == detail::Transport::shm) {
+    shm = detail::shm::Context::create(env.rank, env.local_size > 1 ? env.local_size : env.size, env.job_id);
+    if (shm) me.shm = shm->descriptor();
+  }
 
   // The rendezvous hands out every endpoint; pairs connect at their first message.
   const places::Message blob = places::encode(me);
@@ -50,6 +57,7 @@ std::shared_ptr<detail::World> build_world(const LaunchEnv& env) {
     ends.push_back(places::decode_payload<Endpoint>(std::as_bytes(std::span(t.data(), t.size()))));
   auto mesh = std::make_unique<detail::Mesh>(env.rank, env.secret, env.node_id, transport, std::move(ends),
                                              std::move(listener), env.init_timeout);
+  mesh->use_shm(std::move(shm));
   return std::make_shared<detail::World>(env.rank, env.size, env.spin, std::move(mesh));
 }
 

@@ -5,6 +5,7 @@
 
 #include <rmpi/error.hpp>
 
+#include "shm/context.hpp"
 #include "socket_link.hpp"
 #include "world.hpp"
 
@@ -14,10 +15,11 @@ Transport transport_from_environment() {
   const char* v = std::getenv(kTransportEnv);
   if (!v || !*v || std::strcmp(v, "auto") == 0) return Transport::automatic;
   if (std::strcmp(v, "tcp") == 0) return Transport::tcp;
+  if (std::strcmp(v, "shm") == 0) return Transport::shm;
   std::string shown(v, std::min<std::size_t>(std::strlen(v), 80));
   for (char& c : shown)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  throw ConfigError("rmpi: " + std::string(kTransportEnv) + "='" + shown + "' is not one of auto, tcp");
+  throw ConfigError("rmpi: " + std::string(kTransportEnv) + "='" + shown + "' is not one of auto, tcp, shm");
 }
 
 Mesh::Mesh(int rank, std::string secret, std::string node_id, Transport transport, std::vector<Endpoint> table,
@@ -31,8 +33,12 @@ bool Mesh::local_path(int peer) const {
   return transport_ != Transport::tcp && table_[static_cast<std::size_t>(peer)].node_id == node_id_;
 }
 
+void Mesh::use_shm(std::unique_ptr<shm::Context> context) { shm_ = std::move(context); }
+
 std::string Mesh::where(int peer) const {
   const Endpoint& e = table_[static_cast<std::size_t>(peer)];
+  if (static_cast<std::size_t>(peer) < shm_peer_.size() && shm_peer_[static_cast<std::size_t>(peer)])
+    return "shared memory on " + e.host;
   if (local_path(peer)) return "local socket on " + e.host;
   return e.host + ":" + std::to_string(e.port);
 }
@@ -43,6 +49,17 @@ std::unique_ptr<Link> Mesh::make_link(int peer, Fd fd, FrameSink& sink) const {
 
 std::vector<std::pair<int, std::unique_ptr<Link>>> Mesh::take_accepted(FrameSink& sink) {
   std::vector<std::pair<int, std::unique_ptr<Link>>> out;
+  if (shm_ && !shm_opened_) {
+    // Every rank of this node with a segment, in rank order (the ring slots).
+    shm_opened_ = true;
+    std::vector<shm::LocalRank> node;
+    for (std::size_t r = 0; r < table_.size(); ++r)
+      if (transport_ != Transport::tcp && table_[r].node_id == node_id_ && !table_[r].shm.empty())
+        node.push_back({static_cast<int>(r), table_[r].shm});
+    out = shm_->open_all(node, table_[static_cast<std::size_t>(rank_)].host, sink);
+    shm_peer_.assign(table_.size(), false);
+    for (const auto& [peer, link] : out) shm_peer_[static_cast<std::size_t>(peer)] = true;
+  }
   for (auto& a : listener_->take()) out.emplace_back(a.peer, make_link(a.peer, std::move(a.fd), sink));
   return out;
 }

@@ -15,10 +15,15 @@
 #include "rank_listener.hpp"
 
 namespace rmpi::detail {
+namespace shm {
+class Context;
+}
 
 /// RMPI_TRANSPORT: auto (default: shared memory or a local socket inside a
 /// node, TCP between nodes) or tcp (TCP for every pair).
-enum class Transport { automatic, tcp };
+/// shm: shared memory inside a node (opt-in until its oversubscribed runs
+/// are proven; see rmpi/src/shm), sockets otherwise.
+enum class Transport { automatic, tcp, shm };
 inline constexpr const char* kTransportEnv = "RMPI_TRANSPORT";
 /// Reads RMPI_TRANSPORT; throws rmpi::ConfigError naming a bad value.
 Transport transport_from_environment();
@@ -40,6 +45,9 @@ class Mesh {
   std::string where(int peer) const;
   /// Stops the listener (at finish).
   void stop() { listener_->stop(); }
+  /// Shared memory for the ranks of this node (set before the engine
+  /// starts): their links are handed out by the first take_accepted().
+  void use_shm(std::unique_ptr<shm::Context> context);
 
  private:
   bool local_path(int peer) const;
@@ -52,6 +60,9 @@ class Mesh {
   std::vector<Endpoint> table_;
   std::unique_ptr<RankListener> listener_;
   std::chrono::seconds connect_timeout_;
+  std::unique_ptr<shm::Context> shm_;
+  bool shm_opened_ = false;
+  std::vector<bool> shm_peer_;  // peers reached over shared memory
 };
 
 }  // namespace rmpi::detail

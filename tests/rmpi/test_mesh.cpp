@@ -115,7 +115,7 @@ TEST_CASE("an unreachable peer is a ConnectError naming its rank, host and port"
            .program = RMPI_TEST_PROGRAM,
            .args = {"exchange"},
            .extra_env = {{0, {{"RMPI_INIT_TIMEOUT", "2"}}}}});
-  const rmpi::detail::Endpoint fake{"127.0.0.1", dead, "rmpi-nobody-here", "elsewhere", ""};
+  const rmpi::detail::Endpoint fake{"127.0.0.1", dead, "rmpi-nobody-here", "elsewhere", {}};
   const auto blob = rmpi::places::encode(fake).payload;
   auto fake_rank = std::async(std::launch::async, [&] {
     return rmpi::rendezvous_exchange("127.0.0.1", job.server().port(), job.secret(), 1, 2,

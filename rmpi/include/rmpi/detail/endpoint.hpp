@@ -13,7 +13,7 @@ struct Endpoint {
   std::uint16_t port = 0;  // port of its TCP listener
   std::string local_name;  // abstract Unix socket name, for ranks of its node
   std::string node_id;     // RMPI_NODE_ID
-  std::string shm;         // the shared-memory segment's description (rmpi/src/shm); empty = none
+  std::string shm;         // its shared-memory segment (rmpi/src/shm/context.hpp); empty = none
   template <class A>
   void serialize(A& ar) {
     ar(host, port, local_name, node_id, shm);

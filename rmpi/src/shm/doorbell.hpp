@@ -1,0 +1,104 @@
+#pragma once
+// Waking a receiver that sleeps, and sleeping as one.
+//
+// The receiver owns the Doorbell in its segment (futex sleep, all rings) and
+// the `reader_sleeps` word of each ring it reads (epoll sleep, that link).
+// Before it sleeps it sets the word, issues a full fence, and looks at its
+// rings once more; a sender publishes a record, issues a full fence, and
+// reads `state`. One of the two always sees the other (the Dekker pattern),
+// so a wake-up is never lost, and a sender pays for a wake-up (a system
+// call) only when the receiver really sleeps.
+//
+// Two ways to sleep, because a rank may have sockets to watch as well:
+//   * futex: FUTEX_WAIT on `seq`, for a rank whose every pending peer is on
+//     shared memory. Waits are sliced (a timeout) so that the caller can poll
+//     the peers' pidfds for deaths between slices.
+//   * epoll: the receiver binds an abstract Unix datagram socket (its name is
+//     in the doorbell), adds it to its epoll set beside its sockets and its
+//     peers' pidfds, and a sender sends it one byte. One socket per link, because the
+//     engine polls one fd per link (an epoll fd holding this socket and the
+//     peer's pidfd). Abstract names vanish with
+//     the process; anyone who sends garbage there only causes a spurious wake.
+//     (An eventfd reached with pidfd_getfd would need ptrace rights over the
+//     receiver; a datagram socket needs none.)
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "segment.hpp"
+
+namespace rmpi::detail::shm {
+
+/// The sending side of wake-ups: one unbound datagram socket, opened lazily.
+class Waker {
+ public:
+  Waker() = default;
+  Waker(const Waker&) = delete;
+  Waker& operator=(const Waker&) = delete;
+  ~Waker();
+
+  /// Wakes the consumer of `ring` (whose segment's doorbell is `bell`) if
+  /// it sleeps. Call after publishing, or after freeing space for a producer.
+  void notify(Doorbell& bell, RingControl& ring) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (bell.state.load(std::memory_order_relaxed) != Doorbell::awake) wake_futex(bell);
+    if (ring.reader_sleeps.load(std::memory_order_relaxed)) wake_socket(ring);
+  }
+
+ private:
+  void wake_futex(Doorbell& bell);
+  void wake_socket(RingControl& ring);
+  int sock_ = -1;
+};
+
+/// The receiving side: arms the doorbell of this process's own segment.
+class Sleeper {
+ public:
+  explicit Sleeper(Doorbell& bell) : bell_(&bell) {}
+  Sleeper(const Sleeper&) = delete;
+  Sleeper& operator=(const Sleeper&) = delete;
+  ~Sleeper();
+
+  /// Announces a futex sleep; returns the token for futex_wait. The caller
+  /// must look at its rings again after this and disarm() if anything is
+  /// there.
+  std::uint32_t arm() {
+    const std::uint32_t token = bell_->seq.load(std::memory_order_acquire);
+    bell_->state.store(Doorbell::futex, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return token;
+  }
+  void disarm() { bell_->state.store(Doorbell::awake, std::memory_order_relaxed); }
+
+  /// Sleeps until a sender bumps `seq` past `token`, or `timeout`.
+  void futex_wait(std::uint32_t token, std::chrono::microseconds timeout);
+
+ private:
+  Doorbell* bell_;
+};
+
+/// The epoll side of one ring: a datagram socket bound to a fresh abstract
+/// name, written into the ring's `bell_name`.
+class RingBell {
+ public:
+  /// Throws rmpi::Error if the socket cannot be made.
+  explicit RingBell(RingControl& ring);
+  RingBell(const RingBell&) = delete;
+  RingBell& operator=(const RingBell&) = delete;
+  ~RingBell();
+  int fd() const { return sock_; }
+  /// Announces a sleep; the caller looks at the ring again afterwards.
+  void arm() {
+    ring_->reader_sleeps.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  void disarm() { ring_->reader_sleeps.store(0, std::memory_order_relaxed); }
+  /// Reads the pending wake-up bytes.
+  void drain();
+
+ private:
+  RingControl* ring_;
+  int sock_ = -1;
+};
+
+}  // namespace rmpi::detail::shm
