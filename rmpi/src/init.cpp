@@ -28,7 +28,7 @@ std::shared_ptr<detail::World> build_world(const LaunchEnv& env) {
   const auto deadline = Clock::now() + env.init_timeout;
   if (env.size == 1) return std::make_shared<detail::World>(0, 1, env.spin, nullptr);
   const detail::Transport transport = detail::transport_from_environment();
-  const detail::ListenerLimits limits = detail::listener_limits_from_environment();
+  const detail::ListenerLimits limits = listener::limits_from_environment();
 
   // Every rank of the job on this node: only loopback needs to reach us.
   const bool all_here = env.local_size == env.size;

@@ -23,23 +23,7 @@ namespace {
 constexpr std::uint64_t kStopKey = ~std::uint64_t{0};
 constexpr std::uint64_t kTcpKey = kStopKey - 1;
 constexpr std::uint64_t kLocalKey = kStopKey - 2;
-constexpr auto kLogInterval = std::chrono::seconds(1);
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
-
-long positive_env(const char* name, long def) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return def;
-  char* end = nullptr;
-  errno = 0;
-  const long n = std::strtol(v, &end, 10);
-  if (errno != 0 || *end != '\0' || n <= 0) {
-    std::string shown(v, std::min<std::size_t>(std::strlen(v), 80));
-    for (char& c : shown)
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    throw ConfigError("rmpi: " + std::string(name) + "='" + shown + "' is not a positive integer");
-  }
-  return n;
-}
 
 wire::HeaderBytes control_header(ControlFrame kind, int rank) {
   return wire::encode_header({.kind = wire::FrameKind::control, .flags = static_cast<std::uint16_t>(kind),
@@ -47,13 +31,6 @@ wire::HeaderBytes control_header(ControlFrame kind, int rank) {
 }
 
 }  // namespace
-
-ListenerLimits listener_limits_from_environment() {
-  ListenerLimits l;
-  l.max_unauthenticated = static_cast<std::size_t>(positive_env("RMPI_MAX_UNAUTHENTICATED", 256));
-  l.handshake_timeout = std::chrono::milliseconds(positive_env("RMPI_HANDSHAKE_TIMEOUT_MS", 10000));
-  return l;
-}
 
 /// One connection in its handshake.
 struct RankListener::Conn {
@@ -74,7 +51,9 @@ struct RankListener::Conn {
 
 RankListener::RankListener(int rank, int size, std::string secret, Fd tcp, Fd local, ListenerLimits limits)
     : rank_(rank), size_(size), secret_(std::move(secret)), tcp_(std::move(tcp)), local_(std::move(local)),
-      limits_(limits), epoll_(::epoll_create1(EPOLL_CLOEXEC)), stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      limits_(limits), cap_(limits.max_unauthenticated),
+      bad_log_([rank](const std::string& line) { log_line("warning", "rank " + std::to_string(rank), line); }),
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)), stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       ready_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), pairs_(static_cast<std::size_t>(size), Pair::none) {
   if (!epoll_ || !stop_ || !ready_) throw Error(std::string("rmpi: cannot set up the rank listener: ") + std::strerror(errno));
   const auto add = [&](int fd, std::uint64_t key) {
@@ -99,7 +78,6 @@ void RankListener::stop() {
   conns_.clear();
   tcp_.reset();
   local_.reset();
-  flush_log(Clock::now(), true);
 }
 
 std::size_t RankListener::bad_peers() const {
@@ -149,30 +127,11 @@ void RankListener::report(const std::string& addr, const std::string& why) {
     std::lock_guard lock(mu_);
     ++bad_;
   }
-  const auto now = Clock::now();
-  const std::string line = "dropped a connection from " + addr + ": " + why;
-  if (last_line_ && now - *last_line_ < kLogInterval) {
-    ++held_;
-    last_held_ = line;
-    return;
-  }
-  flush_log(now, true);
-  last_line_ = now;
-  log_line("warning", "rank " + std::to_string(rank_), line);
-}
-
-void RankListener::flush_log(Clock::time_point now, bool force) {
-  if (held_ == 0) return;
-  if (!force && last_line_ && now - *last_line_ < kLogInterval) return;
-  log_line("warning", "rank " + std::to_string(rank_),
-           "dropped " + std::to_string(held_) + " more connection" + (held_ == 1 ? "" : "s") +
-               " (rate-limited; the last: " + last_held_ + ")");
-  held_ = 0;
-  last_line_ = now;
+  bad_log_.report(addr, "dropped a connection: " + why);
 }
 
 void RankListener::erase(Conn* c) {
-  if (c->counted) --unauthenticated_;
+  if (c->counted) cap_.release();
   std::erase_if(conns_, [&](const std::unique_ptr<Conn>& p) { return p.get() == c; });
 }
 
@@ -196,7 +155,7 @@ void RankListener::accept_from(int listen_fd, bool local) {
     }
     Fd fd(raw);
     const std::string addr = local ? "a local socket" : peer_name(raw);
-    if (unauthenticated_ >= limits_.max_unauthenticated) {
+    if (!cap_.try_admit()) {
       report(addr, "refused: " + std::to_string(limits_.max_unauthenticated) +
                        " connections are already in their handshake (RMPI_MAX_UNAUTHENTICATED)");
       continue;
@@ -211,7 +170,6 @@ void RankListener::accept_from(int listen_fd, bool local) {
     ev.events = EPOLLIN;
     ev.data.ptr = c.get();
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev);
-    ++unauthenticated_;
     conns_.push_back(std::move(c));
   }
 }
@@ -268,7 +226,7 @@ void RankListener::on_readable(Conn& c) {
         if (!auth::proofs_equal(proof, auth::connector_proof(secret_, c.theirs, c.mine)))
           return drop(c, "the peer does not know the job secret (wrong proof)");
         c.counted = false;  // authenticated
-        --unauthenticated_;
+        cap_.release();
         c.stage = Conn::Stage::hello;
         break;
       }
@@ -314,7 +272,7 @@ void RankListener::loop() {
     auto now = Clock::now();
     Clock::time_point next = now + std::chrono::hours(1);
     for (const auto& c : conns_) next = std::min(next, c->deadline);
-    if (held_ && last_line_) next = std::min(next, *last_line_ + kLogInterval);
+    if (const auto due = bad_log_.flush_due()) next = std::min(next, *due);
     if (paused_) next = std::min(next, paused_until_);
     const auto ms = std::chrono::ceil<std::chrono::milliseconds>(std::max(next - now, Clock::duration::zero()));
     const int n = ::epoll_wait(epoll_.get(), evs.data(), static_cast<int>(evs.size()),
@@ -340,7 +298,7 @@ void RankListener::loop() {
     for (Conn* c : late)
       drop(*c, "no handshake within " + std::to_string(limits_.handshake_timeout.count()) +
                    " ms (RMPI_HANDSHAKE_TIMEOUT_MS)");
-    flush_log(now, false);
+    bad_log_.flush(now);
     if (paused_ && now >= paused_until_) {
       paused_ = false;
       epoll_event ev{};

@@ -22,19 +22,14 @@
 #include <thread>
 #include <vector>
 
+#include <rmpi/listener_guard.hpp>
+
 #include "net.hpp"
 
 namespace rmpi::detail {
 
-/// Limits of a listener against peers that have not proven the job secret
-/// (same variables and defaults as the node's and the rendezvous').
-struct ListenerLimits {
-  std::size_t max_unauthenticated = 256;
-  std::chrono::milliseconds handshake_timeout{10000};
-};
-/// RMPI_MAX_UNAUTHENTICATED and RMPI_HANDSHAKE_TIMEOUT_MS, or the defaults;
-/// throws rmpi::ConfigError naming a bad value.
-ListenerLimits listener_limits_from_environment();
+/// The limits every listener shares (node, rendezvous, ranks).
+using listener::ListenerLimits;
 
 class RankListener {
  public:
@@ -79,7 +74,6 @@ class RankListener {
   void on_readable(Conn& c);
   void drop(Conn& c, const std::string& why);
   void report(const std::string& addr, const std::string& why);
-  void flush_log(Clock::time_point now, bool force);
   void erase(Conn* c);
 
   int rank_;
@@ -88,6 +82,8 @@ class RankListener {
   Fd tcp_;
   Fd local_;
   ListenerLimits limits_;
+  listener::UnauthenticatedCap cap_;  // listener thread only
+  listener::BadPeerLog bad_log_;
   Fd epoll_;
   Fd stop_;
   Fd ready_;
@@ -95,12 +91,8 @@ class RankListener {
 
   // listener thread only
   std::vector<std::unique_ptr<Conn>> conns_;
-  std::size_t unauthenticated_ = 0;
   Clock::time_point paused_until_{};
   bool paused_ = false;
-  std::optional<Clock::time_point> last_line_;
-  std::size_t held_ = 0;
-  std::string last_held_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -126,9 +126,9 @@ TEST_CASE("RMPI_TRANSPORT=tcp runs over TCP; an unknown value is one line naming
   auto automatic = rmpirun(
       {"-n", "2", "-x", "RMPI_TRANSPORT=auto", kBench, "barrier", "--iters", "2", "--json"});
   CHECK(automatic.exit_code == 0);
-  auto bad = rmpirun({"-n", "2", "-x", "RMPI_TRANSPORT=shm", kBench, "barrier", "--json"});
+  auto bad = rmpirun({"-n", "2", "-x", "RMPI_TRANSPORT=infiniband", kBench, "barrier", "--json"});
   CHECK(bad.exit_code != 0);
-  CHECK(bad.err.find("RMPI_TRANSPORT='shm' is not a transport; valid: auto, tcp") !=
+  CHECK(bad.err.find("RMPI_TRANSPORT='infiniband' is not one of auto, tcp, shm") !=
         std::string::npos);
 }
 

@@ -142,9 +142,10 @@ TEST_CASE("garbage and a wrong secret at a rank's listener during the job are dr
                              {1, {{"RMPI_PORT_RANGE", std::to_string(port) + "-" + std::to_string(port)}}}});
   INFO(res.summary());
   CHECK(res.all_exited_zero());
-  CHECK(has(res.ranks[1].err, "dropped a connection from 127.0.0.1"));
+  CHECK(has(res.ranks[1].err, "dropped a connection: "));
+  CHECK(has(res.ranks[1].err, "(peer 127.0.0.1:"));
   CHECK(has(res.ranks[1].err, "bad frame magic"));
-  CHECK(has(res.ranks[1].err, "dropped 1 more connection (rate-limited; the last: "));
+  CHECK(has(res.ranks[1].err, "1 more bad connection in the last 1.0 s not shown"));
   CHECK(has(res.ranks[1].err, "does not know the job secret"));
 }
 
@@ -179,7 +180,7 @@ TEST_CASE("the listener caps connections in their handshake and times them out")
   const auto res = job.wait();
   INFO(res.summary());
   REQUIRE(res.all_exited_zero());
-  CHECK(has(res.ranks[1].err, "dropped a connection from 127.0.0.1"));
+  CHECK(has(res.ranks[1].err, "(peer 127.0.0.1:"));
   CHECK((has(res.ranks[1].err, "no handshake within 300 ms") ||
          has(res.ranks[1].err, "connections are already in their handshake")));
 }
