@@ -32,17 +32,6 @@ namespace {
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 int connect_local(const std::string& name) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
@@ -61,7 +50,7 @@ int connect_local(const std::string& name) {
 
 
 TEST_CASE("garbage and wrong-secret peers at a rank's listeners are dropped; the job completes") {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = rmpi::testing::free_port();
   Job job({.ranks = 2,
            .program = RMPI_TEST_PROGRAM,
            .args = {"exchange"},
@@ -111,7 +100,7 @@ TEST_CASE("a wrong-secret client at the rendezvous is dropped; the job completes
 }
 
 TEST_CASE("an unreachable peer is a ConnectError naming its rank, host and port") {
-  const std::uint16_t dead = free_port();  // nothing listens there
+  const std::uint16_t dead = rmpi::testing::free_port();  // nothing listens there
   Job job({.ranks = 2,
            .program = RMPI_TEST_PROGRAM,
            .args = {"exchange"},

@@ -31,17 +31,6 @@ std::map<int, std::map<std::string, std::string>> every(int ranks, std::map<std:
 }
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 }  // namespace
 
 TEST_CASE("isend, irecv, test, wait_all, wait_any, test_any among 1, 2 and 4 ranks") {
@@ -136,7 +125,7 @@ TEST_CASE("[big] RMPI_TRANSPORT=tcp: one vector of 1 GiB + 4 KiB") {
 }
 
 TEST_CASE("garbage and a wrong secret at a rank's listener during the job are dropped; the job goes on") {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = rmpi::testing::free_port();
   const auto res = scenario("listener-attack", 2,
                             {{0, {{"ATTACK_PORT", std::to_string(port)}}},
                              {1, {{"RMPI_PORT_RANGE", std::to_string(port) + "-" + std::to_string(port)}}}});
@@ -150,7 +139,7 @@ TEST_CASE("garbage and a wrong secret at a rank's listener during the job are dr
 }
 
 TEST_CASE("the listener caps connections in their handshake and times them out") {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = rmpi::testing::free_port();
   Job job({.ranks = 2,
            .program = RMPI_TEST_PROGRAM,
            .args = {"exchange"},

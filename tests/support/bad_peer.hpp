@@ -15,6 +15,9 @@ namespace rmpi::testing {
 int connect_loopback(std::uint16_t port,
                      std::chrono::milliseconds retry_for = std::chrono::milliseconds(0));
 
+/// A loopback TCP port that was free a moment ago (bound, then released).
+std::uint16_t free_port();
+
 /// Writes one frame (header + payload) as-is.
 void write_frame(int fd, wire::FrameKind kind, const void* payload, std::size_t length);
 
