@@ -96,12 +96,10 @@ TEST_CASE("fuzzed frames against the router, the rendezvous and a rank listener"
     long frames;
     std::chrono::seconds budget;  // on a loaded 2-core machine
   };
-  // The rank listener of today's init starts a thread per connection, kept
-  // until init ends: it gets the smallest share (issue 9; p2p's listener).
   const Target targets[] = {
-      {"node router", Listener::router, node.port(), node.pid(), total * 70 / 100, 30s},
+      {"node router", Listener::router, node.port(), node.pid(), total * 50 / 100, 30s},
       {"rendezvous", Listener::rendezvous, job.rendezvous_port, job.rmpirun().pid(), total * 25 / 100, 30s},
-      {"rank 0 listener", Listener::rank, job.rank0_port, job.rank0_pid, total - total * 95 / 100, 15s},
+      {"rank 0 listener", Listener::rank, job.rank0_port, job.rank0_pid, total - total * 75 / 100, 30s},
   };
   for (std::size_t i = 0; i < std::size(targets); ++i) {
     const Target& t = targets[i];
