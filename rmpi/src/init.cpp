@@ -40,7 +40,7 @@ std::shared_ptr<detail::World> build_world(const LaunchEnv& env) {
                                                          detail::listen_unix(me.local_name), limits);
   // This rank's shared-memory segment, published beside its sockets.
   std::unique_ptr<detail::shm::Context> shm;
-  if (transport == detail::Transport::shm) {
+  if (transport != detail::Transport::tcp) {
     shm = detail::shm::Context::create(env.rank, env.local_size > 1 ? env.local_size : env.size, env.job_id);
     if (shm) me.shm = shm->descriptor();
   }

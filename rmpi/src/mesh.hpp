@@ -21,8 +21,9 @@ class Context;
 
 /// RMPI_TRANSPORT: auto (default: shared memory or a local socket inside a
 /// node, TCP between nodes) or tcp (TCP for every pair).
-/// shm: shared memory inside a node (opt-in until its oversubscribed runs
-/// are proven; see rmpi/src/shm), sockets otherwise.
+/// auto shares memory between ranks of a node (rmpi/src/shm) and falls back
+/// to a local socket for a peer whose segment cannot be mapped; shm is a
+/// synonym of auto.
 enum class Transport { automatic, tcp, shm };
 inline constexpr const char* kTransportEnv = "RMPI_TRANSPORT";
 /// Reads RMPI_TRANSPORT; throws rmpi::ConfigError naming a bad value.

@@ -106,6 +106,7 @@ Link& World::link_to(int peer, bool for_recv) {
 }
 
 void World::link_closed(int peer, bool clean, const std::string& why) {
+  ++activity_;
   Peer& p = peers_[static_cast<std::size_t>(peer)];
   p.gone = true;
   p.clean = clean;
@@ -252,6 +253,7 @@ std::byte* World::frame_begin(int peer, const wire::FrameHeader& h) {
 }
 
 void World::frame_end(int peer) {
+  ++activity_;
   Peer& p = peers_[static_cast<std::size_t>(peer)];
   switch (p.into) {
     case Into::control:
@@ -508,49 +510,99 @@ std::optional<std::size_t> World::test_any(const std::vector<RequestState*>& rs)
 // ---------------------------------------------------------------- waiting
 
 void World::progress(int timeout_ms) {
+  poll_spinning();
+  poll_events(timeout_ms);
+}
+
+bool World::poll_spinning() {
+  const std::uint64_t before = activity_;
   for (Peer* p : spinning_) {
-    if (!p->link->closed()) p->link->progress(0);
+    if (p->link->closed()) continue;
+    const std::uint64_t written = p->link->written();
+    p->link->progress(0);
+    if (p->link->written() != written) ++activity_;  // a send may be complete
     rearm(*p);
   }
-  if (timeout_ms != 0) {
-    for (Peer* p : spinning_) {
-      if (p->link->closed()) continue;
-      if (p->link->fd() < 0) timeout_ms = timeout_ms < 0 ? 1 : std::min(timeout_ms, 1);
-      if (!p->link->prepare_to_block()) timeout_ms = 0;
-    }
-  }
+  return activity_ != before;
+}
+
+bool World::poll_events(int timeout_ms) {
+  const std::uint64_t before = activity_;
   std::array<epoll_event, 64> evs{};
   const int n = ::epoll_wait(epoll_.get(), evs.data(), static_cast<int>(evs.size()), timeout_ms);
   for (int i = 0; i < n; ++i) {
     const std::uint64_t key = evs[static_cast<std::size_t>(i)].data.u64;
     if (key == kListenerKey) {
       adopt_links();
+      ++activity_;  // a new link: a wait on a peer's death may be over
       continue;
     }
     Peer& p = peers_[static_cast<std::size_t>(key)];
     if (!p.link || p.link->closed()) continue;
+    const std::uint64_t written = p.link->written();
     p.link->progress(evs[static_cast<std::size_t>(i)].events);
+    if (p.link->written() != written) ++activity_;
     rearm(p);
   }
+  return activity_ != before;
 }
+
+int World::prepare_to_block() {
+  int timeout_ms = -1;
+  for (Peer& p : peers_) {
+    if (!p.link || p.link->closed()) continue;
+    if (p.link->fd() < 0) timeout_ms = 1;  // nothing to wake us: poll it every millisecond
+    if (!p.link->prepare_to_block()) return 0;  // data already there (the links armed so far disarm in progress)
+  }
+  return timeout_ms;
+}
+
+namespace {
+
+// One spin iteration's pause: lets the sibling hyper-thread run and costs
+// no system call.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+}  // namespace
 
 template <class Pred>
 void World::wait_until(Pred pred) {
   if (pred()) return;
-  // Spin for RMPI_SPIN_US (the clock read every 8 rounds: it is not free on
-  // a VM), yielding after the first 4 rounds so that more ranks than cores
-  // still let the rank with the data run; then block in epoll.
+  // Spin for RMPI_SPIN_US: the shared-memory rings are polled on every
+  // iteration (a pause between them); the clock (50-100 ns on a VM), epoll
+  // and sched_yield (a system call each) only every kSyscallEvery
+  // iterations, or on every one when no link spins. Yielding lets the rank
+  // with the data run when there are more ranks than cores.
   if (spin_.count() > 0) {
+    constexpr unsigned kSyscallEvery = 32;
+    const unsigned every = spinning_.empty() ? 1 : kSyscallEvery;
     const auto spin_end = Clock::now() + spin_;
     for (unsigned round = 1;; ++round) {
-      progress(0);
+      poll_spinning();
       if (pred()) return;
-      if (round % 8 == 0 && Clock::now() >= spin_end) break;
+      if (round % every != 0) {
+        cpu_relax();
+        continue;
+      }
+      poll_events(0);
+      if (pred()) return;
+      if (Clock::now() >= spin_end) break;
       if (round > 4) ::sched_yield();
     }
   }
+  // Then block in epoll, but never when the last pass moved something (the
+  // predicate may hold now) or a link has data already (prepare_to_block
+  // says so); every link's prepare_to_block() comes right before epoll_wait.
   for (;;) {
-    progress(-1);
+    const bool moved = poll_spinning();
+    if (pred()) return;
+    poll_events(moved ? 0 : prepare_to_block());
     if (pred()) return;
   }
 }

@@ -147,7 +147,17 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   bool complete(RequestState& r);
   template <class Pred>
   void wait_until(Pred pred);
+  /// One pass: the spinning links, then epoll_wait(timeout_ms).
   void progress(int timeout_ms);
+  /// progress(0) on every link that spins; true if one delivered a frame,
+  /// completed a send or closed.
+  bool poll_spinning();
+  /// epoll_wait(timeout_ms) and progress(events) of the links it names;
+  /// true as for poll_spinning.
+  bool poll_events(int timeout_ms);
+  /// prepare_to_block() on every link: the epoll timeout to use (0 when a
+  /// link has data already, 1 ms with a link that has no fd, else -1).
+  int prepare_to_block();
   void adopt_links();
   void add_link(int peer, std::unique_ptr<Link> link);
   void rearm(Peer& p);
@@ -171,6 +181,7 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   Fd epoll_;
   std::vector<Peer> peers_;  // indexed by world rank
   std::vector<Peer*> spinning_;
+  std::uint64_t activity_ = 0;  // frames delivered, sends completed, links closed
   std::list<Arrival> unexpected_;
   std::list<RequestPtr> posted_;
   bool finishing_ = false;

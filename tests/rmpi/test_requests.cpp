@@ -99,7 +99,7 @@ TEST_CASE("kill -9 of a peer during a wait: the wait fails naming the rank and h
   INFO(res.summary());
   CHECK(res.ranks[0].exit_code == 0);
   CHECK(res.ranks[1].signal == SIGKILL);
-  CHECK(has(res.ranks[0].out, "rank 0 waits for a message from rank 1 (local socket on 127.0.0.1)"));
+  CHECK(has(res.ranks[0].out, "rank 0 waits for a message from rank 1 (shared memory on 127.0.0.1)"));
   CHECK(res.no_child_left);
 }
 

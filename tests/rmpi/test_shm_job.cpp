@@ -22,10 +22,7 @@ using Env = std::map<std::string, std::string>;
 JobResult job(const char* program, std::vector<std::string> args, int ranks, const Env& env = {},
               std::function<std::string(int)> node_id = {}) {
   JobSpec spec{.ranks = ranks, .program = program, .args = std::move(args), .node_id = std::move(node_id)};
-  for (int r = 0; r < ranks; ++r) {
-    spec.extra_env[r] = env;
-    spec.extra_env[r].emplace("RMPI_TRANSPORT", "shm");  // opt-in for now
-  }
+  for (int r = 0; r < ranks; ++r) spec.extra_env[r] = env;  // RMPI_TRANSPORT unset: auto
   spec.timeout = std::chrono::seconds(90);
   return run_job(std::move(spec));
 }
@@ -56,11 +53,14 @@ TEST_CASE("ranks of one node map each other's segments; RMPI_TRANSPORT=tcp and o
     REQUIRE(res.all_exited_zero());
     for (const auto& r : res.ranks) CHECK(has(r.out, "SHM_MAPPINGS 0"));
   }
-  SUBCASE("RMPI_TRANSPORT=auto (the default for now): local sockets, no segment") {
-    const auto res = job(RMPI_SHM_PROGRAM, {"maps"}, 3, {{"RMPI_TRANSPORT", "auto"}});
-    INFO(res.summary());
-    REQUIRE(res.all_exited_zero());
-    for (const auto& r : res.ranks) CHECK(has(r.out, "SHM_MAPPINGS 0"));
+  SUBCASE("RMPI_TRANSPORT=auto and =shm: the same as unset") {
+    for (const std::string t : {"auto", "shm"}) {
+      CAPTURE(t);
+      const auto res = job(RMPI_SHM_PROGRAM, {"maps"}, 3, {{"RMPI_TRANSPORT", t}});
+      INFO(res.summary());
+      REQUIRE(res.all_exited_zero());
+      for (const auto& r : res.ranks) CHECK(has(r.out, "SHM_MAPPINGS 3"));
+    }
   }
   SUBCASE("two nodes (ranks 0,1 on a; 2 on b): shared memory inside a node only") {
     const auto res = job(RMPI_SHM_PROGRAM, {"maps"}, 3, {}, [](int r) { return r < 2 ? "a" : "b"; });

@@ -8,7 +8,7 @@
 //
 // | variable          | meaning                                                  |
 // |-------------------|----------------------------------------------------------|
-// | RMPI_TRANSPORT    | shm: shared memory inside a node (opt-in for now); tcp, auto: none |
+// | RMPI_TRANSPORT    | auto (default), shm: shared memory inside a node; tcp: none |
 // | RMPI_SHM_EAGER    | bytes sent through the ring; larger: single copy (default 16384) |
 // | RMPI_SHM_RING     | bytes of each ring (default by ranks on the node: 256 KiB up to 8) |
 // | RMPI_SHM_CMA      | 0: never pull with process_vm_readv (pipelined copy)     |
