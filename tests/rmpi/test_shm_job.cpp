@@ -72,10 +72,10 @@ TEST_CASE("ranks of one node map each other's segments; RMPI_TRANSPORT=tcp and o
   }
 }
 
-// 1 GiB + 4 KiB over shared memory (CMA) is test_rmpi_p2p's "[big]" case,
-// which runs on this transport by default.
+// 1 GiB + 4 KiB over shared memory (pipelined copy) is test_rmpi_p2p's
+// "[big]" case, which runs on this transport by default.
 TEST_CASE("0 B, 1 B, the eager limit +-1, 1 MiB and 64 MiB by single copy (CMA)") {
-  const auto res = job(RMPI_SHM_PROGRAM, {"sizes"}, 2);
+  const auto res = job(RMPI_SHM_PROGRAM, {"sizes"}, 2, {{"RMPI_SHM_CMA", "1"}});
   INFO(res.summary());
   CHECK(res.all_exited_zero());
 }
