@@ -62,7 +62,7 @@ TEST_CASE("a peer that disconnects makes a receive from it fail, naming it") {
   const auto res = scenario("disconnect", 2);
   INFO(res.summary());
   CHECK(res.all_exited_zero());
-  CHECK(has(res.ranks[0].out, "waits for a message from rank 1 (local socket on 127.0.0.1)"));
+  CHECK(has(res.ranks[0].out, "waits for a message from rank 1 (shared memory on 127.0.0.1)"));
 }
 
 TEST_CASE("a rank that exits right after queueing sends still delivers them all") {
