@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -110,7 +111,13 @@ TEST_CASE("kill -9 of a node over SSH ends its ranks and all their descendants")
                   "sleep 300 & setsid sleep 301 & (setsid sleep 302 &); echo ready; wait"});
   job.wait_for("(ready\n){3}", false, 90s);  // ssh logins are slow on a loaded machine
   // The remote nodes are the parents of the ranks (the sh processes); kill host1's.
-  const auto shells = ranks_named(job, "sh");
+  // A double-forked child reparented to its node (the subreaper) is an "sh"
+  // too until it execs sleep: poll (bounded) until only the three ranks remain.
+  auto shells = ranks_named(job, "sh");
+  for (const auto until = std::chrono::steady_clock::now() + 10s;
+       shells.size() != 3 && std::chrono::steady_clock::now() < until;
+       shells = ranks_named(job, "sh"))
+    std::this_thread::yield();
   REQUIRE(shells.size() == 3);
   pid_t node = -1;
   {

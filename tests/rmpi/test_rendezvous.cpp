@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <future>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -130,6 +131,11 @@ TEST_CASE("past the cap a connection is closed at once; below it the others are 
   CHECK(server.rejected() == 1);
   ::close(held.back());
   held.pop_back();
+  // The server frees the slot when it sees the close (asynchronously; bounded poll).
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       server.unauthenticated() > 7 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::yield();
+  REQUIRE(server.unauthenticated() == 7);
   // A slot is free again: a participant gets through.
   CHECK(rmpi::rendezvous_exchange("127.0.0.1", server.port(), secret, 0, 1, "x",
                                   std::chrono::seconds(10)) == std::vector<std::string>{"x"});
