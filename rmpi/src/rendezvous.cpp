@@ -184,11 +184,12 @@ struct RendezvousServer::Impl {
       }
       const std::string who = peer_of(socket);
       if (!cap.try_admit()) {
-        boost::system::error_code ignored;
-        socket.close(ignored);
+        // Counted before the close, so a peer that sees the close sees the count.
         reject(who, "refused a connection: " + std::to_string(cap.max()) +
                         " connections are in their handshake already (" +
                         listener::kMaxUnauthenticatedEnv + ")");
+        boost::system::error_code ignored;
+        socket.close(ignored);
         continue;
       }
       auto conn = std::make_shared<Connection>(std::move(socket), who);
@@ -237,9 +238,9 @@ struct RendezvousServer::Impl {
     if (c->holds_slot) cap.release();
     c->holds_slot = false;
     c->deadline.cancel();
+    reject(c->peer, "dropped a connection: " + failure);  // counted before the close
     boost::system::error_code ignored;
     c->socket.close(ignored);
-    reject(c->peer, "dropped a connection: " + failure);
   }
 
   // Sends the table to every participant, then closes their connections.
