@@ -22,16 +22,9 @@
 
 using namespace std::chrono_literals;
 using rmpi::testing::RunningJob;
+using rmpi::testing::check_no_leftovers;
 
 namespace {
-
-void check_no_leftovers(const RunningJob& job) {
-  const auto left = rmpi::testing::leftovers(job.marker());
-  std::string text;
-  for (const auto& l : left) text += l + "\n";
-  INFO("processes of the job still running:\n" << text);
-  CHECK(left.empty());
-}
 
 /// A file in a fresh temporary directory holding `text`.
 std::string temp_file(const std::string& text) {

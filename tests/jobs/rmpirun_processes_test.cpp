@@ -22,6 +22,7 @@
 
 using namespace std::chrono_literals;
 using rmpi::testing::RunningJob;
+using rmpi::testing::check_no_leftovers;
 
 namespace {
 
@@ -34,14 +35,6 @@ void with_and_without_cgroups(F&& run_case) {
     run_case();
     ::unsetenv("RMPI_NODE_CGROUPS");
   }
-}
-
-void check_no_leftovers(const RunningJob& job) {
-  const auto left = rmpi::testing::leftovers(job.marker());
-  std::string text;
-  for (const auto& l : left) text += l + "\n";
-  INFO("processes of the job still running:\n" << text);
-  CHECK(left.empty());
 }
 
 /// The job's rank processes named `comm` (children of a node).

@@ -169,6 +169,14 @@ std::vector<std::pair<pid_t, std::string>> children_named(const std::string& mar
   return out;
 }
 
+void check_no_leftovers(const RunningJob& job) {
+  const auto left = leftovers(job.marker());
+  std::string text;
+  for (const auto& l : left) text += l + "\n";
+  INFO("processes of the job still running:\n" << text);
+  CHECK(left.empty());
+}
+
 long rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(in, line);)

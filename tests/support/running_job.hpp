@@ -59,6 +59,10 @@ pid_t local_node_of(const std::string& marker, pid_t parent);
 std::vector<std::pair<pid_t, std::string>> children_named(const std::string& marker,
                                                           const std::string& parent_comm);
 
+/// A doctest check that no process carrying the job's marker is left,
+/// listing the ones that are.
+void check_no_leftovers(const RunningJob& job);
+
 /// VmRSS of a process in KiB (0 if gone).
 long rss_kib(pid_t pid);
 
