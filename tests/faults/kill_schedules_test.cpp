@@ -14,7 +14,9 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,13 +105,14 @@ bool gone(pid_t pid) {
 }
 
 /// Waits (bounded) until `pid` has ended; false if it has not within `limit`.
+/// A pidfd becomes readable when the process exits (zombie or reaped).
 bool wait_gone(pid_t pid, std::chrono::milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
-  while (!gone(pid)) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return gone(pid);  // ESRCH: already reaped
+  pollfd p{fd, POLLIN, 0};
+  const int n = ::poll(&p, 1, static_cast<int>(limit.count()));
+  ::close(fd);
+  return n > 0 || gone(pid);
 }
 
 /// The first failure rmpirun reported, as (kind, detail, implied status).
