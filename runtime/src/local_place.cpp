@@ -257,7 +257,7 @@ Place dynamic_place(const std::string& module, const std::string& func) {
   const auto ready = impl->wait_ready();
   if (!ready.ok) {
     impl->kill();
-    if (ready.reason.rfind("no place function", 0) == 0) throw NameError(ready.reason);
+    if (ready.failure == protocol::Failure::no_function) throw NameError(ready.reason);
     throw SpawnError("dynamic_place " + func + " in " + module + ": " + ready.reason);
   }
   return Place(impl, PlaceChannel(impl->main()));

@@ -217,8 +217,9 @@ class NodeLink {
   const PlaceFunction fn = detail::find_place(name);
   const PlaceThunk thunk = detail::find_place_thunk(name);
   if (!fn && !thunk) {
-    link->conn().send_control(protocol::PlaceReady{
-        false, "no place function '" + name + "' registered in " + executable_path()});
+    link->conn().send_control(
+        protocol::PlaceReady{false, "no place function '" + name + "' registered in " + executable_path(),
+                             protocol::Failure::no_function});
     link->exit(127);
   }
   link->conn().send_control(protocol::PlaceReady{true, ""});

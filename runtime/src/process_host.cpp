@@ -116,7 +116,7 @@ ProcessHost::ProcessHost(std::string host, const ProcessHostOptions& o, ProcessH
                        std::to_string(im.port) + ": " + e.what());
   }
   im.local_address = im.conn->local_endpoint().first;
-  im.conn->send_control(proto::Hello{"spawner", 0});
+  im.conn->send_control(proto::Hello{proto::Role::spawner});
 }
 
 ProcessHost::~ProcessHost() {

@@ -2,7 +2,7 @@
 // The control-plane protocol: one struct per control message, carried in a
 // FrameKind::control frame as a Cereal archive of ControlMessage (the
 // variant index is the message kind, so an unhandled kind fails to compile
-// in std::visit). Place/rank data travels in FrameKind::data frames (channel
+// in std::visit). Place data travels in FrameKind::data frames (channel
 // = sub-channel id, type_tag + payload = the encoded Message); process I/O in
 // FrameKind::io frames (channel = process id, flags = IoStream, empty payload
 // = end of stream).
@@ -10,6 +10,7 @@
 // Sub-channel ids are chosen by the side that opens the sub-channel and are
 // unique per connection. On a node↔place socket, channel 0 is the place's
 // own channel; channels of named connections are chosen by the node.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -27,11 +28,13 @@ using Env = std::vector<std::pair<std::string, std::string>>;
 
 enum class IoStream : std::uint16_t { stdin_ = 0, stdout_ = 1, stderr_ = 2 };
 
+/// Who a connector is. The first spawner to say Hello is the node's parent.
+enum class Role : std::uint8_t { client = 0, spawner = 1 };
+
 /// Connector → router, first control message after authentication.
 struct Hello {
-  std::string role;   // "spawner", "place", "rank", "client"
-  std::uint32_t id = 0;  // rank for "rank", else 0
-  template <class A> void serialize(A& a) { a(role, id); }
+  Role role = Role::client;
+  template <class A> void serialize(A& a) { a(role); }
 };
 /// Router → connector: who answered and the address peers should use for it.
 struct Welcome {
@@ -56,11 +59,19 @@ struct PlaceStarted {
   std::int32_t pid = 0;
   template <class A> void serialize(A& a) { a(channel, pid); }
 };
+/// Why a spawn or a connect failed, for the spawner to pick the error type.
+enum class Failure : std::uint8_t {
+  other = 0,        // SpawnError
+  no_function = 1,  // the module registers no such place function (NameError)
+  no_name = 2,      // no place of that name on the node (NameError)
+};
+
 /// Node → spawner: a spawn or connect on `channel` failed; `reason` names what and where.
 struct ChannelFailed {
   std::uint32_t channel = 0;
   std::string reason;
-  template <class A> void serialize(A& a) { a(channel, reason); }
+  Failure failure = Failure::other;
+  template <class A> void serialize(A& a) { a(channel, reason, failure); }
 };
 /// Node → spawner: the place behind `channel` ended. status: exit code, or 128+signal.
 struct PlaceExited {
@@ -94,7 +105,8 @@ struct NewConnection {
 struct PlaceReady {
   bool ok = true;
   std::string reason;
-  template <class A> void serialize(A& a) { a(ok, reason); }
+  Failure failure = Failure::other;
+  template <class A> void serialize(A& a) { a(ok, reason, failure); }
 };
 /// Spawner → node: exit now (node_send_exit): kill its places and processes, exit `code`.
 struct Exit {
@@ -111,7 +123,7 @@ struct Log {
   template <class A> void serialize(A& a) { a(severity, origin, text, unix_time_us); }
 };
 
-/// Launcher → node: start an arbitrary process (a rank). Its stdout/stderr come
+/// Launcher → node: start an arbitrary process (e.g. a launcher's rank). Its stdout/stderr come
 /// back as io frames on channel `id`; stdin too if forward_stdin.
 struct SpawnProcess {
   std::uint32_t id = 0;
@@ -146,20 +158,6 @@ struct Terminate {
   template <class A> void serialize(A& a) { a(grace_ms); }
 };
 
-/// Rank → node → launcher: where this rank's listener is.
-struct RankAddress {
-  std::uint32_t rank = 0;
-  std::string host;
-  std::uint16_t port = 0;
-  std::string local_path;  // Unix socket path for ranks on the same host, or empty
-  template <class A> void serialize(A& a) { a(rank, host, port, local_path); }
-};
-/// Launcher → node → every rank: all ranks' addresses, indexed by rank.
-struct RankTable {
-  std::vector<RankAddress> ranks;
-  template <class A> void serialize(A& a) { a(ranks); }
-};
-
 /// Node → launcher: `bytes` more of process `id`'s stdin were written to it
 /// (or dropped because it closed its stdin): the launcher's send window
 /// reopens by as much (stdin flow control, bounded memory on both sides).
@@ -172,7 +170,19 @@ struct StdinWritten {
 using ControlMessage =
     std::variant<Hello, Welcome, SpawnPlace, PlaceStarted, ChannelFailed, PlaceExited, ConnectNamed,
                  Connected, CloseChannel, NewConnection, PlaceReady, Exit, Log, SpawnProcess,
-                 ProcessStarted, ProcessFailed, ProcessExited, Terminate, RankAddress, RankTable,
-                 StdinWritten>;
+                 ProcessStarted, ProcessFailed, ProcessExited, Terminate, StdinWritten>;
+
+/// The name of each message kind, in ControlMessage's order (for messages to users).
+inline constexpr std::array<const char*, std::variant_size_v<ControlMessage>> kMessageNames = {
+    "Hello",         "Welcome",       "SpawnPlace",    "PlaceStarted", "ChannelFailed",
+    "PlaceExited",   "ConnectNamed",  "Connected",     "CloseChannel", "NewConnection",
+    "PlaceReady",    "Exit",          "Log",           "SpawnProcess", "ProcessStarted",
+    "ProcessFailed", "ProcessExited", "Terminate",     "StdinWritten"};
+
+/// "SpawnPlace" for a SpawnPlace.
+template <class M>
+const char* message_name(const M&) {
+  return kMessageNames[ControlMessage(std::in_place_type<M>).index()];
+}
 
 }  // namespace rmpi::places::protocol

@@ -69,11 +69,11 @@ void RemoteConnection::Impl::on_exited(int code, const std::string& description)
     auto n = self->node.lock();
     if (!n) return;
     self->started = Clock::now();
-    n->spawn(self, [self](std::optional<std::string> error) {
+    n->spawn(self, [self](std::optional<Refusal> error) {
       if (error) {
         detail::emit_log({"error", detail::log_origin(),
-                          "cannot restart " + self->label + ": " + *error, detail::unix_time_us()});
-        self->finish(std::nullopt, "restart failed: " + *error);
+                          "cannot restart " + self->label + ": " + error->reason, detail::unix_time_us()});
+        self->finish(std::nullopt, "restart failed: " + error->reason);
       } else if (!self->options.initial_message.is_null()) {
         self->ep->send(encode(self->options.initial_message));
       }

@@ -31,6 +31,14 @@ struct NodeProcess {
   std::shared_future<void> exited_future;
 };
 
+/// A node's refusal of a spawn or a connect: its reason and its kind.
+struct Refusal {
+  std::string reason;
+  protocol::Failure failure = protocol::Failure::other;
+};
+/// Called once with the node's answer: nullopt = done, else why not.
+using AnswerHandler = std::function<void(std::optional<Refusal>)>;
+
 struct RemoteConnection::Impl : std::enable_shared_from_this<RemoteConnection::Impl> {
   using Clock = std::chrono::steady_clock;
   std::weak_ptr<RemoteNode::Impl> node;
@@ -69,7 +77,7 @@ struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
   std::condition_variable cv;
   std::uint32_t next_channel = 1;
   std::map<std::uint32_t, std::shared_ptr<RemoteConnection::Impl>> conns;
-  std::map<std::uint32_t, std::function<void(std::optional<std::string>)>> pending;
+  std::map<std::uint32_t, AnswerHandler> pending;
   std::optional<RemoteConnection> first_place;
   std::optional<protocol::Welcome> welcome;
   std::optional<std::string> lost;
@@ -78,20 +86,20 @@ struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
   std::string log_prefix() const { return "PLACE " + host + ":" + std::to_string(port); }
 
   /// Connects to the router at address:port, authenticates, says Hello(role).
-  void connect(const std::string& role, std::chrono::seconds timeout);
+  void connect(protocol::Role role, std::chrono::seconds timeout);
   void on_frame(detail::Frame&& f);
   void on_close(const std::string& reason);
 
   /// Sends SpawnPlace for `c` on a fresh channel; `done` gets the node's answer.
   void spawn(const std::shared_ptr<RemoteConnection::Impl>& c,
-             std::function<void(std::optional<std::string>)> done);
+             AnswerHandler done);
   /// Gives `c` a fresh sub-channel whose answer goes to `done`; nullopt (and
   /// `done` called with the reason) when the node is already lost.
   std::optional<std::uint32_t> open_channel(const std::shared_ptr<RemoteConnection::Impl>& c,
-                                            std::function<void(std::optional<std::string>)>& done);
+                                            AnswerHandler& done);
   /// Sends ConnectNamed for `c` on a fresh channel.
   void connect_named(const std::shared_ptr<RemoteConnection::Impl>& c, const std::string& name,
-                     std::function<void(std::optional<std::string>)> done);
+                     AnswerHandler done);
   /// Exit{0} and a bounded wait for the node process (if ours) and the connection.
   void exit_node(std::chrono::milliseconds grace);
 };
@@ -101,7 +109,7 @@ void start_node_process(RemoteNode::Impl& node, const NodeOptions& options);
 /// Ends every node this program started that is still up (atexit).
 void register_spawned_node(const std::shared_ptr<RemoteNode::Impl>& node);
 
-/// Throws NameError for "no place function" / "no place named" reasons, else SpawnError.
-[[noreturn]] void throw_node_error(const std::string& what, const std::string& reason);
+/// Throws NameError for a missing place function or name, else SpawnError.
+[[noreturn]] void throw_node_error(const std::string& what, const Refusal& refusal);
 
 }  // namespace rmpi::places

@@ -16,12 +16,12 @@ constexpr auto kAnswerTimeout = std::chrono::seconds(60);
 
 /// Waits for a node's answer delivered to the callback made by `answer()`.
 struct Answer {
-  std::shared_ptr<std::promise<std::optional<std::string>>> p =
-      std::make_shared<std::promise<std::optional<std::string>>>();
-  std::function<void(std::optional<std::string>)> callback() {
-    return [p = p](std::optional<std::string> e) { p->set_value(std::move(e)); };
+  std::shared_ptr<std::promise<std::optional<Refusal>>> p =
+      std::make_shared<std::promise<std::optional<Refusal>>>();
+  AnswerHandler callback() {
+    return [p = p](std::optional<Refusal> e) { p->set_value(std::move(e)); };
   }
-  std::optional<std::string> wait(const std::string& what) {
+  std::optional<Refusal> wait(const std::string& what) {
     auto f = p->get_future();
     if (f.wait_for(kAnswerTimeout) != std::future_status::ready)
       throw SpawnError(what + ": no answer from the node within 60 s");
@@ -30,16 +30,14 @@ struct Answer {
 };
 }  // namespace
 
-void throw_node_error(const std::string& what, const std::string& reason) {
-  if (reason.find("no place function") != std::string::npos ||
-      reason.find("no place named") != std::string::npos)
-    throw NameError(reason);
-  throw SpawnError(what + ": " + reason);
+void throw_node_error(const std::string& what, const Refusal& refusal) {
+  if (refusal.failure != protocol::Failure::other) throw NameError(refusal.reason);
+  throw SpawnError(what + ": " + refusal.reason);
 }
 
 // ---- RemoteNode::Impl ------------------------------------------------------
 
-void RemoteNode::Impl::connect(const std::string& role, std::chrono::seconds timeout) {
+void RemoteNode::Impl::connect(protocol::Role role, std::chrono::seconds timeout) {
   std::weak_ptr<Impl> weak = shared_from_this();
   detail::ConnectionHandlers h;
   h.on_frame = [weak](detail::Frame&& f) {
@@ -51,7 +49,7 @@ void RemoteNode::Impl::connect(const std::string& role, std::chrono::seconds tim
   detail::ConnectOptions copts;
   conn = detail::connect_and_authenticate(detail::io_context().get_executor(), address, port,
                                           auth::job_secret(), std::move(h), copts);
-  conn->send_control(protocol::Hello{role, 0});
+  conn->send_control(protocol::Hello{role});
   std::unique_lock lock(mu);
   if (!cv.wait_for(lock, timeout, [&] { return welcome.has_value() || lost.has_value(); }))
     throw ConnectError("node " + address + ":" + std::to_string(port) + " on " + host +
@@ -67,7 +65,7 @@ void RemoteNode::Impl::on_frame(detail::Frame&& f) {
     auto it = conns.find(ch);
     return it == conns.end() ? nullptr : it->second;
   };
-  auto take_pending = [&](std::uint32_t ch) -> std::function<void(std::optional<std::string>)> {
+  auto take_pending = [&](std::uint32_t ch) -> AnswerHandler {
     std::lock_guard lock(mu);
     auto it = pending.find(ch);
     if (it == pending.end()) return {};
@@ -100,13 +98,13 @@ void RemoteNode::Impl::on_frame(detail::Frame&& f) {
           auto fn = take_pending(m.channel);
           auto c = find(m.channel);
           drop(m.channel);
-          if (fn) fn(m.reason);
+          if (fn) fn(Refusal{m.reason, m.failure});
           else if (c) c->on_closed(m.reason);
         } else if constexpr (std::is_same_v<T, protocol::PlaceExited>) {
           auto fn = take_pending(m.channel);
           auto c = find(m.channel);
           drop(m.channel);
-          if (fn) fn("the place " + m.description + " before it started");
+          if (fn) fn(Refusal{"the place " + m.description + " before it started"});
           else if (c) c->on_exited(m.status, m.description);
         } else if constexpr (std::is_same_v<T, protocol::CloseChannel>) {
           auto c = find(m.channel);
@@ -121,7 +119,7 @@ void RemoteNode::Impl::on_frame(detail::Frame&& f) {
 
 void RemoteNode::Impl::on_close(const std::string& reason) {
   std::map<std::uint32_t, std::shared_ptr<RemoteConnection::Impl>> cs;
-  std::map<std::uint32_t, std::function<void(std::optional<std::string>)>> ps;
+  std::map<std::uint32_t, AnswerHandler> ps;
   const std::string why = "connection to node " + log_prefix() + " lost: " + reason;
   {
     std::lock_guard lock(mu);
@@ -130,16 +128,16 @@ void RemoteNode::Impl::on_close(const std::string& reason) {
     ps.swap(pending);
   }
   cv.notify_all();
-  for (auto& [ch, fn] : ps) fn(why);
+  for (auto& [ch, fn] : ps) fn(Refusal{why});
   for (auto& [ch, c] : cs) c->on_lost(why);
 }
 
 std::optional<std::uint32_t> RemoteNode::Impl::open_channel(
     const std::shared_ptr<RemoteConnection::Impl>& c,
-    std::function<void(std::optional<std::string>)>& done) {
+    AnswerHandler& done) {
   std::lock_guard lock(mu);
   if (lost) {
-    done(*lost);
+    done(Refusal{*lost});
     return std::nullopt;
   }
   const std::uint32_t ch = next_channel++;
@@ -150,7 +148,7 @@ std::optional<std::uint32_t> RemoteNode::Impl::open_channel(
 }
 
 void RemoteNode::Impl::spawn(const std::shared_ptr<RemoteConnection::Impl>& c,
-                             std::function<void(std::optional<std::string>)> done) {
+                             AnswerHandler done) {
   if (const auto ch = open_channel(c, done))
     conn->send_control(protocol::SpawnPlace{*ch, c->exec.module, c->exec.func, c->exec.thunk,
                                             c->thread, c->options.named});
@@ -158,7 +156,7 @@ void RemoteNode::Impl::spawn(const std::shared_ptr<RemoteConnection::Impl>& c,
 
 void RemoteNode::Impl::connect_named(const std::shared_ptr<RemoteConnection::Impl>& c,
                                      const std::string& name,
-                                     std::function<void(std::optional<std::string>)> done) {
+                                     AnswerHandler done) {
   if (const auto ch = open_channel(c, done)) conn->send_control(protocol::ConnectNamed{*ch, name});
 }
 
@@ -266,7 +264,7 @@ RemoteNode spawn_remote_node(const std::string& host, const NodeOptions& options
   start_node_process(*impl, options);
   register_spawned_node(impl);
   try {
-    impl->connect("spawner", options.connect_timeout);
+    impl->connect(protocol::Role::spawner, options.connect_timeout);
   } catch (...) {
     impl->exit_node(std::chrono::milliseconds(0));
     throw;

@@ -4,7 +4,7 @@
 // (protocol.hpp): spawning places (processes running a registered function)
 // and bridging their channels to the spawner, named places and connections
 // to them, launcher processes with their stdio streamed back as io frames,
-// log forwarding toward the root, Terminate / Exit, rank address exchange.
+// log forwarding toward the root, Terminate / Exit.
 // A bad peer costs only its own connection; a crashing place only itself.
 //
 // All state lives on one strand of the given executor; the public methods are

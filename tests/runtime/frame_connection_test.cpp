@@ -273,12 +273,12 @@ TEST_CASE("TCP with the job secret: authenticated frames flow both ways") {
   auto server = accepted.get();
   CHECK(client->authenticated());
   REQUIRE(server_sink.wait_ready());
-  client->send_control(proto::Hello{"spawner", 0});
+  client->send_control(proto::Hello{proto::Role::spawner});
   Frame f = server_sink.next();
   REQUIRE(f.header.kind == wire::FrameKind::control);
   auto m = decode_control(f.payload);
   REQUIRE(std::holds_alternative<proto::Hello>(m));
-  CHECK(std::get<proto::Hello>(m).role == "spawner");
+  CHECK(std::get<proto::Hello>(m).role == proto::Role::spawner);
   server->send_control(proto::Welcome{"127.0.0.1", 1234});
   Frame w = client_sink.next();
   CHECK(std::get<proto::Welcome>(decode_control(w.payload)).port == 1234);

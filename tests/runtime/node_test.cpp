@@ -295,7 +295,7 @@ TEST_CASE("rmpi-node prints its port, answers Hello with the address it was reac
   NodeProcess node({"--listen-port", "0"});
   REQUIRE(node.port() != 0);
   Client c(node.port());
-  c.send(proto::Hello{"client", 0});
+  c.send(proto::Hello{proto::Role::client});
   auto w = c.expect<proto::Welcome>();
   CHECK(w.host == "127.0.0.1");
   CHECK(w.port == node.port());
@@ -435,7 +435,7 @@ TEST_CASE("100 MB of output all arrive, exactly and in order") {
 TEST_CASE("places: spawned from a registered function, bridged, named, failing") {
   NodeProcess node({"--listen-port", "0"});
   Client c(node.port());
-  c.send(proto::Hello{"spawner", 0});
+  c.send(proto::Hello{proto::Role::spawner});
   c.expect<proto::Welcome>();
 
   SUBCASE("echo place: data both ways, then its exit status") {
@@ -453,7 +453,7 @@ TEST_CASE("places: spawned from a registered function, bridged, named, failing")
     CHECK(exited.status == 3);
     CHECK(exited.description == "exited with status 3");
     // The node survives and goes on serving.
-    c.send(proto::Hello{"client", 0});
+    c.send(proto::Hello{proto::Role::client});
     c.expect<proto::Welcome>();
   }
   SUBCASE("a place killed by a signal is reported with the signal") {
@@ -468,12 +468,14 @@ TEST_CASE("places: spawned from a registered function, bridged, named, failing")
     c.send(proto::SpawnPlace{12, RMPI_TEST_PLACE_PATH, "nope", false, false, ""});
     auto f = c.expect<proto::ChannelFailed>();
     CHECK(f.channel == 12);
+    CHECK(f.failure == proto::Failure::no_function);
     CHECK(f.reason.find("no place function 'nope'") != std::string::npos);
     CHECK(f.reason.find("rmpi_test_place") != std::string::npos);
   }
   SUBCASE("a module that cannot be executed") {
     c.send(proto::SpawnPlace{13, "/no/such/exe", "f", false, false, ""});
     auto f = c.expect<proto::ChannelFailed>();
+    CHECK(f.failure == proto::Failure::other);
     CHECK(f.reason.find("cannot execute /no/such/exe") != std::string::npos);
   }
   SUBCASE("named place reached through two more connections; a missing name is an error") {
@@ -490,6 +492,7 @@ TEST_CASE("places: spawned from a registered function, bridged, named, failing")
     CHECK(b.expect_data().second == "from b");
     a.send(proto::ConnectNamed{2, "missing"});
     auto f = a.expect<proto::ChannelFailed>();
+    CHECK(f.failure == proto::Failure::no_name);
     CHECK(f.reason == "no place named 'missing' on 127.0.0.1:" + std::to_string(node.port()));
     c.send_data(14, "exit 0");
     CHECK(c.expect<proto::PlaceExited>().status == 0);
@@ -516,7 +519,7 @@ TEST_CASE("bad peers lose their own connection; every other connection goes on")
   NodeProcess node({"--listen-port", "0"});
   Client good(node.port());
   auto still_served = [&] {
-    good.send(proto::Hello{"client", 0});
+    good.send(proto::Hello{proto::Role::client});
     CHECK(good.expect<proto::Welcome>().port == node.port());
   };
 
@@ -605,7 +608,7 @@ TEST_CASE("parent link: when the spawner's connection drops, the node and all it
   std::vector<int> children;
   {
     Client parent(node.port());
-    parent.send(proto::Hello{"spawner", 0});
+    parent.send(proto::Hello{proto::Role::spawner});
     parent.expect<proto::Welcome>();
     parent.send(command(1, {"sleep", "1000"}));
     children.push_back(pidfd_open(parent.expect<proto::ProcessStarted>().pid));
@@ -676,26 +679,3 @@ TEST_CASE("SIGTERM to the node ends its children and the node") {
   ::close(child);
 }
 
-TEST_CASE("rank addresses go up to the parent; the rank table comes down to every rank") {
-  NodeProcess node({"--listen-port", "0"});
-  Client parent(node.port());
-  parent.send(proto::Hello{"spawner", 0});
-  parent.expect<proto::Welcome>();
-  Client r0(node.port()), r1(node.port());
-  r0.send(proto::Hello{"rank", 0});
-  r1.send(proto::Hello{"rank", 1});
-  r0.expect<proto::Welcome>();
-  r1.expect<proto::Welcome>();
-  r0.send(proto::RankAddress{0, "127.0.0.1", 5000, ""});
-  r1.send(proto::RankAddress{1, "127.0.0.1", 5001, "/tmp/r1"});
-  auto a = parent.expect<proto::RankAddress>();
-  auto b = parent.expect<proto::RankAddress>();
-  CHECK(a.rank + b.rank == 1);
-  parent.send(proto::RankTable{{a.rank == 0 ? a : b, a.rank == 0 ? b : a}});
-  for (Client* r : {&r0, &r1}) {
-    auto t = r->expect<proto::RankTable>();
-    REQUIRE(t.ranks.size() == 2);
-    CHECK(t.ranks[1].port == 5001);
-    CHECK(t.ranks[1].local_path == "/tmp/r1");
-  }
-}

@@ -1,0 +1,269 @@
+#include "router_peers.hpp"
+
+#include <cerrno>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+
+#include <rmpi/error.hpp>
+
+#include "process.hpp"
+#include "router_impl.hpp"
+
+namespace rmpi::places::detail {
+
+namespace asio = boost::asio;
+namespace proto = protocol;
+
+namespace {
+
+// How long the listener pauses when accept runs out of descriptors or memory.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+
+bool out_of_resources(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
+}  // namespace
+
+RouterPeers::RouterPeers(Router::Impl& router)
+    : router_(router),
+      acceptor_(router.strand),
+      accept_pause_(router.strand),
+      parent_timer_(router.strand),
+      bad_log_timer_(router.strand),
+      unauthenticated_(router.options.max_unauthenticated),
+      bad_peers_([&router](const std::string& line) { router.logs.local("warning", line); }) {}
+
+void RouterPeers::listen() {
+  const RouterOptions& o = router_.options;
+  if (o.secret.empty())
+    throw ConfigError("the router needs a job secret (" + std::string(auth::kSecretEnv) +
+                      ") and has none");
+  if (o.listen_port < 0 || o.listen_port > 65535)
+    throw ConfigError("router port " + std::to_string(o.listen_port) +
+                      " is not a port number (0-65535)");
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(o.listen_address, ec);
+  if (ec) throw ConfigError("cannot listen on '" + o.listen_address + "': not an IP address");
+  asio::ip::tcp::endpoint ep(address, static_cast<std::uint16_t>(o.listen_port));
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(ep, ec);
+  if (ec == asio::error::address_in_use)
+    throw ConnectError("port " + std::to_string(o.listen_port) + " is in use on " + host_name());
+  if (ec)
+    throw ConnectError("cannot listen on port " + std::to_string(o.listen_port) + " on " +
+                       host_name() + ": " + ec.message());
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw ConnectError("cannot listen on port " + std::to_string(o.listen_port) + " on " +
+                       host_name() + ": " + ec.message());
+  router_.port = acceptor_.local_endpoint().port();
+  const auto bound = acceptor_.local_endpoint().address();
+  const std::string host =
+      bound.is_unspecified() ? (bound.is_v6() ? "::1" : "127.0.0.1") : bound.to_string();
+  router_.own_address =
+      (bound.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(router_.port.load());
+  router_.label_host = o.advertise.empty() ? host_name() : o.advertise;
+}
+
+void RouterPeers::start() {
+  asio::dispatch(router_.strand, [self = router_.shared_from_this()] {
+    RouterPeers& peers = self->peers;
+    peers.accept();
+    const RouterOptions& o = self->options;
+    if (o.parent_link && o.parent_timeout.count() > 0) {
+      peers.parent_timer_.expires_after(o.parent_timeout);
+      peers.parent_timer_.async_wait([self](const boost::system::error_code& ec) {
+        if (ec || self->peers.parent_ || self->supervision.exiting()) return;
+        self->logs.local("error", "no parent connected within " +
+                                      std::to_string(self->options.parent_timeout.count()) +
+                                      " ms; exiting");
+        self->supervision.begin_shutdown(1);
+      });
+    }
+  });
+}
+
+void RouterPeers::stop_accepting() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  accept_pause_.cancel();
+  parent_timer_.cancel();
+}
+
+void RouterPeers::close_all(const std::string& reason) {
+  bad_log_timer_.cancel();
+  auto peers = peers_;
+  for (auto& [id, p] : peers) p->conn->close(reason);
+}
+
+void RouterPeers::flush_bad_peer_log() {
+  bad_peers_.flush(std::chrono::steady_clock::time_point::max());
+}
+
+void RouterPeers::accept() {
+  acceptor_.async_accept(asio::bind_executor(
+      router_.strand, [self = router_.shared_from_this()](const boost::system::error_code& ec,
+                                                          asio::ip::tcp::socket socket) {
+        RouterPeers& peers = self->peers;
+        if (!peers.acceptor_.is_open() || self->supervision.stopped()) return;
+        if (!ec) {
+          peers.add_peer(std::move(socket));
+        } else if (out_of_resources(ec)) {
+          // Out of descriptors: pause instead of spinning on a full backlog.
+          peers.report_bad_peer("?", "cannot accept a connection: " + ec.message() +
+                                         "; pausing the listener");
+          peers.accept_pause_.expires_after(kAcceptPause);
+          peers.accept_pause_.async_wait([self](const boost::system::error_code& e) {
+            if (!e && self->peers.acceptor_.is_open() && !self->supervision.stopped())
+              self->peers.accept();
+          });
+          return;
+        }
+        peers.accept();
+      }));
+}
+
+// A peer that failed or never tried the handshake: one line a second at most.
+void RouterPeers::report_bad_peer(const std::string& peer, const std::string& what) {
+  bad_peers_.report(peer, what);
+  arm_bad_log_timer();
+}
+
+void RouterPeers::arm_bad_log_timer() {
+  const auto due = bad_peers_.flush_due();
+  if (!due || bad_log_armed_) return;
+  bad_log_armed_ = true;
+  bad_log_timer_.expires_at(*due);
+  bad_log_timer_.async_wait(
+      [self = router_.shared_from_this()](const boost::system::error_code& ec) {
+        self->peers.bad_log_armed_ = false;
+        if (ec) return;
+        self->peers.bad_peers_.flush();
+        self->peers.arm_bad_log_timer();
+      });
+}
+
+void RouterPeers::add_peer(asio::ip::tcp::socket tcp) {
+  boost::system::error_code ec;
+  if (!unauthenticated_.try_admit()) {
+    const auto remote = tcp.remote_endpoint(ec);
+    const std::string who =
+        ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+    tcp.close(ec);
+    report_bad_peer(who, "refused a connection: " + std::to_string(unauthenticated_.max()) +
+                             " connections are in their handshake already (" +
+                             listener::kMaxUnauthenticatedEnv + ")");
+    return;
+  }
+  tcp.set_option(asio::ip::tcp::no_delay(true), ec);
+  const int family = tcp.local_endpoint(ec).protocol().family();
+  StreamSocket socket(router_.strand);
+  socket.assign(asio::generic::stream_protocol(family, IPPROTO_TCP), tcp.release());
+  const std::string remote = describe_remote(socket);
+  ConnectionOptions copts;
+  copts.max_length = router_.options.max_frame_length;
+  copts.auth_timeout = router_.options.auth_timeout;
+  auto peer = std::make_shared<RouterPeer>();
+  peer->id = router_.new_id();
+  peer->conn = FramedConnection::create(std::move(socket), remote, copts);
+  peer->reached_host = peer->conn->local_endpoint().first;
+  peer->holds_slot = true;
+  peers_[peer->id] = peer;
+  std::weak_ptr<Router::Impl> weak = router_.shared_from_this();
+  const std::uint64_t id = peer->id;
+  ConnectionHandlers h;
+  h.on_ready = [weak, id] {
+    if (auto s = weak.lock()) s->peers.on_authenticated(id);
+  };
+  h.on_frame = [weak, id](Frame&& f) {
+    if (auto s = weak.lock()) s->peers.on_frame(id, std::move(f));
+  };
+  h.on_close = [weak, id](const std::string& reason) {
+    if (auto s = weak.lock()) s->peers.on_closed(id, reason);
+  };
+  peer->conn->start(AuthRole::acceptor, router_.options.secret, std::move(h));
+}
+
+std::shared_ptr<RouterPeer> RouterPeers::find(std::uint64_t id) const {
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : it->second;
+}
+
+void RouterPeers::send(std::uint64_t id, const proto::ControlMessage& m) {
+  if (auto p = find(id)) p->conn->send_control(m);
+}
+
+void RouterPeers::on_hello(RouterPeer& peer, const proto::Hello& m) {
+  peer.role = m.role;
+  const std::string& advertise = router_.options.advertise;
+  if (m.role == proto::Role::spawner && !parent_) {
+    parent_ = peer.id;
+    parent_timer_.cancel();
+    if (advertise.empty() && !peer.reached_host.empty()) router_.label_host = peer.reached_host;
+  }
+  peer.conn->send_control(
+      proto::Welcome{advertise.empty() ? peer.reached_host : advertise, router_.port.load()});
+}
+
+void RouterPeers::on_authenticated(std::uint64_t id) {
+  auto peer = find(id);
+  if (!peer || !peer->holds_slot) return;
+  peer->holds_slot = false;
+  unauthenticated_.release();
+}
+
+void RouterPeers::on_frame(std::uint64_t id, Frame&& f) {
+  auto peer = find(id);
+  if (!peer) return;
+  switch (f.header.kind) {
+    case wire::FrameKind::control: {
+      proto::ControlMessage m;
+      try {
+        m = decode_control(f.payload);
+      } catch (const std::exception& e) {
+        peer->conn->close("bad control message from " + peer->conn->peer() + ": " + e.what());
+        return;
+      }
+      router_.dispatch(*peer, std::move(m));
+      break;
+    }
+    case wire::FrameKind::data: router_.places.data_from_peer(id, std::move(f)); break;
+    case wire::FrameKind::io:
+      router_.processes.stdin_from_owner(id, f.header.channel, std::move(f.payload));
+      break;
+    case wire::FrameKind::auth: break;  // handled by the connection
+  }
+}
+
+void RouterPeers::on_closed(std::uint64_t id, const std::string& reason) {
+  auto peer = find(id);
+  if (!peer) return;
+  peers_.erase(id);
+  const bool stopped = router_.supervision.stopped();
+  if (peer->holds_slot) {
+    // Never authenticated: nothing of it to clean up, one rate-limited line.
+    peer->holds_slot = false;
+    unauthenticated_.release();
+    if (!stopped) report_bad_peer(peer->conn->peer(), reason);
+    return;
+  }
+  const bool was_parent = parent_ && *parent_ == id;
+  if (was_parent) parent_.reset();
+  if (reason.rfind("connection closed by", 0) != 0 && !stopped) router_.logs.local("warning", reason);
+  // What the peer owned: the places it spawned and the processes it launched die,
+  // its connections to named places close.
+  std::vector<pid_t> doomed = router_.places.peer_gone(id);
+  for (pid_t pid : router_.processes.owned_by(id)) doomed.push_back(pid);
+  if (was_parent && router_.options.parent_link && !router_.supervision.exiting()) {
+    router_.logs.local("error", "the parent connection is gone (" + reason + "); exiting");
+    router_.supervision.begin_shutdown(0);
+    return;
+  }
+  if (!doomed.empty()) router_.supervision.kill_groups(doomed, router_.options.kill_grace);
+}
+
+}  // namespace rmpi::places::detail

@@ -1,0 +1,82 @@
+#pragma once
+// The router's places: spawning a place (a process running a registered
+// function, linked to the node by a socketpair), the routes between peers'
+// sub-channels and places' channels, the place's own control messages
+// (PlaceReady, Log, CloseChannel), and the report of its end to its spawner
+// once it is reaped and everything it wrote was read.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "framed_connection.hpp"
+#include "process.hpp"
+#include "protocol.hpp"
+#include "router.hpp"
+
+namespace rmpi::places::detail {
+
+struct RouterPeer;
+
+class RouterPlaces {
+ public:
+  explicit RouterPlaces(Router::Impl& router) : router_(router) {}
+
+  /// SpawnPlace from `peer`: PlaceStarted once the place is ready, else ChannelFailed.
+  void spawn(RouterPeer& peer, const protocol::SpawnPlace& request);
+  /// True if the peer's sub-channel is routed to a place already.
+  bool channel_in_use(std::uint64_t peer, std::uint32_t channel) const;
+  /// Routes the peer's sub-channel to a new channel of place `place` (NewConnection to it).
+  void open_channel(std::uint64_t place, const RouterPeer& peer, std::uint32_t channel);
+  /// A data frame from a peer: to the place its channel is routed to.
+  void data_from_peer(std::uint64_t peer, Frame&& frame);
+  /// CloseChannel from a peer: the place's side of it is closed.
+  void close_from_peer(std::uint64_t peer, std::uint32_t channel);
+  /// The peer is gone: its connections to places close; the live places it
+  /// spawned are returned, to be ended.
+  std::vector<pid_t> peer_gone(std::uint64_t peer);
+  /// Pids of places not yet reaped.
+  void append_live_pids(std::vector<pid_t>& pids) const;
+  /// Whether `pid` is a place not yet reaped.
+  bool alive(pid_t pid) const;
+  /// Closes every place socket (router stopped).
+  void close_all(const std::string& reason);
+
+ private:
+  using Route = std::pair<std::uint64_t, std::uint32_t>;  // (peer or place id, channel)
+  struct Place {
+    std::uint64_t id = 0;
+    pid_t pid = -1;
+    std::shared_ptr<FramedConnection> conn;
+    std::string module, function, name;
+    std::uint64_t spawner = 0;
+    std::uint32_t spawner_channel = 0;
+    bool ready = false;
+    bool failed_reported = false;
+    bool reaped = false;
+    bool socket_closed = false;
+    ExitStatus status;
+    std::uint32_t next_channel = 1;
+    std::map<std::uint32_t, Route> channels;  // place channel → (peer, peer channel)
+    std::unique_ptr<boost::asio::steady_timer> linger;
+  };
+
+  void on_frame(std::uint64_t id, Frame&& frame);
+  void on_control(Place& place, protocol::ControlMessage&& message);
+  void on_socket_closed(std::uint64_t id, const std::string& reason);
+  void on_reaped(std::uint64_t id, ExitStatus status);
+  void maybe_finish(std::uint64_t id);
+  std::string describe(const Place& place) const;
+
+  Router::Impl& router_;
+  std::map<std::uint64_t, std::shared_ptr<Place>> places_;
+  std::map<Route, Route> routes_;  // (peer, peer channel) → (place, place channel)
+};
+
+}  // namespace rmpi::places::detail
