@@ -1,9 +1,10 @@
 #include <rmpi/remote_connection.hpp>
 
-#include <thread>
+#include <boost/asio/post.hpp>
 
 #include <rmpi/error.hpp>
 
+#include "io_thread.hpp"
 #include "remote_impl.hpp"
 
 namespace rmpi::places {
@@ -59,48 +60,110 @@ void RemoteConnection::Impl::on_lost(const std::string& reason) {
 void RemoteConnection::Impl::on_exited(int code, const std::string& description) {
   const std::string reason = label + " " + description;
   const RestartPolicy& policy = options.restart_on_exit;
-  auto n = node.lock();
-  if (!policy.enabled() || !n || !spawned) {
+  bool holder_closed;
+  {
+    std::lock_guard lock(mu);
+    holder_closed = closed;
+  }
+  if (!policy.enabled() || !spawned || node.expired() || holder_closed) {
     finish(code, reason);
     return;
   }
   auto self = shared_from_this();
-  auto respawn = [self] {
-    auto n = self->node.lock();
-    if (!n) return;
-    self->started = Clock::now();
-    n->spawn(self, [self](std::optional<Refusal> error) {
-      if (error) {
-        detail::emit_log({"error", detail::log_origin(),
-                          "cannot restart " + self->label + ": " + error->reason, detail::unix_time_us()});
-        self->finish(std::nullopt, "restart failed: " + error->reason);
-      } else if (!self->options.initial_message.is_null()) {
-        self->ep->send(encode(self->options.initial_message));
-      }
-    });
-  };
   if (policy.respawns_at_once()) {
     respawn();
     return;
   }
-  if (const auto* proc = policy.procedure()) {
+  if (const auto* procedure = policy.procedure()) {
     finish(code, reason);
-    detail::run_handler(*proc);
+    detail::run_handler(*procedure);
+    return;
+  }
+  if (const auto* strategy = policy.strategy()) {
+    detail::run_handler([restart = *strategy, self] { restart([self] { self->respawn(); }); });
     return;
   }
   const Restarter& r = *policy.restarter();
-  const auto alive = Clock::now() - started;
-  if (alive >= std::chrono::duration<double>(2 * r.seconds)) retries = 0;
-  if (r.retry && retries >= *r.retry) {
-    finish(code, reason + "; no restarts left");
+  if (!schedule) schedule.emplace(r, started);
+  const auto next = schedule->exited(Clock::now());
+  if (!next) {
+    finish(code, reason + "; gave up after " + std::to_string(schedule->tries()) +
+                     " restarts in a row");
     if (r.on_final_fail) detail::run_handler(r.on_final_fail);
     return;
   }
-  ++retries;
-  std::thread([respawn, seconds = r.seconds] {
-    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-    respawn();
-  }).detach();
+  restart_timer = std::make_unique<boost::asio::steady_timer>(detail::io_context(), next->delay);
+  restart_timer->async_wait([self](const boost::system::error_code& ec) {
+    if (!ec) self->respawn();
+  });
+}
+
+void RemoteConnection::Impl::respawn() {
+  auto n = node.lock();
+  if (!n) {
+    finish(std::nullopt, "cannot restart " + label + ": its node is gone");
+    return;
+  }
+  {
+    std::lock_guard lock(mu);
+    if (closed) return;
+  }
+  auto self = shared_from_this();
+  n->spawn(self, [self](std::optional<Refusal> error) {
+    if (error) {
+      detail::emit_log({"error", detail::log_origin(),
+                        "cannot restart " + self->label + ": " + error->reason,
+                        detail::unix_time_us()});
+      self->finish(std::nullopt, "restart failed: " + error->reason);
+      return;
+    }
+    self->started = Clock::now();
+    if (self->schedule) self->schedule->started(self->started);
+    if (!self->options.initial_message.is_null())
+      self->ep->send(encode(self->options.initial_message));
+    std::function<void(RemoteConnection&, int)> observer;
+    int count;
+    {
+      std::lock_guard lock(self->mu);
+      count = ++self->restarts;
+      observer = self->on_restart;
+    }
+    self->cv.notify_all();
+    if (observer)
+      detail::run_handler([self, observer, count] {
+        RemoteConnection rc(self, PlaceChannel(self->ep));
+        observer(rc, count);
+      });
+  });
+}
+
+void RemoteConnection::Impl::close_by_holder() {
+  {
+    std::lock_guard lock(mu);
+    if (closed) return;
+  }
+  // The pending restart (if any) is cancelled on the timer's own thread.
+  boost::asio::post(detail::io_context(), [self = shared_from_this()] {
+    if (self->restart_timer) self->restart_timer->cancel();
+  });
+  if (auto n = node.lock()) n->close_channel(ep->id());
+  finish(std::nullopt, label + " was closed by its holder");
+}
+
+void RemoteConnection::close() {
+  if (impl_) impl_->close_by_holder();
+}
+
+int RemoteConnection::restart_count() const {
+  if (!impl_) return 0;
+  std::lock_guard lock(impl_->mu);
+  return impl_->restarts;
+}
+
+void RemoteConnection::set_on_restart(std::function<void(RemoteConnection&, int)> fn) {
+  if (!impl_) throw Error("set_on_restart on an empty RemoteConnection");
+  std::lock_guard lock(impl_->mu);
+  impl_->on_restart = std::move(fn);
 }
 
 }  // namespace rmpi::places

@@ -15,11 +15,14 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <rmpi/remote_node.hpp>
 
 #include "client_endpoints.hpp"
 #include "framed_connection.hpp"
 #include "process.hpp"
+#include "restart_schedule.hpp"
 
 namespace rmpi::places {
 
@@ -54,11 +57,20 @@ struct RemoteConnection::Impl : std::enable_shared_from_this<RemoteConnection::I
   std::optional<int> status;  // final exit code (no restart follows)
   bool closed = false;        // the connection ended (final)
   std::optional<std::string> lost;
-  int retries = 0;
+  int restarts = 0;  // restarts made (all of them, for the holder)
+  std::function<void(RemoteConnection&, int)> on_restart;
   Clock::time_point started = Clock::now();
+
+  // The restart machinery: touched only on the shared io_context's thread.
+  std::optional<detail::RestartSchedule> schedule;  // of a Restarter policy
+  std::unique_ptr<boost::asio::steady_timer> restart_timer;
 
   /// Node → us: the place exited (`status`, `description`): apply the restart policy.
   void on_exited(int code, const std::string& description);
+  /// Spawns the place again on its node, on this connection's endpoint.
+  void respawn();
+  /// The holder closed the connection: no restart, the node forgets the channel.
+  void close_by_holder();
   /// Node → us: the connection is closed (named place gone).
   void on_closed(const std::string& reason);
   /// The node connection is gone.
@@ -97,6 +109,8 @@ struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
   /// `done` called with the reason) when the node is already lost.
   std::optional<std::uint32_t> open_channel(const std::shared_ptr<RemoteConnection::Impl>& c,
                                             AnswerHandler& done);
+  /// Forgets sub-channel `channel` and tells the node it is closed.
+  void close_channel(std::uint32_t channel);
   /// Sends ConnectNamed for `c` on a fresh channel.
   void connect_named(const std::shared_ptr<RemoteConnection::Impl>& c, const std::string& name,
                      AnswerHandler done);

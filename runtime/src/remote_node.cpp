@@ -154,6 +154,15 @@ void RemoteNode::Impl::spawn(const std::shared_ptr<RemoteConnection::Impl>& c,
                                             c->thread, c->options.named});
 }
 
+void RemoteNode::Impl::close_channel(std::uint32_t channel) {
+  {
+    std::lock_guard lock(mu);
+    conns.erase(channel);
+    pending.erase(channel);
+  }
+  if (conn && conn->is_open()) conn->send_control(protocol::CloseChannel{channel});
+}
+
 void RemoteNode::Impl::connect_named(const std::shared_ptr<RemoteConnection::Impl>& c,
                                      const std::string& name,
                                      AnswerHandler done) {

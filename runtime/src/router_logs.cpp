@@ -1,21 +1,15 @@
 #include "router_logs.hpp"
 
-#include <chrono>
 #include <cstdio>
 #include <ctime>
 
+#include "client_endpoints.hpp"
 #include "router_impl.hpp"
 
 namespace rmpi::places::detail {
 
-std::int64_t unix_now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string format_log_line(const protocol::Log& log) {
-  const std::int64_t us = log.unix_time_us ? log.unix_time_us : unix_now_us();
+  const std::int64_t us = log.unix_time_us ? log.unix_time_us : unix_time_us();
   const std::time_t secs = static_cast<std::time_t>(us / 1000000);
   std::tm tm{};
   ::localtime_r(&secs, &tm);
@@ -38,7 +32,7 @@ void RouterLogs::route(const protocol::Log& log, std::uint64_t from_peer) {
 
 void RouterLogs::local(std::string severity, std::string text) {
   route(protocol::Log{std::move(severity), "NODE " + router_.label(), std::move(text),
-                      unix_now_us()},
+                      unix_time_us()},
         0);
 }
 

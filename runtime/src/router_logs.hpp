@@ -22,7 +22,4 @@ class RouterLogs {
   Router::Impl& router_;
 };
 
-/// Microseconds since the Unix epoch.
-std::int64_t unix_now_us();
-
 }  // namespace rmpi::places::detail

@@ -45,6 +45,16 @@ class RemoteConnection : public EventContainer {
   /// The exit code if the place has ended.
   std::optional<int> try_wait() const;
 
+  /// Closes the connection: a spawned place is no longer restarted (and its
+  /// channel closes for it), a named place's channel closes. Idempotent.
+  void close();
+
+  /// Restarts of the place made so far under its restart policy. Messages
+  /// put after a restart reach the new place.
+  int restart_count() const;
+  /// Runs `fn(conn, count)` (like set_on_channel's handlers) after each restart.
+  void set_on_restart(std::function<void(RemoteConnection&, int restarts)> fn);
+
   /// The channel behind this connection (what put/get use), e.g. for a ChannelSet.
   PlaceChannel& channel() { return channel_; }
   /// "place hello_world on PLACE 127.0.0.1:40123".

@@ -1,0 +1,176 @@
+// Supervised places across real processes: a place killed with SIGKILL is
+// restarted exactly as its RestartPolicy says (at once, a Restarter with its
+// retries and its count reset, a strategy object), its RemoteConnection
+// keeps working across restarts and counts them, close() ends the
+// supervision, and no place outlives its test.
+#include <rmpi/remote_node.hpp>
+
+#include <doctest/doctest.h>
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <future>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <rmpi/place.hpp>
+
+namespace rp = rmpi::places;
+using rp::PlaceChannel;
+using rp::Value;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kWait = std::chrono::seconds(20);
+
+/// Says its pid, then echoes every message until its channel closes.
+void pid_echo(PlaceChannel ch) {
+  ch.put(static_cast<int>(::getpid()));
+  for (;;) ch.put(ch.get<Value>());
+}
+RMPI_PLACE(pid_echo);
+
+const bool place_mode = rp::init_at_startup();
+
+rp::NodeOptions node_options() {
+  rp::NodeOptions o;
+  o.listen_port = 0;
+  o.node_path = RMPI_NODE_EXE;
+  o.connect_timeout = std::chrono::seconds(20);
+  return o;
+}
+
+/// The pid the (re)started place reports.
+pid_t next_pid(rp::RemoteConnection& c) {
+  auto pid = c.get_for<int>(kWait);
+  REQUIRE(pid.has_value());
+  return *pid;
+}
+
+/// True once `pid` has ended (bounded by `timeout`).
+bool gone(pid_t pid, std::chrono::milliseconds timeout = 10s) {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return true;  // already reaped
+  pollfd p{fd, POLLIN, 0};
+  const bool ended = ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
+  ::close(fd);
+  return ended;
+}
+
+/// Kills the place and checks it is gone.
+void kill_place(pid_t pid) {
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  REQUIRE(gone(pid));
+}
+
+/// The place echoes: messages reach the current incarnation.
+void check_echo(rp::RemoteConnection& c, int n) {
+  c.put(Value(n));
+  auto v = c.get_for<Value>(kWait);
+  REQUIRE(v.has_value());
+  CHECK(v->as_int() == n);
+}
+
+int wait_for_exit(rp::RemoteConnection c) {
+  auto f = std::async(std::launch::async, [c]() mutable { return c.wait(); });
+  REQUIRE(f.wait_for(kWait) == std::future_status::ready);
+  return f.get();
+}
+
+}  // namespace
+
+TEST_CASE("a Restarter restarts a killed place exactly `retry` times, then runs on_final_fail") {
+  (void)place_mode;
+  auto node = rp::spawn_remote_node("localhost", node_options());
+  auto final_fail = std::make_shared<std::promise<void>>();
+  rp::PlaceOptions o;
+  o.restart_on_exit = rp::restart_every(0.1, 3, [final_fail] { final_fail->set_value(); });
+  auto c = rp::supervise_place_at(node, rp::executable_path(), "pid_echo", o);
+  std::vector<pid_t> pids{next_pid(c)};
+  for (int restart = 1; restart <= 3; ++restart) {
+    kill_place(pids.back());
+    pids.push_back(next_pid(c));
+    CHECK(pids.back() != pids[pids.size() - 2]);
+    CHECK(c.restart_count() == restart);
+    check_echo(c, restart);
+  }
+  kill_place(pids.back());
+  REQUIRE(final_fail->get_future().wait_for(kWait) == std::future_status::ready);
+  CHECK(wait_for_exit(c) == 128 + SIGKILL);
+  CHECK(c.restart_count() == 3);
+  node.send_exit();
+}
+
+TEST_CASE("the retry count resets once the place stayed alive 2 x seconds") {
+  auto node = rp::spawn_remote_node("localhost", node_options());
+  auto final_fail = std::make_shared<std::promise<void>>();
+  rp::PlaceOptions o;
+  o.restart_on_exit = rp::restart_every(0.1, 1, [final_fail] { final_fail->set_value(); });
+  auto c = rp::supervise_place_at(node, rp::executable_path(), "pid_echo", o);
+  kill_place(next_pid(c));  // the one retry is used
+  const pid_t second = next_pid(c);
+  std::this_thread::sleep_for(300ms);  // alive > 2 x 0.1 s: what the reset is about
+  kill_place(second);                  // a fresh count: restarted again
+  const pid_t third = next_pid(c);
+  CHECK(c.restart_count() == 2);
+  kill_place(third);  // at once: the retry is used up
+  REQUIRE(final_fail->get_future().wait_for(kWait) == std::future_status::ready);
+  CHECK(wait_for_exit(c) == 128 + SIGKILL);
+  node.send_exit();
+}
+
+TEST_CASE("restart_on_exit = true respawns at once; the holder sees each restart") {
+  auto node = rp::spawn_remote_node("localhost", node_options());
+  auto c = rp::supervise_place_at(node, rp::executable_path(), "pid_echo",
+                                  {.restart_on_exit = true});
+  std::atomic<int> seen{0};
+  c.set_on_restart([&](rp::RemoteConnection&, int count) { seen = count; });
+  pid_t pid = next_pid(c);
+  for (int restart = 1; restart <= 3; ++restart) {
+    kill_place(pid);
+    pid = next_pid(c);
+    CHECK(c.restart_count() == restart);
+    check_echo(c, 10 + restart);
+  }
+  for (int i = 0; i < 1000 && seen != 3; ++i) std::this_thread::sleep_for(5ms);
+  CHECK(seen == 3);
+  c.close();  // no more restarts: the place ends with its channel
+  CHECK(gone(pid));
+  node.send_exit();
+}
+
+namespace {
+/// A strategy object: restarts the first two exits, then stops.
+struct TwoRestarts {
+  std::atomic<int> calls{0};
+  void restart(const rp::Respawn& respawn) {
+    if (++calls <= 2) respawn();
+  }
+};
+}  // namespace
+
+TEST_CASE("an object with restart(respawn) decides the restarts") {
+  auto node = rp::spawn_remote_node("localhost", node_options());
+  auto strategy = std::make_shared<TwoRestarts>();
+  auto c = rp::supervise_place_at(node, rp::executable_path(), "pid_echo",
+                                  {.restart_on_exit = strategy});
+  pid_t pid = next_pid(c);
+  for (int restart = 1; restart <= 2; ++restart) {
+    kill_place(pid);
+    pid = next_pid(c);
+    CHECK(c.restart_count() == restart);
+  }
+  kill_place(pid);
+  for (int i = 0; i < 1000 && strategy->calls != 3; ++i) std::this_thread::sleep_for(5ms);
+  CHECK(strategy->calls == 3);
+  CHECK(c.restart_count() == 2);
+  c.close();
+  node.send_exit();
+}
