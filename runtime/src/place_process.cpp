@@ -223,6 +223,11 @@ class NodeLink {
     link->exit(127);
   }
   link->conn().send_control(protocol::PlaceReady{true, ""});
+  // Written before the function runs, so that a place that ends at once
+  // (std::exit, a crash) is reported as having run, not as never ready.
+  auto written = std::make_shared<std::promise<void>>();
+  link->conn().when_queue_below(0, [written] { written->set_value(); });
+  written->get_future().wait_for(std::chrono::seconds(5));
   if (thunk && (thunk_mode || !fn)) run_thunk(*link, thunk, name);
 
   link->set_connection_sink([main = link->main()](PlaceChannel ch) { main->offer(std::move(ch)); });

@@ -33,8 +33,13 @@ std::vector<std::string> lines(const std::string& s) {
   return v;
 }
 
-// Runs `exe` with `marker` in its environment; output captured; bounded by `limit`.
-Run run(const std::string& exe, const std::string& marker, std::chrono::seconds limit) {
+// Runs `exe args...` with `marker` in its environment; output captured; bounded by `limit`.
+Run run(const std::string& exe, const std::string& marker, std::chrono::seconds limit,
+        std::vector<std::string> args = {}) {
+  args.insert(args.begin(), exe);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   int out[2], err[2];
   REQUIRE(::pipe(out) == 0);
   REQUIRE(::pipe(err) == 0);
@@ -48,7 +53,7 @@ Run run(const std::string& exe, const std::string& marker, std::chrono::seconds 
     ::close(out[0]);
     ::close(err[0]);
     ::setenv("RMPI_EXAMPLES_TEST_MARKER", marker.c_str(), 1);
-    ::execl(exe.c_str(), exe.c_str(), static_cast<char*>(nullptr));
+    ::execv(exe.c_str(), argv.data());
     _exit(127);
   }
   ::close(out[1]);
@@ -166,5 +171,42 @@ TEST_CASE("named runs the tuple and bank flow and exits 0") {
                             "bank remove user0 20: (insufficient-funds 5)",
                             "bank add user1 10: (invalid-account \"user1\")",
                         });
+  check_nothing_left(marker);
+}
+
+std::size_t count(const std::vector<std::string>& v, const std::string& line) {
+  return static_cast<std::size_t>(std::count(v.begin(), v.end(), line));
+}
+
+TEST_CASE("restart: the place is restarted (3 times within 20 s), then the program stops on request") {
+  const std::string marker = new_marker("restart");
+  const Run r = run(RMPI_RESTART_EXE, marker, std::chrono::seconds(30),
+                    {"--restarts", "3", "--sleep", "0.3"});
+  INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.took < std::chrono::seconds(20));
+  const auto out = lines(r.out);
+  CHECK(count(out, "restarted 1 time") == 1);
+  CHECK(count(out, "restarted 2 times") == 1);
+  CHECK(count(out, "restarted 3 times") == 1);
+  CHECK(count(out, "SLEEP DONE") >= 3);
+  CHECK(count(out, "BEGINING SLEEP") >= count(out, "SLEEP DONE"));
+  CHECK(out.back() == "stopped after 3 restarts");
+  check_nothing_left(marker);
+}
+
+TEST_CASE("restarter: gives up after exactly 3 retries and prints from on_final_fail") {
+  const std::string marker = new_marker("restarter");
+  const Run r = run(RMPI_RESTARTER_EXE, marker, std::chrono::seconds(30));
+  INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
+  CHECK(r.status == 0);
+  const auto out = lines(r.out);
+  CHECK(count(out, "place started, failing with status 1") == 4);
+  CHECK(count(out, "retry 1") == 1);
+  CHECK(count(out, "retry 2") == 1);
+  CHECK(count(out, "retry 3") == 1);
+  CHECK(count(out, "retry 4") == 0);
+  CHECK(count(out, "on_final_fail: gave up after 3 retries") == 1);
+  CHECK(out.back() == "the place's last exit status: 1");
   check_nothing_left(marker);
 }
