@@ -14,10 +14,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/steady_timer.hpp>
 
 #include <rmpi/remote_node.hpp>
+#include <rmpi/spawned_process.hpp>
 
 #include "client_endpoints.hpp"
 #include "framed_connection.hpp"
@@ -78,6 +80,24 @@ struct RemoteConnection::Impl : std::enable_shared_from_this<RemoteConnection::I
   void finish(std::optional<int> code, const std::string& reason);
 };
 
+struct SpawnedProcess::Impl {
+  std::shared_ptr<RemoteNode::Impl> node;  // kept up while the process is watched
+  std::string label;                       // "process sleep on PLACE host:port"
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  int pid = -1;
+  std::optional<std::string> refused;  // could not start
+  std::optional<int> status;           // ended
+  std::optional<std::string> lost;     // the node went first
+  std::function<void(int)> on_exit;
+
+  void on_started(int process_pid);
+  void on_refused(const std::string& reason);
+  void on_exited(int exit_status);
+  void on_lost(const std::string& reason);
+};
+
 struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
   std::string host;     // as given
   std::string address;  // where we connected
@@ -90,6 +110,8 @@ struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
   std::uint32_t next_channel = 1;
   std::map<std::uint32_t, std::shared_ptr<RemoteConnection::Impl>> conns;
   std::map<std::uint32_t, AnswerHandler> pending;
+  std::map<std::uint32_t, std::shared_ptr<SpawnedProcess::Impl>> processes;  // by process id
+  std::vector<std::function<void(const std::string&)>> on_lost_handlers;
   std::optional<RemoteConnection> first_place;
   std::optional<protocol::Welcome> welcome;
   std::optional<std::string> lost;
@@ -109,6 +131,9 @@ struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
   /// `done` called with the reason) when the node is already lost.
   std::optional<std::uint32_t> open_channel(const std::shared_ptr<RemoteConnection::Impl>& c,
                                             AnswerHandler& done);
+  /// Starts `argv` on the node as process `p` (SpawnProcess); its answer comes to `p`.
+  void spawn_process(const std::shared_ptr<SpawnedProcess::Impl>& p,
+                     const std::vector<std::string>& argv);
   /// Forgets sub-channel `channel` and tells the node it is closed.
   void close_channel(std::uint32_t channel);
   /// Sends ConnectNamed for `c` on a fresh channel.

@@ -1,5 +1,8 @@
 #include <rmpi/remote_node.hpp>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <future>
 #include <thread>
 
@@ -12,6 +15,16 @@
 namespace rmpi::places {
 
 namespace {
+void write_all(int fd, const std::vector<std::byte>& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // our stdout is gone: the output is dropped
+    done += static_cast<std::size_t>(n);
+  }
+}
+
 constexpr auto kAnswerTimeout = std::chrono::seconds(60);
 
 /// Waits for a node's answer delivered to the callback made by `answer()`.
@@ -77,8 +90,22 @@ void RemoteNode::Impl::on_frame(detail::Frame&& f) {
     std::lock_guard lock(mu);
     conns.erase(ch);
   };
+  auto find_process = [&](std::uint32_t id, bool remove) -> std::shared_ptr<SpawnedProcess::Impl> {
+    std::lock_guard lock(mu);
+    auto it = processes.find(id);
+    if (it == processes.end()) return nullptr;
+    auto p = it->second;
+    if (remove) processes.erase(it);
+    return p;
+  };
   if (f.header.kind == wire::FrameKind::data) {
     if (auto c = find(f.header.channel)) c->ep->deliver(Message{f.header.type_tag, std::move(f.payload)});
+    return;
+  }
+  if (f.header.kind == wire::FrameKind::io) {
+    // A supervised process's output goes to ours, unchanged.
+    const int fd = f.header.flags == static_cast<std::uint16_t>(protocol::IoStream::stderr_) ? 2 : 1;
+    write_all(fd, f.payload);
     return;
   }
   if (f.header.kind != wire::FrameKind::control) return;
@@ -112,6 +139,12 @@ void RemoteNode::Impl::on_frame(detail::Frame&& f) {
           if (c) c->on_closed("closed by " + log_prefix());
         } else if constexpr (std::is_same_v<T, protocol::Log>) {
           detail::emit_log(m);
+        } else if constexpr (std::is_same_v<T, protocol::ProcessStarted>) {
+          if (auto p = find_process(m.id, false)) p->on_started(m.pid);
+        } else if constexpr (std::is_same_v<T, protocol::ProcessFailed>) {
+          if (auto p = find_process(m.id, true)) p->on_refused(m.reason);
+        } else if constexpr (std::is_same_v<T, protocol::ProcessExited>) {
+          if (auto p = find_process(m.id, true)) p->on_exited(m.status);
         }
       },
       detail::decode_control(f.payload));
@@ -120,16 +153,26 @@ void RemoteNode::Impl::on_frame(detail::Frame&& f) {
 void RemoteNode::Impl::on_close(const std::string& reason) {
   std::map<std::uint32_t, std::shared_ptr<RemoteConnection::Impl>> cs;
   std::map<std::uint32_t, AnswerHandler> ps;
+  std::map<std::uint32_t, std::shared_ptr<SpawnedProcess::Impl>> procs;
+  std::vector<std::function<void(const std::string&)>> observers;
   const std::string why = "connection to node " + log_prefix() + " lost: " + reason;
+  bool expected;
   {
     std::lock_guard lock(mu);
     lost = why;
+    expected = exit_sent;
     cs.swap(conns);
     ps.swap(pending);
+    procs.swap(processes);
+    observers = on_lost_handlers;
   }
   cv.notify_all();
   for (auto& [ch, fn] : ps) fn(Refusal{why});
   for (auto& [ch, c] : cs) c->on_lost(why);
+  for (auto& [id, p] : procs) p->on_lost(why);
+  // The program hears of a node it did not end itself.
+  if (!expected)
+    for (auto& fn : observers) detail::run_handler([fn, why] { fn(why); });
 }
 
 std::optional<std::uint32_t> RemoteNode::Impl::open_channel(
@@ -152,6 +195,21 @@ void RemoteNode::Impl::spawn(const std::shared_ptr<RemoteConnection::Impl>& c,
   if (const auto ch = open_channel(c, done))
     conn->send_control(protocol::SpawnPlace{*ch, c->exec.module, c->exec.func, c->exec.thunk,
                                             c->thread, c->options.named});
+}
+
+void RemoteNode::Impl::spawn_process(const std::shared_ptr<SpawnedProcess::Impl>& p,
+                                      const std::vector<std::string>& argv) {
+  std::uint32_t id;
+  {
+    std::lock_guard lock(mu);
+    if (lost) {
+      p->on_refused(*lost);
+      return;
+    }
+    id = next_channel++;
+    processes[id] = p;
+  }
+  conn->send_control(protocol::SpawnProcess{id, argv, {}, {}, false});
 }
 
 void RemoteNode::Impl::close_channel(std::uint32_t channel) {
@@ -247,6 +305,23 @@ RemoteConnection RemoteNode::remote_connect(const std::string& name) {
   if (auto error = a.wait("connecting to " + c->label))
     throw_node_error("cannot connect to " + c->label, *error);
   return RemoteConnection(c, PlaceChannel(c->ep));
+}
+
+void RemoteNode::set_on_lost(std::function<void(const std::string& reason)> fn) {
+  auto& n = checked(impl_);
+  std::optional<std::string> already;
+  {
+    std::lock_guard lock(n.mu);
+    n.on_lost_handlers.push_back(fn);
+    if (n.lost && !n.exit_sent) already = n.lost;
+  }
+  if (already) detail::run_handler([fn, why = *already] { fn(why); });
+}
+
+std::optional<std::string> RemoteNode::lost_reason() const {
+  auto& n = checked(impl_);
+  std::lock_guard lock(n.mu);
+  return n.lost;
 }
 
 void RemoteNode::send_exit() { checked(impl_).exit_node(std::chrono::seconds(5)); }

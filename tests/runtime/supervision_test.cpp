@@ -19,7 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include <rmpi/error.hpp>
 #include <rmpi/place.hpp>
+#include <rmpi/spawned_process.hpp>
 
 namespace rp = rmpi::places;
 using rp::PlaceChannel;
@@ -36,6 +38,14 @@ void pid_echo(PlaceChannel ch) {
   for (;;) ch.put(ch.get<Value>());
 }
 RMPI_PLACE(pid_echo);
+
+/// Says its own pid and its node's (its parent's), then echoes.
+void node_pid_echo(PlaceChannel ch) {
+  ch.put(static_cast<int>(::getpid()));
+  ch.put(static_cast<int>(::getppid()));
+  for (;;) ch.put(ch.get<Value>());
+}
+RMPI_PLACE(node_pid_echo);
 
 const bool place_mode = rp::init_at_startup();
 
@@ -173,4 +183,73 @@ TEST_CASE("an object with restart(respawn) decides the restarts") {
   CHECK(c.restart_count() == 2);
   c.close();
   node.send_exit();
+}
+
+TEST_CASE("supervise_process_at: an attached process, its pid, its output, its end reported") {
+  auto node = rp::spawn_remote_node("localhost", node_options());
+  SUBCASE("exit status and on_exit") {
+    auto p = rp::supervise_process_at(node, {"sh", "-c", "exit 3"});
+    CHECK(p.get_pid() > 0);
+    std::promise<int> seen;
+    p.set_on_exit([&](int status) { seen.set_value(status); });
+    auto f = seen.get_future();
+    REQUIRE(f.wait_for(kWait) == std::future_status::ready);
+    CHECK(f.get() == 3);
+    CHECK(p.wait() == 3);
+    CHECK(p.try_wait() == std::optional<int>(3));
+  }
+  SUBCASE("kill -9 of the process is reported to its parent") {
+    auto p = rp::supervise_process_at(node, {"sleep", "1000"});
+    REQUIRE(p.get_pid() > 0);
+    CHECK_FALSE(p.try_wait().has_value());
+    REQUIRE(::kill(p.get_pid(), SIGKILL) == 0);
+    auto f = std::async(std::launch::async, [p]() mutable { return p.wait(); });
+    REQUIRE(f.wait_for(kWait) == std::future_status::ready);
+    CHECK(f.get() == 128 + SIGKILL);
+  }
+  SUBCASE("a command that cannot start is a SpawnError naming it") {
+    try {
+      rp::supervise_process_at(node, {"/no/such/command"});
+      FAIL("no SpawnError");
+    } catch (const rmpi::SpawnError& e) {
+      CHECK(std::string(e.what()).find("/no/such/command") != std::string::npos);
+    }
+  }
+  node.send_exit();
+}
+
+TEST_CASE("supervise_process_at(host) starts its own node; a signal ending the process is reported") {
+  auto p = rp::supervise_process_at("localhost", {"sleep", "1000"}, node_options());
+  const pid_t pid = p.get_pid();
+  REQUIRE(pid > 0);
+  ::kill(pid, SIGTERM);
+  auto f = std::async(std::launch::async, [p]() mutable { return p.wait(); });
+  REQUIRE(f.wait_for(kWait) == std::future_status::ready);
+  CHECK(f.get() == 128 + SIGTERM);
+}
+
+TEST_CASE("kill -9 of a node: the program gets an event and errors naming host:port; nothing is left") {
+  auto node = rp::spawn_remote_node("localhost", node_options());
+  const std::string where = "localhost:" + std::to_string(node.port());
+  std::promise<std::string> lost;
+  node.set_on_lost([&](const std::string& reason) { lost.set_value(reason); });
+  auto c = rp::supervise_place_at(node, rp::executable_path(), "node_pid_echo",
+                                  {.restart_on_exit = true});
+  const pid_t place = next_pid(c);
+  const pid_t node_pid = next_pid(c);
+  REQUIRE(node_pid > 1);
+  REQUIRE(::kill(node_pid, SIGKILL) == 0);
+  auto f = lost.get_future();
+  REQUIRE(f.wait_for(kWait) == std::future_status::ready);
+  CHECK(f.get().find(where) != std::string::npos);
+  try {
+    (void)wait_for_exit(c);
+    FAIL("wait did not throw");
+  } catch (const rmpi::ChannelClosed& e) {
+    CHECK(std::string(e.what()).find(where) != std::string::npos);
+  }
+  CHECK_THROWS_AS(c.put(Value(1)), rmpi::ChannelClosed);
+  CHECK(c.restart_count() == 0);  // a lost node is not a place exit
+  CHECK(gone(place));
+  REQUIRE(node.lost_reason().has_value());
 }

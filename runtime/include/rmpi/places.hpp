@@ -14,5 +14,6 @@
 #include <rmpi/remote_connection.hpp>
 #include <rmpi/remote_node.hpp>
 #include <rmpi/restart.hpp>
+#include <rmpi/spawned_process.hpp>
 #include <rmpi/value.hpp>
 #include <rmpi/wire.hpp>

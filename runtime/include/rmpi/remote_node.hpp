@@ -10,6 +10,7 @@
 /// secret travels out of band (environment, or ssh's stdin), the node reports
 /// the port it listens on, and this process connects and authenticates.
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -66,6 +67,13 @@ class RemoteNode : public EventContainer {
   RemoteConnection remote_connect(const std::string& name);
   /// Tells the node to exit now (its places end with it) and waits (bounded) for it.
   void send_exit();
+  /// The node died or its link broke (not through send_exit): `fn(reason)`
+  /// runs once, like set_on_channel's handlers; the reason names host:port.
+  /// At once if that happened already. Connections to its places fail with
+  /// the same reason.
+  void set_on_lost(std::function<void(const std::string& reason)> fn);
+  /// Why the link to the node ended, if it has.
+  std::optional<std::string> lost_reason() const;
   /// The host this node was spawned on, as given.
   const std::string& host() const;
   /// The node's router port.
