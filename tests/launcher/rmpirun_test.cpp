@@ -192,7 +192,13 @@ void check_layout(int n, const std::string& map_by) {
     CHECK(kv["RMPI_NODE_ID"] == std::to_string(h));
     CHECK(kv["server"] == "127.0.0." + std::to_string(h + 2));
     CHECK(kv["cwd"] == cwd);
-    CHECK(kv["foreign"] == "no");
+    // The variables of MPICH (PMI_*) and Open MPI (OMPI_COMM_WORLD_*) that scripts read.
+    CHECK(kv["PMI_RANK"] == std::to_string(r));
+    CHECK(kv["PMI_SIZE"] == std::to_string(n));
+    CHECK(kv["OMPI_COMM_WORLD_RANK"] == std::to_string(r));
+    CHECK(kv["OMPI_COMM_WORLD_SIZE"] == std::to_string(n));
+    CHECK(kv["OMPI_COMM_WORLD_LOCAL_RANK"] == std::to_string(local));
+    CHECK(kv["OMPI_COMM_WORLD_LOCAL_SIZE"] == std::to_string(count[static_cast<std::size_t>(h)]));
   }
 }
 
