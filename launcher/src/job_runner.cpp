@@ -233,8 +233,8 @@ std::vector<std::pair<std::string, std::string>> Job::rank_env(int rank, int nod
     for (char** e = environ; *e; ++e) {
       const std::string_view kv(*e);
       const auto eq = kv.find('=');
-      // RMPI_* describe rmpirun's own job, if any; the rank has its own.
-      if (eq != std::string_view::npos && !kv.starts_with("RMPI_"))
+      // The rank's job secret is its node's, never one rmpirun may have inherited.
+      if (eq != std::string_view::npos && kv.substr(0, eq) != auth::kSecretEnv)
         env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
     env.insert(env.end(), own.begin(), own.end());
