@@ -476,7 +476,7 @@ std::optional<std::string> process_env(std::string_view name) {
 std::string usage_text() {
   std::ostringstream out;
   out << "Usage: rmpirun [options] program [args...]\n"
-         "       rmpirun [options] -n N1 program1 [args...] : -n N2 program2 [args...] ...\n"
+         "   or: rmpirun [options] -n N1 program1 [args...] : -n N2 program2 [args...] ...\n"
          "\n"
          "Starts `program` (any executable) as the ranks of one job: one rmpi-node per host\n"
          "(over SSH for hosts other than this one), ranks mapped onto the hosts' slots.\n"
