@@ -4,7 +4,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <cctype>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include <rmpi/error.hpp>
@@ -35,14 +37,14 @@ po::options_description make_options() {
   desc.add_options()
       ("help,h", "print this help and exit")
       ("version", "print the version and exit")
-      ("hostfile,f", po::value<std::string>()->value_name("FILE"),
+      ("hostfile,machinefile,f", po::value<std::string>()->value_name("FILE"),
        "hosts to run on, one per line: Open MPI (`host slots=N max_slots=M`) or MPICH "
-       "(`host:N`) syntax")
+       "(`host:N`) syntax (also -machinefile)")
       ("host,H", po::value<std::vector<std::string>>()->value_name("H1[:N],H2,..."),
        "hosts to run on (N slots each, default 1); repeatable")
       ("np,n", po::value<std::string>()->value_name("N"),
        "number of ranks (also -np; default: one per slot; with no hosts, the local host with "
-       "one slot per core)")
+       "one slot per core); per MPMD part")
       ("map-by", po::value<std::string>()->value_name("slot|node"),
        "slot: fill each host's slots before the next host (default); node: one rank per host "
        "in turn")
@@ -52,8 +54,17 @@ po::options_description make_options() {
        "fail when a host would get more than N ranks (default: the lower of 1024 and the "
        "host's process limit)")
       (",x", po::value<std::vector<std::string>>()->value_name("NAME[=VALUE]"),
-       "set NAME in every rank's environment; NAME alone passes this shell's value; repeatable")
-      ("tag-output", po::bool_switch(), "prefix every output line with its rank")
+       "set NAME in the environment of this part's ranks; NAME alone passes this shell's "
+       "value; repeatable")
+      ("wdir,wd", po::value<std::string>()->value_name("DIR"),
+       "working directory of this part's ranks (default: rmpirun's; relative to rmpirun's)")
+      ("tag-output", po::bool_switch(), "prefix every output line with its rank: `[rank] `")
+      ("timestamp-output", po::bool_switch(),
+       "prefix every output line with the local time it reached rmpirun")
+      ("merge-stderr-to-stdout", po::bool_switch(), "send the ranks' stderr to stdout")
+      ("output-filename", po::value<std::string>()->value_name("DIR"),
+       "write each rank's output to DIR/1/rank.N/stdout and stderr (Open MPI's layout) "
+       "instead of the terminal")
       ("timeout", po::value<std::string>()->value_name("SECONDS"),
        "end the job (and fail) after this many seconds")
       ("port", po::value<std::string>()->value_name("PORT|FIRST-LAST"),
@@ -71,16 +82,42 @@ po::options_description make_options() {
       ("print-all-exitcodes", po::bool_switch(), "report the exit status of every rank")
       ("kill-grace", po::value<std::string>()->value_name("SECONDS"),
        "time between SIGTERM and SIGKILL when ending a job (default: 3)")
+      ("allow-run-as-root", po::bool_switch(), "accepted and ignored (Open MPI habit)")
       ("verbose,v", po::bool_switch(), "report what the launcher does");
   // clang-format on
   return desc;
 }
 
-/// The options part of argv, rewritten so that every value is attached to its option
+/// MPICH's options, in MPICH's spelling (one dash).
+po::options_description make_mpich_options() {
+  po::options_description desc("MPICH options");
+  // clang-format off
+  desc.add_options()
+      ("genv", po::value<std::vector<std::string>>()->value_name("NAME VALUE"),
+       "set NAME to VALUE for every rank of every part; repeatable")
+      ("envall", po::bool_switch(), "pass rmpirun's whole environment to every rank")
+      ("ppn", po::value<std::string>()->value_name("N"),
+       "N ranks per host: each host's slot count becomes N")
+      (",l", po::bool_switch(), "label every output line with its rank (as --tag-output)");
+  // clang-format on
+  return desc;
+}
+
+po::options_description all_options() {
+  po::options_description desc;
+  desc.add(make_options()).add(make_mpich_options());
+  return desc;
+}
+
+/// What a later MPMD part may set; everything else applies to the whole job.
+bool is_part_option(const std::string& key) { return key == "np" || key == "-x" || key == "wdir"; }
+
+/// One part of the command line, rewritten so that every value is attached to its option
 /// (`--opt=value`, `-xvalue`): values that start with '-' then reach Boost intact.
 struct SplitArgs {
   std::vector<std::string> options;
-  int program_index = 0;  // argc when no program was given
+  int program_index = 0;  // == end when the part has no program
+  int end = 0;            // index of the `:` that ends the part, or argc
 };
 
 bool takes_value(const po::option_description& option) {
@@ -99,9 +136,74 @@ void push_value(std::vector<std::string>& options, const std::string& name, std:
   }
 }
 
-SplitArgs split_args(int argc, const char* const* argv, const po::options_description& desc) {
+/// Levenshtein distance, case-insensitive.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// The valid long option nearest to `typed` (a unique prefix, else the fewest edits, within
+/// about a third of its length), spelt with as many dashes as `typed`; empty = none near.
+std::string nearest_option(std::string_view typed, const po::options_description& desc) {
+  const std::size_t dashes = typed.starts_with("--") ? 2 : 1;
+  const std::string_view name = typed.substr(dashes);
+  if (name.size() < 2) return {};
+  std::vector<std::string> names;
+  for (const auto& option : desc.options()) {
+    const auto [long_names, count] = option->long_names();
+    for (std::size_t i = 0; i < count; ++i)
+      if (long_names[i].size() > 1) names.push_back(long_names[i]);
+  }
+  std::string best;
+  int prefixed = 0;
+  for (const auto& candidate : names) {
+    if (candidate.starts_with(name)) {
+      best = candidate;
+      ++prefixed;
+    }
+  }
+  if (prefixed != 1) {
+    best.clear();
+    std::size_t best_distance = std::max<std::size_t>(1, name.size() / 3) + 1;
+    for (const auto& candidate : names) {
+      const std::size_t d = edit_distance(name, candidate);
+      if (d < best_distance) {
+        best_distance = d;
+        best = candidate;
+      }
+    }
+  }
+  return best.empty() ? best : std::string(dashes, '-') + best;
+}
+
+[[noreturn]] void unknown_option(const std::string& typed, const po::options_description& desc) {
+  const std::string nearest = nearest_option(typed, desc);
+  throw ConfigError("rmpirun: unknown option " + quoted_input(typed) +
+                    (nearest.empty() ? "" : " (did you mean '" + nearest + "'?)"));
+}
+
+[[noreturn]] void needs_value(const std::string& typed, std::string_view what = "a value") {
+  throw ConfigError("rmpirun: option " + quoted_input(typed) + " needs " + std::string(what));
+}
+
+/// Splits the part of argv that starts at `first`: options, then the program and its
+/// arguments up to a `:` token.
+SplitArgs split_part(int argc, const char* const* argv, int first,
+                     const po::options_description& desc) {
   SplitArgs split;
-  int i = 1;
+  int i = first;
   for (; i < argc; ++i) {
     std::string token = argv[i];
     if (token == "--") {
@@ -109,58 +211,71 @@ SplitArgs split_args(int argc, const char* const* argv, const po::options_descri
       break;
     }
     if (token.size() < 2 || token[0] != '-') break;
-    if (token == "-np" || token.starts_with("-np=")) token.insert(0, "-");
-    if (token[1] == '-') {
-      const auto eq = token.find('=');
-      const std::string long_name = token.substr(2, eq - 2);
-      const auto* option = long_name.empty() ? nullptr : desc.find_nothrow(long_name, false);
-      if (option == nullptr) {
-        throw ConfigError("rmpirun: unknown option " + quoted_input(token.substr(0, eq)));
-      }
+    const auto eq = token.find('=');
+    const std::string typed = token.substr(0, eq);
+    // One dash: a long option spelt the Open MPI / MPICH way (-np, -hostfile), else a
+    // cluster of short options (-v, -vn4, -n 4, -xNAME=VALUE).
+    const bool single_dash = token[1] != '-';
+    const std::string long_name = typed.substr(single_dash ? 1 : 2);
+    const auto* option =
+        long_name.size() > 1 ? desc.find_nothrow(long_name, false) : nullptr;
+    if (option == nullptr && !single_dash) unknown_option(typed, desc);
+    if (option != nullptr) {
+      const std::string name = "--" + option->long_name();
       if (!takes_value(*option)) {
+        if (eq != std::string::npos) token = name + token.substr(eq);
+        else token = name;
         split.options.push_back(std::move(token));
         continue;
       }
-      const std::string name = token.substr(0, eq);
       std::string value;
       if (eq != std::string::npos) {
         value = token.substr(eq + 1);
       } else if (i + 1 < argc) {
         value = argv[++i];
       } else {
-        throw ConfigError("rmpirun: option " + quoted_input(name) + " needs a value");
+        needs_value(typed);
+      }
+      // MPICH's -genv NAME VALUE takes two words (or one NAME=VALUE).
+      if (option->long_name() == "genv" && eq == std::string::npos &&
+          value.find('=') == std::string::npos) {
+        if (i + 1 >= argc) needs_value(typed, "NAME VALUE");
+        value += "=" + std::string(argv[++i]);
       }
       push_value(split.options, name, "=", value);
       continue;
     }
-    // A cluster of short options: -v, -vn4, -n 4, -xNAME=VALUE.
+    std::vector<std::string> cluster;
     for (std::size_t j = 1; j < token.size(); ++j) {
       const std::string name = std::string("-") + token[j];
-      const auto* option = desc.find_nothrow(name, false);
-      if (option == nullptr) throw ConfigError("rmpirun: unknown option " + quoted_input(name));
-      if (!takes_value(*option)) {
-        split.options.push_back(name);
+      const auto* short_option = desc.find_nothrow(name, false);
+      if (short_option == nullptr) unknown_option(typed, desc);
+      if (!takes_value(*short_option)) {
+        cluster.push_back(name);
         continue;
       }
       std::string value = token.substr(j + 1);
       if (value.empty()) {
-        if (i + 1 >= argc) throw ConfigError("rmpirun: option " + quoted_input(name) + " needs a value");
+        if (i + 1 >= argc) needs_value(name);
         value = argv[++i];
       }
-      push_value(split.options, name, "", value);
+      push_value(cluster, name, "", value);
       break;
     }
+    split.options.insert(split.options.end(), cluster.begin(), cluster.end());
   }
   split.program_index = i;
+  split.end = i;
+  while (split.end < argc && std::string_view(argv[split.end]) != ":") ++split.end;
   return split;
 }
 
-int parse_rank_count(const std::string& text) {
+int parse_positive(std::string_view option, const std::string& text) {
   int n = 0;
   const auto* last = text.data() + text.size();
   const auto [end, ec] = std::from_chars(text.data(), last, n);
   if (text.empty() || ec != std::errc{} || end != last || n < 1) {
-    bad_value("-n/-np", text, "expected a positive number of ranks");
+    bad_value(option, text, "expected a positive number of ranks");
   }
   return n;
 }
@@ -190,25 +305,30 @@ bool is_env_name(std::string_view name) {
   return true;
 }
 
-void add_env(LaunchSpec& spec, const std::string& item, const EnvLookup& env) {
+/// Adds NAME=VALUE (or NAME with the launcher's value, when `inherit`) to `vars`; a later
+/// setting of a NAME replaces the earlier one in place.
+void add_env(std::vector<std::pair<std::string, std::string>>& vars, std::string_view option,
+             const std::string& item, bool inherit, const EnvLookup& env) {
   const auto eq = item.find('=');
   const std::string name = item.substr(0, eq);
-  if (!is_env_name(name)) bad_value("-x", item, "expected NAME or NAME=VALUE");
+  if (!is_env_name(name) || (!inherit && eq == std::string::npos))
+    bad_value(option, item, inherit ? "expected NAME or NAME=VALUE" : "expected NAME VALUE");
   std::string value;
   if (eq != std::string::npos) {
     value = item.substr(eq + 1);
   } else if (auto current = env(name)) {
     value = std::move(*current);
   } else {
-    throw ConfigError("rmpirun: -x " + name + ": " + name + " is not set in the environment");
+    throw ConfigError("rmpirun: " + std::string(option) + " " + name + ": " + name +
+                      " is not set in the environment");
   }
-  for (auto& [existing, existing_value] : spec.env) {
+  for (auto& [existing, existing_value] : vars) {
     if (existing == name) {
       existing_value = std::move(value);
       return;
     }
   }
-  spec.env.emplace_back(name, std::move(value));
+  vars.emplace_back(name, std::move(value));
 }
 
 PortRange port_range_from(std::string_view source, const std::string& text) {
@@ -251,7 +371,7 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
   if (spec.hostfile && !spec.host_list.empty()) {
     throw ConfigError("rmpirun: use either --hostfile or --host, not both");
   }
-  if (const auto* n = string_option(vm, "np")) spec.np = parse_rank_count(*n);
+  if (const auto* ppn = string_option(vm, "ppn")) spec.ranks_per_host = parse_positive("-ppn", *ppn);
   if (const auto* map_by = string_option(vm, "map-by")) {
     if (*map_by == "slot") {
       spec.map_by = MapBy::slot;
@@ -263,17 +383,19 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
   }
   spec.oversubscribe = vm["oversubscribe"].as<bool>();
   if (const auto* max = string_option(vm, "max-ranks-per-host")) {
-    int n = 0;
-    const auto* last = max->data() + max->size();
-    const auto [end, ec] = std::from_chars(max->data(), last, n);
-    if (max->empty() || ec != std::errc{} || end != last || n < 1)
-      bad_value("--max-ranks-per-host", *max, "expected a positive number of ranks");
-    spec.max_ranks_per_host = n;
+    spec.max_ranks_per_host = parse_positive("--max-ranks-per-host", *max);
   }
-  if (vm.count("-x")) {
-    for (const auto& item : vm["-x"].as<std::vector<std::string>>()) add_env(spec, item, env);
+  if (vm.count("genv")) {
+    for (const auto& item : vm["genv"].as<std::vector<std::string>>())
+      add_env(spec.env, "-genv", item, false, env);
   }
-  spec.tag_output = vm["tag-output"].as<bool>();
+  spec.env_all = vm["envall"].as<bool>();
+  spec.tag_output = vm["tag-output"].as<bool>() || vm["-l"].as<bool>();
+  spec.timestamp_output = vm["timestamp-output"].as<bool>();
+  spec.merge_stderr_to_stdout = vm["merge-stderr-to-stdout"].as<bool>();
+  if (const auto* dir = string_option(vm, "output-filename")) {
+    spec.output_dir = non_empty("--output-filename", *dir);
+  }
   if (const auto* t = string_option(vm, "timeout")) {
     spec.timeout = parse_seconds("--timeout", *t, false);
   }
@@ -303,6 +425,46 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
   return spec;
 }
 
+/// The options of one part: -n, -x, -wdir.
+AppContext build_app(const po::variables_map& vm, const EnvLookup& env) {
+  AppContext app;
+  if (const auto* n = string_option(vm, "np")) app.np = parse_positive("-n/-np", *n);
+  if (vm.count("-x")) {
+    for (const auto& item : vm["-x"].as<std::vector<std::string>>())
+      add_env(app.env, "-x", item, true, env);
+  }
+  if (const auto* dir = string_option(vm, "wdir")) app.wdir = non_empty("-wdir", *dir);
+  return app;
+}
+
+/// Parses one part's options into `vm`; returns what was given, in order.
+po::parsed_options parse_options(const std::vector<std::string>& options,
+                                 const po::options_description& desc, po::variables_map& vm) {
+  try {
+    const auto style =
+        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    auto parsed = po::command_line_parser(options).options(desc).style(style).run();
+    po::store(parsed, vm);
+    return parsed;
+  } catch (const po::error& e) {
+    throw ConfigError(std::string("rmpirun: ") + e.what());
+  }
+}
+
+/// "rmpirun: MPMD part 2 (./b): " — where an error in a later part is.
+std::string part_label(std::size_t part, const std::string& program) {
+  return "rmpirun: MPMD part " + std::to_string(part + 1) +
+         (program.empty() ? "" : " (" + quoted_input(program) + ")") + ": ";
+}
+
+/// The error of part `part`, labelled with the part (the message loses its "rmpirun: ").
+[[noreturn]] void rethrow_in_part(const ConfigError& e, std::size_t part,
+                                  const std::string& program) {
+  std::string what = e.what();
+  if (what.starts_with("rmpirun: ")) what.erase(0, 9);
+  throw ConfigError(part_label(part, program) + what);
+}
+
 }  // namespace
 
 std::optional<std::string> process_env(std::string_view name) {
@@ -314,13 +476,23 @@ std::optional<std::string> process_env(std::string_view name) {
 std::string usage_text() {
   std::ostringstream out;
   out << "Usage: rmpirun [options] program [args...]\n"
+         "   or: rmpirun [options] -n N1 program1 [args...] : -n N2 program2 [args...] ...\n"
          "\n"
          "Starts `program` (any executable) as the ranks of one job: one rmpi-node per host\n"
          "(over SSH for hosts other than this one), ranks mapped onto the hosts' slots.\n"
-         "Everything after the program is passed to it untouched.\n"
+         "Everything after the program is passed to it untouched, up to a `:` that starts\n"
+         "the next part of an MPMD job: parts take consecutive ranks of one world, each\n"
+         "with its own -n, -x and -wdir (the other options go before the first program).\n"
+         "Every long option may be spelt with one dash, as Open MPI and MPICH do\n"
+         "(-np, -hostfile, -machinefile, -wdir, -version).\n"
          "\n"
-      << make_options()
+      << make_options() << "\n"
+      << make_mpich_options()
       << "\n"
+         "Ranks' environment: RMPI_RANK, RMPI_SIZE, RMPI_LOCAL_RANK, RMPI_LOCAL_SIZE, RANK,\n"
+         "WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, PMI_RANK, PMI_SIZE, OMPI_COMM_WORLD_RANK,\n"
+         "OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK and OMPI_COMM_WORLD_LOCAL_SIZE.\n"
+         "\n"
          "Environment:\n"
          "  RMPI_SSH_ARGS     default for --ssh-args\n"
          "  RMPI_PORT_RANGE   default for --port\n"
@@ -334,6 +506,10 @@ std::string usage_text() {
          "      4 ranks alternating between node1 and node2, output tagged with ranks\n"
          "  rmpirun -np 6 --oversubscribe -x OMP_NUM_THREADS=1 -x PATH ./app -n 5 --help\n"
          "      6 ranks on this host even with fewer cores; ./app gets `-n 5 --help`\n"
+         "  rmpirun -H node1:4,node2:4 -np 1 ./master : -np 7 ./worker --fast\n"
+         "      MPMD: rank 0 runs ./master, ranks 1-7 run ./worker --fast, in one world\n"
+         "  rmpirun -n 4 --output-filename out --timestamp-output ./app\n"
+         "      each rank's output in out/1/rank.N/stdout and stderr, lines timestamped\n"
          "  RMPI_PORT_RANGE=50000-50100 rmpirun -f hosts --timeout 60 ./solver input.dat\n"
          "      listeners in ports 50000-50100; the job fails after 60 seconds\n";
   return out.str();
@@ -342,26 +518,68 @@ std::string usage_text() {
 std::string version_text() { return "rmpirun (rmpi) " RMPI_VERSION "\n"; }
 
 ParseResult parse_command_line(int argc, const char* const* argv, const EnvLookup& env) {
-  const auto desc = make_options();
-  const auto split = split_args(argc, argv, desc);
-  po::variables_map vm;
-  try {
-    const auto style =
-        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
-    po::store(po::command_line_parser(split.options).options(desc).style(style).run(), vm);
-  } catch (const po::error& e) {
-    throw ConfigError(std::string("rmpirun: ") + e.what());
+  const auto desc = all_options();
+  LaunchSpec spec;
+  // Parts are separated by `:` tokens: `[options] program [args] : [options] program [args]`.
+  for (int first = 1;;) {
+    const std::size_t part = spec.apps.size();
+    const auto split = split_part(argc, argv, first, desc);
+    const bool has_program = split.program_index < split.end;
+    const std::string program = has_program ? argv[split.program_index] : "";
+    po::variables_map vm;
+    try {
+      const auto parsed = parse_options(split.options, desc, vm);
+      if (part == 0) {
+        if (vm.count("help")) return PrintAndExit{usage_text(), 0};
+        if (vm.count("version")) return PrintAndExit{version_text(), 0};
+        spec = build_spec(vm, env);
+      } else {
+        for (const auto& option : parsed.options)
+          if (!is_part_option(option.string_key))
+            throw ConfigError("rmpirun: " +
+                              (option.string_key.starts_with("-") ? option.string_key
+                                                                  : "--" + option.string_key) +
+                              " applies to the whole job: give it before the first program");
+      }
+      if (!has_program) {
+        if (split.end < argc)
+          throw ConfigError("rmpirun: ':' without a program before it (MPMD parts are "
+                            "`[options] program [args] : [options] program [args]`)");
+        if (part > 0)
+          throw ConfigError("rmpirun: no program after the last ':' (MPMD parts are "
+                            "`[options] program [args] : [options] program [args]`)");
+        throw ConfigError(
+            "rmpirun: no program given (usage: rmpirun [options] program [args...]; "
+            "see --help)");
+      }
+      AppContext app = build_app(vm, env);
+      app.program = program;
+      app.args.assign(argv + split.program_index + 1, argv + split.end);
+      spec.apps.push_back(std::move(app));
+    } catch (const ConfigError& e) {
+      if (part == 0) throw;
+      rethrow_in_part(e, part, program);
+    }
+    if (split.end >= argc) break;
+    first = split.end + 1;
   }
-  if (vm.count("help")) return PrintAndExit{usage_text(), 0};
-  if (vm.count("version")) return PrintAndExit{version_text(), 0};
-  if (split.program_index >= argc) {
-    throw ConfigError(
-        "rmpirun: no program given (usage: rmpirun [options] program [args...]; "
-        "see --help)");
+  if (spec.apps.size() == 1) {
+    spec.np = spec.apps[0].np;
+    return spec;
   }
-  LaunchSpec spec = build_spec(vm, env);
-  spec.program = argv[split.program_index];
-  spec.args.assign(argv + split.program_index + 1, argv + argc);
+  long long total = 0;
+  for (std::size_t part = 0; part < spec.apps.size(); ++part) {
+    const auto& app = spec.apps[part];
+    if (!app.np)
+      throw ConfigError(part_label(part, app.program) +
+                        "needs -n N (every part of an MPMD command line says how many ranks "
+                        "it runs)");
+    total += *app.np;
+  }
+  if (total > std::numeric_limits<int>::max())
+    throw ConfigError("rmpirun: the MPMD parts add up to " + std::to_string(total) +
+                      " ranks, too many");
+  spec.np = static_cast<int>(total);
   return spec;
 }
 

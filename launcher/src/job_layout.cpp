@@ -26,6 +26,9 @@ std::vector<HostEntry> resolve_hosts(const LaunchSpec& spec, int local_slots) {
 JobLayout plan_job(const LaunchSpec& spec, int local_slots) {
   JobLayout layout;
   layout.hosts = resolve_hosts(spec, local_slots);
+  // MPICH -ppn N: N ranks per host, whatever the hosts' slots say.
+  if (spec.ranks_per_host)
+    for (auto& host : layout.hosts) host.slots = *spec.ranks_per_host;
   const int np = spec.np.value_or(
       std::accumulate(layout.hosts.begin(), layout.hosts.end(), 0,
                       [](int sum, const HostEntry& host) { return sum + host.slots; }));

@@ -23,9 +23,11 @@
 
 #include <rmpi/auth.hpp>
 #include <rmpi/error.hpp>
-#include <rmpi/launcher/output_lines.hpp>
+#include <rmpi/launcher/rank_output.hpp>
 #include <rmpi/process_host.hpp>
 #include <rmpi/rendezvous.hpp>
+
+extern char** environ;
 
 namespace rmpi::launcher {
 namespace {
@@ -33,18 +35,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using places::OutputStream;
 using places::ProcessHost;
-
-/// Writes all of `s` to `fd` (our stdout/stderr); a closed pipe drops the output.
-void write_all(int fd, std::string_view s) {
-  while (!s.empty()) {
-    const ssize_t n = ::write(fd, s.data(), s.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
 
 std::string seconds_text(std::chrono::milliseconds ms) {
   char buf[32];
@@ -106,21 +96,21 @@ struct RankState {
   bool done = false;  // exited, failed to start, or lost with its node
   int status = -1;
   std::string how;  // for --print-all-exitcodes
-  OutputLines out, err;
+  RankOutput output;
 };
 
 class Job {
  public:
   Job(const LaunchSpec& spec, const JobLayout& layout)
       : spec_(spec), layout_(layout), start_(Clock::now()) {
-    for (const auto& r : layout.ranks) {
-      RankState s;
-      s.host_index = r.host_index;
-      const std::string tag = spec.tag_output ? "[" + std::to_string(r.rank) + "] " : "";
-      s.out = OutputLines(tag);
-      s.err = OutputLines(tag);
-      ranks_.push_back(std::move(s));
-    }
+    const OutputOptions output{.tag = spec.tag_output,
+                               .timestamp = spec.timestamp_output,
+                               .merge_stderr = spec.merge_stderr_to_stdout,
+                               .dir = spec.output_dir,
+                               .world_size = static_cast<int>(layout.ranks.size())};
+    for (const auto& r : layout.ranks)
+      ranks_.push_back(RankState{.host_index = r.host_index, .done = false, .status = -1, .how = {},
+                                 .output = RankOutput(r.rank, output)});
   }
 
   int run();
@@ -176,14 +166,7 @@ places::ProcessHostEvents Job::events_for(int node) {
   };
   ev.on_output = [this](std::uint32_t id, OutputStream s, std::span<const std::byte> bytes) {
     std::vector<std::byte> copy(bytes.begin(), bytes.end());
-    queue_.post([this, id, s, copy = std::move(copy)] {
-      RankState& r = ranks_.at(id);
-      OutputLines& lines = s == OutputStream::out ? r.out : r.err;
-      std::string text;
-      if (copy.empty()) lines.finish(text);
-      else lines.feed(copy, text);
-      write_all(s == OutputStream::out ? 1 : 2, text);
-    });
+    queue_.post([this, id, s, copy = std::move(copy)] { ranks_.at(id).output.feed(s, copy); });
   };
   ev.on_stdin_written = [window = stdin_window_](std::uint32_t, std::size_t bytes) {
     window->release(bytes);
@@ -227,6 +210,13 @@ std::vector<std::pair<std::string, std::string>> Job::rank_env(int rank, int nod
       {"WORLD_SIZE", n},
       {"LOCAL_RANK", std::to_string(p.local_rank)},
       {"LOCAL_WORLD_SIZE", std::to_string(p.local_size)},
+      // What scripts written for MPICH and Open MPI read.
+      {"PMI_RANK", std::to_string(rank)},
+      {"PMI_SIZE", n},
+      {"OMPI_COMM_WORLD_RANK", std::to_string(rank)},
+      {"OMPI_COMM_WORLD_SIZE", n},
+      {"OMPI_COMM_WORLD_LOCAL_RANK", std::to_string(p.local_rank)},
+      {"OMPI_COMM_WORLD_LOCAL_SIZE", std::to_string(p.local_size)},
       {"RMPI_JOB_ID", job_id_},
       {"RMPI_ADVERTISE", host.address()},
       {"RMPI_RENDEZVOUS", host.local_address() + ":" + std::to_string(rendezvous_->port())},
@@ -236,7 +226,21 @@ std::vector<std::pair<std::string, std::string>> Job::rank_env(int rank, int nod
   if (spec_.ports.first != 0)
     env.emplace_back("RMPI_PORT_RANGE", std::to_string(spec_.ports.first) + "-" +
                                             std::to_string(spec_.ports.last));
+  // -envall, then -genv, then the part's -x: a later setting of a name wins.
+  if (spec_.env_all) {
+    std::vector<std::pair<std::string, std::string>> own;
+    own.swap(env);
+    for (char** e = environ; *e; ++e) {
+      const std::string_view kv(*e);
+      const auto eq = kv.find('=');
+      // The rank's job secret is its node's, never one rmpirun may have inherited.
+      if (eq != std::string_view::npos && kv.substr(0, eq) != auth::kSecretEnv)
+        env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    env.insert(env.end(), own.begin(), own.end());
+  }
   for (const auto& kv : spec_.env) env.push_back(kv);
+  for (const auto& kv : app_of_rank(spec_, rank).env) env.push_back(kv);
   return env;
 }
 
@@ -287,19 +291,22 @@ void Job::start_nodes() {
 }
 
 void Job::launch_ranks() {
-  std::string cwd = std::filesystem::current_path().string();
+  const std::filesystem::path cwd = std::filesystem::current_path();
   for (const auto& p : layout_.ranks) {
     const int node = node_of_host_[static_cast<std::size_t>(p.host_index)];
+    const AppContext& app = app_of_rank(spec_, p.rank);
     places::ProcessLaunch l;
     l.id = static_cast<std::uint32_t>(p.rank);
-    l.argv.push_back(spec_.program);
-    l.argv.insert(l.argv.end(), spec_.args.begin(), spec_.args.end());
+    l.argv.push_back(app.program);
+    l.argv.insert(l.argv.end(), app.args.begin(), app.args.end());
     l.env = rank_env(p.rank, node);
-    l.cwd = cwd;
+    l.cwd = app.wdir.empty() ? cwd.string() : (cwd / app.wdir).lexically_normal().string();
     l.forward_stdin = p.rank == 0;
     nodes_[static_cast<std::size_t>(node)]->launch(l);
   }
-  verbose("launched " + std::to_string(layout_.ranks.size()) + " ranks of " + spec_.program);
+  std::string programs;
+  for (const auto& app : spec_.apps) programs += (programs.empty() ? "" : " : ") + app.program;
+  verbose("launched " + std::to_string(layout_.ranks.size()) + " ranks of " + programs);
 }
 
 void Job::rank_ended(int rank, int status, const std::string& how, bool failure) {
@@ -309,12 +316,7 @@ void Job::rank_ended(int rank, int status, const std::string& how, bool failure)
   r.status = status;
   r.how = how;
   // Output that lacked a final newline is flushed with the rank's end.
-  std::string text;
-  r.out.finish(text);
-  write_all(1, text);
-  text.clear();
-  r.err.finish(text);
-  write_all(2, text);
+  r.output.finish();
   if (failure && !ending_)
     end_job(status, "rmpirun: rank " + std::to_string(rank) + " on " + host_label(rank) + " " + how);
 }

@@ -5,11 +5,16 @@
 
 namespace rmpi::launcher {
 
+void OutputLines::start_line(std::string& out) const {
+  if (prefix_) out += prefix_();
+  out += tag_;
+}
+
 void OutputLines::emit_partial(std::string& out, bool end_line) {
   if (partial_.empty()) return;
-  if (!tag_.empty()) out += tag_;
+  if (line_based()) start_line(out);
   out += partial_;
-  if (end_line && !tag_.empty()) out += '\n';
+  if (end_line && line_based()) out += '\n';
   partial_.clear();
 }
 
@@ -20,7 +25,7 @@ void OutputLines::feed(std::span<const std::byte> chunk, std::string& out) {
     if (partial_.size() == kMaxPending && in.front() != '\n') emit_partial(out, true);
     const auto nl = in.find('\n');
     if (nl != std::string_view::npos && partial_.size() + nl <= kMaxPending) {
-      if (!tag_.empty()) out += tag_;
+      if (line_based()) start_line(out);
       out += partial_;
       partial_.clear();
       out.append(in.substr(0, nl + 1));

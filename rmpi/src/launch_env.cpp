@@ -47,6 +47,8 @@ long optional_long(const char* name, long def, long lo, long hi) {
 
 LaunchEnv read_launch_env() {
   LaunchEnv e;
+  // Started without a launcher (MPI's "singleton"): rank 0 of a world of 1.
+  if (!get(kSizeEnv) && !get(kRankEnv)) return e;
   e.size = static_cast<int>(required_long(kSizeEnv, 1, 1 << 20));
   e.rank = static_cast<int>(required_long(kRankEnv, 0, e.size - 1));
   e.local_size = static_cast<int>(optional_long(kLocalSizeEnv, 1, 1, e.size));

@@ -44,6 +44,15 @@ void end_spawned_nodes() {
 
 }  // namespace
 
+}  // namespace rmpi::places
+
+/// The bin directory of the installed rmpi a program was built against, wherever that tree is
+/// now: defined in each program by the installed CMake package (cmake/rmpiConfig.cmake.in);
+/// null elsewhere (the build tree, pkg-config builds).
+extern "C" [[gnu::weak]] const char* rmpi_installed_bindir();
+
+namespace rmpi::places {
+
 std::string node_path() {
   if (const char* p = std::getenv("RMPI_NODE_PATH"); p && *p) return p;
   std::error_code ec;
@@ -52,6 +61,12 @@ std::string node_path() {
     const auto beside = self.parent_path() / "rmpi-node";
     if (std::filesystem::exists(beside, ec)) return beside.string();
   }
+  // The library's own install prefix: where the CMake package says, else where it was
+  // configured to go.
+  const std::filesystem::path bindir =
+      rmpi_installed_bindir != nullptr ? rmpi_installed_bindir() : RMPI_INSTALL_BINDIR;
+  if (const auto installed = bindir / "rmpi-node"; std::filesystem::exists(installed, ec))
+    return installed.string();
   return "rmpi-node";  // searched in PATH when started
 }
 

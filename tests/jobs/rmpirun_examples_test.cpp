@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,4 +93,18 @@ TEST_CASE("8 ranks over the SSH fixture's four hosts") {
                        "8", kBin + "/ring"});
   CHECK(ring.exit_code == 0);
   CHECK(ring.out.find("ring of 8 ranks") != std::string::npos);
+}
+
+TEST_CASE("MPMD: rmpirun -np 1 ring : -np 2 ring-copy runs three ranks of one world over ssh") {
+  // A second program: a copy of ring under another name, so the two parts run distinct files
+  // that must still form one world (ring's token passes through every rank).
+  const std::string copy = fixture().dir() + "/ring-copy";
+  std::filesystem::copy_file(kBin + "/ring", copy,
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string hostfile = std::string(RMPI_HOSTFILES_DIR) + "/four-hosts";
+  auto r = rmpirun({"-f", hostfile, "--ssh-args", "-F " + fixture().ssh_config_path(), "--map-by",
+                    "node", "-np", "1", kBin + "/ring", "2", ":", "-np", "2", copy, "2"});
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("ring of 3 ranks, 2 laps: count = 6") != std::string::npos);
 }

@@ -51,15 +51,23 @@ std::string error_of(const Words& words, const Env& env = {}) {
 
 TEST_CASE("defaults") {
   const auto spec = spec_of({"./prog"});
-  CHECK(spec.program == "./prog");
-  CHECK(spec.args.empty());
+  CHECK(spec.apps.at(0).program == "./prog");
+  CHECK(spec.apps.at(0).args.empty());
   CHECK_FALSE(spec.hostfile.has_value());
   CHECK(spec.host_list.empty());
   CHECK_FALSE(spec.np.has_value());
   CHECK(spec.map_by == MapBy::slot);
   CHECK_FALSE(spec.oversubscribe);
   CHECK(spec.env.empty());
+  CHECK(spec.apps.size() == 1);
+  CHECK(spec.apps.at(0).env.empty());
+  CHECK(spec.apps.at(0).wdir.empty());
+  CHECK_FALSE(spec.env_all);
+  CHECK_FALSE(spec.ranks_per_host.has_value());
   CHECK_FALSE(spec.tag_output);
+  CHECK_FALSE(spec.timestamp_output);
+  CHECK_FALSE(spec.merge_stderr_to_stdout);
+  CHECK_FALSE(spec.output_dir.has_value());
   CHECK_FALSE(spec.timeout.has_value());
   CHECK(spec.ports.any());
   CHECK(spec.iface.empty());
@@ -75,11 +83,11 @@ TEST_CASE("defaults") {
 TEST_CASE("everything after the program is its arguments, untouched") {
   const auto spec = spec_of({"-n", "2", "./prog", "-n", "5", "--help", "--", "-x", "a b", ""});
   CHECK(spec.np == 2);
-  CHECK(spec.program == "./prog");
-  CHECK(spec.args == Words{"-n", "5", "--help", "--", "-x", "a b", ""});
+  CHECK(spec.apps.at(0).program == "./prog");
+  CHECK(spec.apps.at(0).args == Words{"-n", "5", "--help", "--", "-x", "a b", ""});
   const auto dashed = spec_of({"-n", "1", "--", "-prog", "--version"});
-  CHECK(dashed.program == "-prog");
-  CHECK(dashed.args == Words{"--version"});
+  CHECK(dashed.apps.at(0).program == "-prog");
+  CHECK(dashed.apps.at(0).args == Words{"--version"});
 }
 
 TEST_CASE("-n, -np, --np and sticky short options") {
@@ -117,8 +125,8 @@ TEST_CASE("every option") {
   CHECK(spec.print_all_exitcodes);
   CHECK(spec.kill_grace == 500ms);
   CHECK(spec.verbose);
-  CHECK(spec.program == "./app");
-  CHECK(spec.args == Words{"in.dat"});
+  CHECK(spec.apps.at(0).program == "./app");
+  CHECK(spec.apps.at(0).args == Words{"in.dat"});
   CHECK(spec_of({"--map-by", "slot", "p"}).map_by == MapBy::slot);
   CHECK(spec_of({"--kill-grace", "0", "p"}).kill_grace == 0ms);
   CHECK(spec_of({"--hostfile=h", "p"}).hostfile == std::filesystem::path("h"));
@@ -141,7 +149,9 @@ TEST_CASE("-x NAME=VALUE, NAME=, and NAME alone (the launcher's value)") {
   const auto spec = spec_of({"-x", "A=1", "-x", "B", "-x", "C=", "-xD=x=y", "-x", "A=2", "p"},
                             {{"B", "from launcher"}});
   using Pair = std::pair<std::string, std::string>;
-  CHECK(spec.env == std::vector<Pair>{{"A", "2"}, {"B", "from launcher"}, {"C", ""}, {"D", "x=y"}});
+  CHECK(spec.apps.at(0).env ==
+        std::vector<Pair>{{"A", "2"}, {"B", "from launcher"}, {"C", ""}, {"D", "x=y"}});
+  CHECK(spec.env.empty());
   CHECK(error_of({"-x", "NOPE", "p"}) == "rmpirun: -x NOPE: NOPE is not set in the environment");
   CHECK(error_of({"-x", "1A=2", "p"}) ==
         "rmpirun: bad value '1A=2' for -x: expected NAME or NAME=VALUE");
@@ -192,13 +202,14 @@ TEST_CASE("bad values name the option and the value") {
 TEST_CASE("unknown options, missing values, repeated options, no program") {
   CHECK(error_of({"--frobnicate", "p"}) == "rmpirun: unknown option '--frobnicate'");
   CHECK(error_of({"--frobnicate=3", "p"}) == "rmpirun: unknown option '--frobnicate'");
-  CHECK(error_of({"--over", "p"}) == "rmpirun: unknown option '--over'");
+  CHECK(error_of({"--over", "p"}) ==
+        "rmpirun: unknown option '--over' (did you mean '--oversubscribe'?)");
   CHECK(error_of({"--=x", "p"}) == "rmpirun: unknown option '--'");
   CHECK(error_of({"--x=1", "p"}) == "rmpirun: unknown option '--x'");
   CHECK(error_of({"-q", "p"}) == "rmpirun: unknown option '-q'");
-  CHECK(error_of({"-vq", "p"}) == "rmpirun: unknown option '-q'");
+  CHECK(error_of({"-vq", "p"}) == "rmpirun: unknown option '-vq'");
   CHECK(error_of({"-n"}) == "rmpirun: option '-n' needs a value");
-  CHECK(error_of({"-np"}) == "rmpirun: option '--np' needs a value");
+  CHECK(error_of({"-np"}) == "rmpirun: option '-np' needs a value");
   CHECK(error_of({"--timeout"}) == "rmpirun: option '--timeout' needs a value");
   const auto twice = error_of({"-n", "2", "-n", "3", "p"});
   CHECK(twice.starts_with("rmpirun: "));
@@ -237,6 +248,18 @@ TEST_CASE("--help and --version print text and launch nothing") {
                              "--kill-grace",
                              "--verbose",
                              "--version",
+                             "--wdir",
+                             "--output-filename",
+                             "--timestamp-output",
+                             "--merge-stderr-to-stdout",
+                             "--allow-run-as-root",
+                             "-genv",
+                             "-envall",
+                             "-ppn",
+                             "-machinefile",
+                             "OMPI_COMM_WORLD_RANK",
+                             "PMI_RANK",
+                             " : ",
                              "RMPI_SSH_ARGS",
                              "RMPI_PORT_RANGE"}) {
       CAPTURE(part);
@@ -248,4 +271,126 @@ TEST_CASE("--help and --version print text and launch nothing") {
   CHECK(std::get<PrintAndExit>(version).text == "rmpirun (rmpi) " RMPI_VERSION "\n");
   CHECK(std::get<PrintAndExit>(version).exit_code == 0);
   CHECK(std::holds_alternative<LaunchSpec>(parse({"p", "--help"})));
+}
+
+TEST_CASE("single-dash long options, as Open MPI and MPICH spell them") {
+  const auto spec = spec_of({"-np", "2", "-hostfile", "h", "-wdir", "/w", "-x", "A=1",
+                             "-oversubscribe", "-tag-output", "-timeout=5", "p"});
+  CHECK(spec.np == 2);
+  CHECK(spec.hostfile == std::filesystem::path("h"));
+  CHECK(spec.apps.at(0).wdir == std::filesystem::path("/w"));
+  CHECK(spec.apps.at(0).env == std::vector<std::pair<std::string, std::string>>{{"A", "1"}});
+  CHECK(spec.oversubscribe);
+  CHECK(spec.tag_output);
+  CHECK(spec.timeout == 5s);
+  CHECK(spec_of({"-machinefile", "m", "p"}).hostfile == std::filesystem::path("m"));
+  CHECK(spec_of({"--machinefile=m", "p"}).hostfile == std::filesystem::path("m"));
+  CHECK(spec_of({"--wdir", "d", "p"}).apps.at(0).wdir == std::filesystem::path("d"));
+  CHECK(spec_of({"-wd", "d", "p"}).apps.at(0).wdir == std::filesystem::path("d"));
+  const auto version = parse({"-version"});
+  REQUIRE(std::holds_alternative<PrintAndExit>(version));
+  CHECK(std::get<PrintAndExit>(version).text == "rmpirun (rmpi) " RMPI_VERSION "\n");
+  // A cluster of short options still works beside them.
+  CHECK(spec_of({"-vn3", "p"}).np == 3);
+  CHECK(error_of({"-hostfile"}) == "rmpirun: option '-hostfile' needs a value");
+  CHECK(error_of({"-wdir", "", "p"}) == "rmpirun: bad value '' for -wdir: expected a non-empty value");
+}
+
+TEST_CASE("Open MPI output options and --allow-run-as-root") {
+  const auto spec = spec_of({"--output-filename", "out", "--timestamp-output",
+                             "--merge-stderr-to-stdout", "--allow-run-as-root", "p"});
+  CHECK(spec.output_dir == std::filesystem::path("out"));
+  CHECK(spec.timestamp_output);
+  CHECK(spec.merge_stderr_to_stdout);
+  CHECK(spec_of({"-allow-run-as-root", "p"}).apps.at(0).program == "p");
+  CHECK(error_of({"--output-filename=", "p"}) ==
+        "rmpirun: bad value '' for --output-filename: expected a non-empty value");
+}
+
+TEST_CASE("MPICH's -genv, -envall, -ppn and -l") {
+  using Pair = std::pair<std::string, std::string>;
+  const auto spec =
+      spec_of({"-genv", "A", "1 2", "-genv", "B=x", "-genv", "A", "3", "-envall", "-ppn", "4",
+               "-l", "p"});
+  CHECK(spec.env == std::vector<Pair>{{"A", "3"}, {"B", "x"}});
+  CHECK(spec.env_all);
+  CHECK(spec.ranks_per_host == 4);
+  CHECK(spec.tag_output);
+  CHECK(spec.apps.at(0).env.empty());
+  CHECK(error_of({"-genv", "A"}) == "rmpirun: option '-genv' needs NAME VALUE");
+  CHECK(error_of({"-genv", "1A", "x", "p"}) ==
+        "rmpirun: bad value '1A=x' for -genv: expected NAME VALUE");
+  CHECK(error_of({"-ppn", "0", "p"}) ==
+        "rmpirun: bad value '0' for -ppn: expected a positive number of ranks");
+}
+
+TEST_CASE("an unknown option is named whole, with the nearest valid one") {
+  CHECK(error_of({"-hostfil", "h", "p"}) ==
+        "rmpirun: unknown option '-hostfil' (did you mean '-hostfile'?)");
+  CHECK(error_of({"--hostfiel=h", "p"}) ==
+        "rmpirun: unknown option '--hostfiel' (did you mean '--hostfile'?)");
+  CHECK(error_of({"-machinefiles", "h", "p"}) ==
+        "rmpirun: unknown option '-machinefiles' (did you mean '-machinefile'?)");
+  CHECK(error_of({"--tag-ouptut", "p"}) ==
+        "rmpirun: unknown option '--tag-ouptut' (did you mean '--tag-output'?)");
+  CHECK(error_of({"-genvall", "p"}) == "rmpirun: unknown option '-genvall' (did you mean '-envall'?)");
+  CHECK(error_of({"--frobnicate", "p"}) == "rmpirun: unknown option '--frobnicate'");
+  CHECK(error_of({"-qz", "p"}) == "rmpirun: unknown option '-qz'");
+}
+
+TEST_CASE("MPMD: parts separated by ':' take consecutive ranks, each with its own -n, -x, -wdir") {
+  using Pair = std::pair<std::string, std::string>;
+  const auto spec = spec_of({"-f", "hosts", "-np", "1", "-x", "A=1", "./a", "in", ":", "-n", "3",
+                             "-x", "B=2", "-wdir", "/w", "./b", "-n", "9", "--help", ":", "-np",
+                             "2", "--", "./c"});
+  REQUIRE(spec.apps.size() == 3);
+  CHECK(spec.np == 6);
+  CHECK(spec.hostfile == std::filesystem::path("hosts"));
+  CHECK(spec.apps[0].program == "./a");
+  CHECK(spec.apps[0].args == Words{"in"});
+  CHECK(spec.apps[0].np == 1);
+  CHECK(spec.apps[0].env == std::vector<Pair>{{"A", "1"}});
+  CHECK(spec.apps[1].program == "./b");
+  CHECK(spec.apps[1].args == Words{"-n", "9", "--help"});
+  CHECK(spec.apps[1].np == 3);
+  CHECK(spec.apps[1].env == std::vector<Pair>{{"B", "2"}});
+  CHECK(spec.apps[1].wdir == std::filesystem::path("/w"));
+  CHECK(spec.apps[2].program == "./c");
+  CHECK(spec.apps[2].np == 2);
+  CHECK(spec.apps[2].env.empty());
+  const std::vector<std::pair<int, std::string>> rank_programs = {
+      {0, "./a"}, {1, "./b"}, {3, "./b"}, {4, "./c"}, {5, "./c"}};
+  for (const auto& [rank, program] : rank_programs) {
+    CAPTURE(rank);
+    CHECK(rmpi::launcher::app_of_rank(spec, rank).program == program);
+  }
+}
+
+TEST_CASE("MPMD: a ':' that cannot be parsed, a part without -n or with -n 0 is an error") {
+  const std::string form = "(MPMD parts are `[options] program [args] : [options] program [args]`)";
+  CHECK(error_of({"-n", "1", "./a", ":"}) ==
+        "rmpirun: MPMD part 2: no program after the last ':' " + form);
+  CHECK(error_of({":", "./a"}) == "rmpirun: ':' without a program before it " + form);
+  CHECK(error_of({"-n", "1", ":", "./a"}) == "rmpirun: ':' without a program before it " + form);
+  CHECK(error_of({"-n", "1", "./a", ":", ":", "-n", "1", "./b"}) ==
+        "rmpirun: MPMD part 2: ':' without a program before it " + form);
+  CHECK(error_of({"-n", "1", "./a", ":", "-n", "0", "./b"}) ==
+        "rmpirun: MPMD part 2 ('./b'): bad value '0' for -n/-np: expected a positive number of "
+        "ranks");
+  CHECK(error_of({"-n", "1", "./a", ":", "./b"}) ==
+        "rmpirun: MPMD part 2 ('./b'): needs -n N (every part of an MPMD command line says how "
+        "many ranks it runs)");
+  CHECK(error_of({"./a", ":", "-n", "2", "./b"}) ==
+        "rmpirun: MPMD part 1 ('./a'): needs -n N (every part of an MPMD command line says how "
+        "many ranks it runs)");
+  CHECK(error_of({"-n", "1", "./a", ":", "-n", "1", "-hostfile", "h", "./b"}) ==
+        "rmpirun: MPMD part 2 ('./b'): --hostfile applies to the whole job: give it before the "
+        "first program");
+  CHECK(error_of({"-n", "1", "./a", ":", "-n", "1", "--tag-output", "./b"}) ==
+        "rmpirun: MPMD part 2 ('./b'): --tag-output applies to the whole job: give it before the "
+        "first program");
+  CHECK(error_of({"-n", "1", "./a", ":", "-n", "1", "-x", "NOPE", "./b"}) ==
+        "rmpirun: MPMD part 2 ('./b'): -x NOPE: NOPE is not set in the environment");
+  // A ':' inside an argument is the program's.
+  CHECK(spec_of({"./a", "x:y", "::"}).apps.at(0).args == Words{"x:y", "::"});
 }

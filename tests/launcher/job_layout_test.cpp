@@ -51,3 +51,23 @@ TEST_CASE("a hostfile and -H together are an error") {
   CHECK_THROWS_WITH_AS(resolve_hosts(spec, 1), "rmpirun: use either --hostfile or --host, not both",
                        ConfigError);
 }
+
+TEST_CASE("-ppn N: every host takes N ranks, whatever its slots") {
+  LaunchSpec spec;
+  spec.hostfile = std::filesystem::path(RMPI_HOSTFILES_DIR) / "four-hosts";  // 2 slots each
+  spec.ranks_per_host = 3;
+  const auto layout = plan_job(spec, 1);
+  REQUIRE(layout.ranks.size() == 12);
+  for (int r = 0; r < 12; ++r) {
+    CAPTURE(r);
+    CHECK(layout.ranks[static_cast<std::size_t>(r)].host_index == r / 3);
+    CHECK(layout.ranks[static_cast<std::size_t>(r)].local_size == 3);
+  }
+  spec.ranks_per_host = 1;
+  spec.np = 5;
+  CHECK_THROWS_AS(plan_job(spec, 1), ConfigError);
+  spec.np = 2;
+  const auto two = plan_job(spec, 1);
+  REQUIRE(two.ranks.size() == 2);
+  CHECK(two.ranks[1].host_index == 1);
+}

@@ -90,3 +90,23 @@ TEST_CASE("tagged: a very long line leaves as tagged lines of at most 64 KiB") {
   CHECK(content == big.size());
   CHECK(count == (big.size() + OutputLines::kMaxPending - 1) / OutputLines::kMaxPending);
 }
+
+TEST_CASE("a line prefix is made as each line leaves, before the tag") {
+  int made = 0;
+  OutputLines lines("[1] ", [&] { return "<" + std::to_string(made++) + "> "; });
+  std::string out;
+  lines.feed(bytes("a\nb"), out);
+  CHECK(out == "<0> [1] a\n");
+  lines.feed(bytes("c\n"), out);
+  CHECK(out == "<0> [1] a\n<1> [1] bc\n");
+  lines.feed(bytes("tail"), out);
+  lines.finish(out);
+  CHECK(out == "<0> [1] a\n<1> [1] bc\n<2> [1] tail\n");
+  // A prefix alone makes the stream line-based too.
+  OutputLines untagged("", [] { return std::string("T "); });
+  std::string plain;
+  untagged.feed(bytes("x"), plain);
+  CHECK(plain.empty());
+  untagged.finish(plain);
+  CHECK(plain == "T x\n");
+}

@@ -2,7 +2,7 @@
 // its arguments say, in order:
 //   info              print one line "info k=v ..." with the rank's launcher
 //                     variables, the SSH server address it came through, its
-//                     cwd and whether any OMPI_* or PMI_* variable is set
+//                     cwd and the PMI_* / OMPI_COMM_WORLD_* variables
 //   show NAME         print "show NAME=<value>" or "show NAME unset"
 //   exit N [R]        exit with status N (only at rank R when R is given)
 //   fail N R          rank R exits with status N; every other rank blocks
@@ -24,8 +24,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-extern char** environ;
 
 namespace {
 
@@ -69,24 +67,17 @@ std::string ssh_server_ip() {
   return parts.size() >= 3 ? parts[2] : "none";
 }
 
-bool has_foreign_launcher_vars() {
-  for (char** e = environ; *e; ++e) {
-    const std::string_view kv(*e);
-    if (kv.starts_with("OMPI_") || kv.starts_with("PMI_")) return true;
-  }
-  return false;
-}
-
 void print_info() {
   std::string line = "info";
   for (const char* name :
        {"RMPI_RANK", "RMPI_SIZE", "RMPI_LOCAL_RANK", "RMPI_LOCAL_SIZE", "RMPI_NODE_ID", "RANK",
-        "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"}) {
+        "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "PMI_RANK", "PMI_SIZE",
+        "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+        "OMPI_COMM_WORLD_LOCAL_SIZE"}) {
     line += std::string(" ") + name + "=" + env_or(name, "unset");
   }
   line += " server=" + ssh_server_ip();
   line += " cwd=" + std::filesystem::current_path().string();
-  line += std::string(" foreign=") + (has_foreign_launcher_vars() ? "yes" : "no");
   write_all(line + "\n");
 }
 

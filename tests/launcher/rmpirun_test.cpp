@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -192,7 +193,13 @@ void check_layout(int n, const std::string& map_by) {
     CHECK(kv["RMPI_NODE_ID"] == std::to_string(h));
     CHECK(kv["server"] == "127.0.0." + std::to_string(h + 2));
     CHECK(kv["cwd"] == cwd);
-    CHECK(kv["foreign"] == "no");
+    // The variables of MPICH (PMI_*) and Open MPI (OMPI_COMM_WORLD_*) that scripts read.
+    CHECK(kv["PMI_RANK"] == std::to_string(r));
+    CHECK(kv["PMI_SIZE"] == std::to_string(n));
+    CHECK(kv["OMPI_COMM_WORLD_RANK"] == std::to_string(r));
+    CHECK(kv["OMPI_COMM_WORLD_SIZE"] == std::to_string(n));
+    CHECK(kv["OMPI_COMM_WORLD_LOCAL_RANK"] == std::to_string(local));
+    CHECK(kv["OMPI_COMM_WORLD_LOCAL_SIZE"] == std::to_string(count[static_cast<std::size_t>(h)]));
   }
 }
 
@@ -533,4 +540,103 @@ TEST_CASE("rmpirun prefixes every stderr line of a node with its host") {
   CHECK(run.r.exit_code == 0);
   CHECK(without_shell_noise(run.r.err) ==
         "rmpi-node@host1: wrapper line one\nrmpi-node@host1: wrapper line two\n");
+}
+
+TEST_CASE("rmpirun MPMD: parts with distinct programs, arguments and -x take consecutive ranks") {
+  // Part 2 is a shell script: a different program from part 1's rank-probe.
+  const std::string script = temp_file(
+      "mpmd-part.sh",
+      "#!/bin/sh\n"
+      "set -- \"$#\" \"$@\"\n"
+      "echo \"script rank=$RMPI_RANK size=$RMPI_SIZE part=$PART argc=$1 args=$2|$3 "
+      "server=$(echo $SSH_CONNECTION | cut -d' ' -f3)\"\n");
+  fs::permissions(script, fs::perms::owner_all);
+  const Run run = rmpirun({"-f", kFourHosts, "--map-by", "node", "-np", "1", "-x", "PART=a", kProbe,
+                           "info", "show", "PART", ":", "-np", "3", "-x", "PART=b", script, "one",
+                           "two words"});
+  INFO("stderr: " << run.r.err);
+  REQUIRE(run.r.exit_code == 0);
+  CHECK(without_shell_noise(run.r.err).empty());
+  const auto infos = infos_of(run.r.out);
+  REQUIRE(infos.size() == 1);
+  auto rank0 = infos.at(0);
+  CHECK(rank0["RMPI_SIZE"] == "4");
+  CHECK(rank0["server"] == "127.0.0.2");
+  std::vector<std::string> scripts;
+  int shows = 0;
+  for (const auto& line : lines_of(run.r.out)) {
+    if (line == "show PART=a") ++shows;
+    if (line.rfind("script ", 0) == 0) scripts.push_back(line);
+  }
+  CHECK(shows == 1);
+  std::sort(scripts.begin(), scripts.end());
+  std::vector<std::string> expected;
+  for (int r = 1; r < 4; ++r)
+    expected.push_back("script rank=" + std::to_string(r) +
+                       " size=4 part=b argc=2 args=one|two words server=127.0.0." +
+                       std::to_string(r + 2));
+  CHECK(scripts == expected);
+}
+
+TEST_CASE("rmpirun MPMD errors: a stray ':' and a part of -n 0 launch nothing") {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"-f", kFourHosts, "-np", "1", kProbe, "info", ":"},
+        std::vector<std::string>{"-f", kFourHosts, "-np", "1", kProbe, ":", "-np", "0", kProbe}}) {
+    const Run run = rmpirun(args);
+    INFO("stderr: " << run.r.err);
+    CHECK(run.r.exit_code == 1);
+    CHECK(run.r.out.empty());
+    const auto lines = lines_of(run.r.err);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].rfind("rmpirun: MPMD part 2", 0) == 0);
+  }
+}
+
+TEST_CASE("rmpirun -wdir, -genv, -l and --merge-stderr-to-stdout over ssh hosts") {
+  const std::string script = temp_file("wdir-genv.sh",
+                                       "#!/bin/sh\necho \"pwd=$(pwd) G=$G\"\necho to-stderr >&2\n");
+  fs::permissions(script, fs::perms::owner_all);
+  const Run run = rmpirun({"-hostfile", kFourHosts, "-np", "3", "-wdir", fixture().dir(), "-genv",
+                           "G", "g v", "-l", "--merge-stderr-to-stdout", script});
+  INFO("stderr: " << run.r.err);
+  REQUIRE(run.r.exit_code == 0);
+  CHECK(without_shell_noise(run.r.err).empty());
+  auto lines = lines_of(run.r.out);
+  std::sort(lines.begin(), lines.end());
+  std::vector<std::string> expected;
+  for (int r = 0; r < 3; ++r) {
+    const std::string tag = "[" + std::to_string(r) + "] ";
+    expected.push_back(tag + "pwd=" + fs::canonical(fixture().dir()).string() + " G=g v");
+    expected.push_back(tag + "to-stderr");
+  }
+  std::sort(expected.begin(), expected.end());
+  CHECK(lines == expected);
+}
+
+TEST_CASE("rmpirun -envall, -ppn, --output-filename and --timestamp-output over ssh hosts") {
+  ::setenv("RMPI_TEST_ENVALL", "from rmpirun", 1);
+  const std::string out_dir = fixture().dir() + "/output-" + new_marker();
+  const Run run =
+      rmpirun({"-machinefile", kFourHosts, "-ppn", "1", "-np", "3", "-envall",
+               "--allow-run-as-root", "--output-filename", out_dir, "--timestamp-output", kProbe,
+               "info", "show", "RMPI_TEST_ENVALL"});
+  ::unsetenv("RMPI_TEST_ENVALL");
+  INFO("stderr: " << run.r.err);
+  REQUIRE(run.r.exit_code == 0);
+  CHECK(run.r.out.empty());
+  const std::regex stamp(R"(^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] )");
+  for (int r = 0; r < 3; ++r) {
+    CAPTURE(r);
+    const std::string dir = out_dir + "/1/rank." + std::to_string(r);
+    const auto lines = lines_of(read_file(dir + "/stdout"));
+    REQUIRE(lines.size() == 2);
+    for (const auto& line : lines) CHECK(std::regex_search(line, stamp));
+    const auto info = infos_of(std::regex_replace(lines[0], stamp, "") + "\n");
+    REQUIRE(info.count(r) == 1);
+    // -ppn 1: one rank per host, in host order.
+    CHECK(info.at(r).at("server") == "127.0.0." + std::to_string(r + 2));
+    CHECK(std::regex_replace(lines[1], stamp, "") == "show RMPI_TEST_ENVALL=from rmpirun");
+    CHECK(read_file(dir + "/stderr").empty());
+  }
+  CHECK_FALSE(fs::exists(out_dir + "/1/rank.3"));
 }

@@ -73,8 +73,18 @@ TEST_CASE("defaults for the optional variables") {
   CHECK(r.node_id == "0");
 }
 
+TEST_CASE("neither RMPI_RANK nor RMPI_SIZE: a singleton, rank 0 of 1, nothing else needed") {
+  set_all({});
+  const rmpi::LaunchEnv r = rmpi::read_launch_env();
+  CHECK(r.rank == 0);
+  CHECK(r.size == 1);
+  CHECK(r.local_rank == 0);
+  CHECK(r.local_size == 1);
+}
+
 TEST_CASE("errors name the variable") {
-  CHECK(error_of({}).find("RMPI_SIZE is not set") != std::string::npos);
+  CHECK(error_of({{"RMPI_RANK", "0"}}).find("RMPI_SIZE is not set") != std::string::npos);
+  CHECK(error_of({{"RMPI_SIZE", "2"}}).find("RMPI_RANK is not set") != std::string::npos);
   CHECK(error_of({{"RMPI_SIZE", "2"}, {"RMPI_RANK", "2"}, {"RMPI_JOB_SECRET", "s"}})
             .find("RMPI_RANK='2' is not a number in 0..1") != std::string::npos);
   CHECK(error_of({{"RMPI_SIZE", "2"}, {"RMPI_RANK", "1"}}).find("RMPI_JOB_SECRET is not set") !=

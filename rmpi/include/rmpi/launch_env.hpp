@@ -1,15 +1,17 @@
 #pragma once
 /// The launch environment: what a launcher (rmpirun's nodes, rmpi::launch,
-/// a test harness) sets for every rank, and `rmpi::init` reads.
+/// a test harness) sets for every rank, and `rmpi::init` reads. With neither
+/// RMPI_RANK nor RMPI_SIZE set (a program started without rmpirun) the rank is
+/// a singleton, as in MPI: rank 0 of a world of 1, and nothing else is read.
 ///
 /// | variable            | meaning                                                   |
 /// |---------------------|-----------------------------------------------------------|
-/// | RMPI_RANK           | this rank, 0 .. RMPI_SIZE-1 (required)                    |
-/// | RMPI_SIZE           | number of ranks (required)                                |
+/// | RMPI_RANK           | this rank, 0 .. RMPI_SIZE-1 (required with RMPI_SIZE)     |
+/// | RMPI_SIZE           | number of ranks (required with RMPI_RANK)                 |
 /// | RMPI_LOCAL_RANK     | rank among the ranks of this node (default 0)             |
 /// | RMPI_LOCAL_SIZE     | ranks on this node (default 1)                            |
 /// | RMPI_NODE_ID        | node identity; equal ids use a local socket (default "0") |
-/// | RMPI_JOB_SECRET     | the job secret every connection proves (required)         |
+/// | RMPI_JOB_SECRET     | the job secret every connection proves (required, but for a singleton) |
 /// | RMPI_RENDEZVOUS     | host:port of the job's RendezvousServer (required, size>1)|
 /// | RMPI_ADVERTISE      | IP address other hosts reach this host at (default 127.0.0.1) |
 /// | RMPI_IFACE          | interface, subnet (CIDR) or address to advertise instead (resolved here) |

@@ -16,7 +16,9 @@ namespace rmpi::places {
 constexpr bool port_no(long no) { return no >= 0 && no <= 65535; }
 
 /// Path of the rmpi-node executable: $RMPI_NODE_PATH, else next to this
-/// executable (the /proc/self/exe directory), else "rmpi-node" found on PATH.
+/// executable (the /proc/self/exe directory), else in the bin directory of
+/// the rmpi install the program was built against, else "rmpi-node" found on
+/// PATH.
 std::string node_path();
 /// The program that bootstraps a node on a host: rmpi-node itself (node_path()).
 std::string distributed_launch_path();

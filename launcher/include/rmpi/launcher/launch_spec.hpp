@@ -13,6 +13,21 @@
 
 namespace rmpi::launcher {
 
+/// One part of an MPMD command line (`rmpirun -n 1 ./a : -n 3 ./b args`); a plain command line
+/// is one part. Parts take consecutive ranks in order, in one world.
+struct AppContext {
+  /// The program its ranks run (any executable).
+  std::string program;
+  /// The program's arguments, exactly as given after it (up to the next `:`).
+  std::vector<std::string> args;
+  /// -n/-np of this part; empty (one part only) = one rank per slot of all hosts.
+  std::optional<int> np;
+  /// -x NAME[=VALUE] of this part, in order; NAME alone holds the launcher's value of NAME.
+  std::vector<std::pair<std::string, std::string>> env;
+  /// -wdir/--wdir: the ranks' working directory (relative: to rmpirun's); empty = rmpirun's.
+  std::filesystem::path wdir;
+};
+
 /// The parsed rmpirun command line (after environment defaults). Hosts are resolved from it by
 /// resolve_hosts (the hostfile is read there, not while parsing the command line).
 struct LaunchSpec {
@@ -20,16 +35,29 @@ struct LaunchSpec {
   std::optional<std::filesystem::path> hostfile;
   /// -H/--host entries, parsed, in order (repeated -H options are concatenated).
   std::vector<HostEntry> host_list;
-  /// -n/-np; empty = one rank per slot of all hosts.
+  /// The ranks of the job: -n/-np of the one part, or the sum over MPMD parts; empty = one rank
+  /// per slot of all hosts.
   std::optional<int> np;
+  /// MPICH -ppn N: every host takes N ranks (its slot count becomes N); empty = the hosts' slots.
+  std::optional<int> ranks_per_host;
   /// --map-by slot|node.
   MapBy map_by = MapBy::slot;
   /// --oversubscribe: allow more ranks than slots (up to max_slots).
   bool oversubscribe = false;
-  /// -x NAME[=VALUE] (repeatable), in order; NAME alone holds the launcher's value of NAME.
+  /// MPICH -genv NAME VALUE (repeatable), in order: set for every rank of every part (a part's
+  /// -x of the same NAME wins).
   std::vector<std::pair<std::string, std::string>> env;
-  /// --tag-output: prefix each output line with the rank.
+  /// MPICH -envall: every rank gets rmpirun's whole environment (below -genv and -x).
+  bool env_all = false;
+  /// --tag-output or MPICH -l: prefix each output line with the rank.
   bool tag_output = false;
+  /// --timestamp-output: prefix each output line with the time it reached rmpirun.
+  bool timestamp_output = false;
+  /// --merge-stderr-to-stdout: ranks' stderr goes to rmpirun's stdout (or the stdout file).
+  bool merge_stderr_to_stdout = false;
+  /// --output-filename DIR: each rank's output goes to DIR/1/rank.N/{stdout,stderr} (Open MPI's
+  /// layout) instead of rmpirun's stdout and stderr.
+  std::optional<std::filesystem::path> output_dir;
   /// --timeout SECONDS: end the job after this long; empty = no limit.
   std::optional<std::chrono::milliseconds> timeout;
   /// --port or RMPI_PORT_RANGE: where router and rank listeners bind; {0,0} = any free port.
@@ -52,10 +80,11 @@ struct LaunchSpec {
   std::optional<int> max_ranks_per_host;
   /// -v/--verbose.
   bool verbose = false;
-  /// The program each rank runs (any executable).
-  std::string program;
-  /// The program's arguments, exactly as given after it.
-  std::vector<std::string> args;
+  /// The parts of the command line (at least one), in rank order.
+  std::vector<AppContext> apps;
 };
+
+/// The part that runs `rank`: parts take consecutive ranks; the last takes the rest.
+const AppContext& app_of_rank(const LaunchSpec& spec, int rank);
 
 }  // namespace rmpi::launcher

@@ -8,8 +8,10 @@
 /// line leaves whole with the tag at its start, so lines of different ranks
 /// never interleave; a line longer than kMaxPending leaves as several tagged
 /// lines of at most kMaxPending bytes, and an unfinished last line is ended
-/// with a newline when the stream ends.
+/// with a newline when the stream ends. A line prefix (--timestamp-output) is made when its
+/// line leaves and goes before the tag; it makes the stream line-based like a tag.
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -20,8 +22,12 @@ class OutputLines {
   /// The most bytes of an unfinished line held back (64 KiB).
   static constexpr std::size_t kMaxPending = 64 * 1024;
 
-  /// `tag` is put before every line ("" for none).
-  explicit OutputLines(std::string tag = "") : tag_(std::move(tag)) {}
+  /// Made for each line as it leaves (a timestamp), put before the tag.
+  using LinePrefix = std::function<std::string()>;
+
+  /// `tag` is put before every line ("" for none), after `prefix()` when there is a prefix.
+  explicit OutputLines(std::string tag = "", LinePrefix prefix = {})
+      : tag_(std::move(tag)), prefix_(std::move(prefix)) {}
 
   /// Takes a chunk; appends what may leave now to `out`.
   void feed(std::span<const std::byte> chunk, std::string& out);
@@ -32,8 +38,11 @@ class OutputLines {
 
  private:
   void emit_partial(std::string& out, bool end_line);
+  bool line_based() const { return !tag_.empty() || prefix_; }
+  void start_line(std::string& out) const;
 
   std::string tag_;
+  LinePrefix prefix_;
   std::string partial_;
 };
 
