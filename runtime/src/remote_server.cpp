@@ -108,8 +108,8 @@ void serve_loop(PlaceChannel ch, bool named, std::string_view server_name,
 
   auto serve_one = [&](PlaceChannel& from, Message& m) {
     if (m.type_tag != type_tag<RequestHeader>() || m.payload.size() < sizeof(RequestHeader)) {
-      log_to_parent("remote server " + server + ": ignored a " + rmpi::detail::describe_type(m.type_tag) +
-                        " message from " + from.describe() + " (not a request)",
+      log_to_parent("remote server " + server + ": ignored a message from " + from.describe() +
+                        " that is not a request (" + rmpi::detail::describe_type(m.type_tag) + ")",
                     Severity::warning);
       return;
     }
