@@ -132,21 +132,29 @@ const std::byte* raw_data(const T& v) {
                                       std::string_view expected_name);
 }  // namespace detail
 
+namespace detail {
+/// Appends the encoding of `v` (raw bytes or Cereal archive) to `out`.
+template <class T>
+void append_encoded(std::vector<std::byte>& out, const T& v) {
+  if constexpr (is_bitwise_sendable_v<T>) {
+    const std::byte* p = raw_data(v);
+    out.insert(out.end(), p, p + raw_size(v));
+  } else {
+    ByteSink sink(out);
+    std::ostream os(&sink);
+    cereal::BinaryOutputArchive ar(os);
+    ar(v);
+  }
+}
+}  // namespace detail
+
 /// Encodes `v` into a Message (raw bytes or Cereal archive).
 template <class T>
 Message encode(const T& v) {
   rmpi::detail::remember_type<T>();
   Message m;
   m.type_tag = type_tag<T>();
-  if constexpr (is_bitwise_sendable_v<T>) {
-    const std::byte* p = detail::raw_data(v);
-    m.payload.assign(p, p + detail::raw_size(v));
-  } else {
-    detail::ByteSink sink(m.payload);
-    std::ostream os(&sink);
-    cereal::BinaryOutputArchive ar(os);
-    ar(v);
-  }
+  detail::append_encoded(m.payload, v);
   return m;
 }
 

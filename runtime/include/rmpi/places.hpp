@@ -13,6 +13,7 @@
 #include <rmpi/place.hpp>
 #include <rmpi/remote_connection.hpp>
 #include <rmpi/remote_node.hpp>
+#include <rmpi/remote_server.hpp>
 #include <rmpi/restart.hpp>
 #include <rmpi/spawned_process.hpp>
 #include <rmpi/value.hpp>
