@@ -451,7 +451,7 @@ po::parsed_options parse_options(const std::vector<std::string>& options,
   }
 }
 
-/// "rmpirun: MPMD part 2 (./b): " — where an error in a later part is.
+/// "rmpirun: MPMD part 2 ('./b'): " — where an error in a part of an MPMD line is.
 std::string part_label(std::size_t part, const std::string& program) {
   return "rmpirun: MPMD part " + std::to_string(part + 1) +
          (program.empty() ? "" : " (" + quoted_input(program) + ")") + ": ";
