@@ -90,7 +90,7 @@ po::options_description make_options() {
 
 /// MPICH's options, in MPICH's spelling (one dash).
 po::options_description make_mpich_options() {
-  po::options_description desc("MPICH options");
+  po::options_description desc("MPICH options (also spelt with one dash: -genv, -envall, -ppn)");
   // clang-format off
   desc.add_options()
       ("genv", po::value<std::vector<std::string>>()->value_name("NAME VALUE"),
