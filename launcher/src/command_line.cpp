@@ -90,7 +90,7 @@ po::options_description make_options() {
 
 /// MPICH's options, in MPICH's spelling (one dash).
 po::options_description make_mpich_options() {
-  po::options_description desc("MPICH options");
+  po::options_description desc("MPICH options (also spelt with one dash: -genv, -envall, -ppn)");
   // clang-format off
   desc.add_options()
       ("genv", po::value<std::vector<std::string>>()->value_name("NAME VALUE"),
@@ -451,7 +451,7 @@ po::parsed_options parse_options(const std::vector<std::string>& options,
   }
 }
 
-/// "rmpirun: MPMD part 2 (./b): " — where an error in a later part is.
+/// "rmpirun: MPMD part 2 ('./b'): " — where an error in a part of an MPMD line is.
 std::string part_label(std::size_t part, const std::string& program) {
   return "rmpirun: MPMD part " + std::to_string(part + 1) +
          (program.empty() ? "" : " (" + quoted_input(program) + ")") + ": ";

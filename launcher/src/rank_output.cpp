@@ -1,5 +1,6 @@
 #include <rmpi/launcher/rank_output.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,12 +49,16 @@ std::string timestamp_prefix() {
 
 namespace {
 
-std::ofstream open_output(const std::filesystem::path& path) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  if (!file)
+constexpr int kAppend = O_WRONLY | O_APPEND | O_CLOEXEC;
+
+/// Creates `path` empty (truncating an older run's file).
+std::filesystem::path create_output(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
     throw ConfigError("rmpirun: --output-filename: cannot create " + quoted_input(path.string()) +
                       ": " + std::error_code(errno, std::generic_category()).message());
-  return file;
+  ::close(fd);
+  return path;
 }
 
 }  // namespace
@@ -72,21 +77,21 @@ RankOutput::RankOutput(int rank, const OutputOptions& options)
   if (ec)
     throw ConfigError("rmpirun: --output-filename: cannot create " + quoted_input(dir.string()) +
                       ": " + ec.message());
-  to_files_ = true;
-  out_file_ = open_output(dir / "stdout");
-  if (!merge_stderr_) err_file_ = open_output(dir / "stderr");
+  out_file_ = create_output(dir / "stdout");
+  if (!merge_stderr_) err_file_ = create_output(dir / "stderr");
 }
 
 void RankOutput::write(OutputStream stream, const std::string& text) {
   if (text.empty()) return;
   const bool to_stdout = stream == OutputStream::out || merge_stderr_;
-  if (!to_files_) {
+  if (out_file_.empty()) {
     write_all(to_stdout ? 1 : 2, text);
     return;
   }
-  std::ofstream& file = to_stdout ? out_file_ : err_file_;
-  file.write(text.data(), static_cast<std::streamsize>(text.size()));
-  file.flush();
+  const int fd = ::open((to_stdout ? out_file_ : err_file_).c_str(), kAppend);
+  if (fd < 0) return;  // removed while the job runs: the output is dropped, as on a closed pipe
+  write_all(fd, text);
+  ::close(fd);
 }
 
 void RankOutput::feed(OutputStream stream, std::span<const std::byte> bytes) {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <vector>
 #include <string>
 
 #include <rmpi/error.hpp>
@@ -90,4 +91,19 @@ TEST_CASE("an output directory that cannot be made is a one-line error naming it
     CHECK(what.starts_with("rmpirun: --output-filename: cannot create '" +
                            (dir.path / "file/1/rank.0").string() + "': "));
   }
+}
+
+TEST_CASE("--output-filename holds no descriptor per rank") {
+  TempDir dir;
+  const auto open_fds = [] {
+    return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
+  };
+  const auto before = open_fds();
+  std::vector<RankOutput> outputs;
+  for (int r = 0; r < 50; ++r) {
+    outputs.emplace_back(r, OutputOptions{.dir = dir.path, .world_size = 50});
+    outputs.back().feed(OutputStream::out, bytes("line\n"));
+  }
+  CHECK(open_fds() == before);
+  CHECK(contents(dir.path / "1/rank.49/stdout") == "line\n");
 }

@@ -25,11 +25,14 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 /// The process environment (std::getenv).
 std::optional<std::string> process_env(std::string_view name);
 
-/// Parses `rmpirun [options] program [args...]`. Everything after the program is passed to it
-/// untouched; `-np` is a synonym of `-n`; `--` ends the options. RMPI_SSH_ARGS and
-/// RMPI_PORT_RANGE (read through `env`) are defaults that options override; `-x NAME` reads
-/// NAME through `env`. Throws rmpi::ConfigError (one line naming the option and value) for
-/// unknown options, missing or bad values, or a missing program.
+/// Parses `rmpirun [options] program [args...]`, or MPMD parts separated by `:` tokens
+/// (`rmpirun [options] -n 1 ./a : -n 3 ./b args`), each with its own -n, -x and -wdir. What
+/// follows a program is passed to it untouched, up to a `:`; `--` ends the options; every long
+/// option may be spelt with one dash (-np, -hostfile). RMPI_SSH_ARGS and RMPI_PORT_RANGE (read
+/// through `env`) are defaults that options override; `-x NAME` reads NAME through `env`.
+/// Throws rmpi::ConfigError (one line naming the option, value and MPMD part) for unknown
+/// options (with the nearest valid one), missing or bad values, a `:` without a program, a
+/// part of an MPMD line without -n, or a missing program.
 ParseResult parse_command_line(int argc, const char* const* argv,
                                const EnvLookup& env = process_env);
 

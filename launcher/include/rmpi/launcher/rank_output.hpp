@@ -6,7 +6,6 @@
 /// --merge-stderr-to-stdout.
 #include <cstddef>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <span>
 #include <string>
@@ -39,8 +38,8 @@ std::string timestamp_prefix();
 
 class RankOutput {
  public:
-  /// Creates the rank's files under `options.dir` (throws rmpi::ConfigError naming the path
-  /// when it cannot).
+  /// Creates the rank's files, empty, under `options.dir` (throws rmpi::ConfigError naming
+  /// the path when it cannot).
   RankOutput(int rank, const OutputOptions& options);
 
   /// A chunk of the rank's `stream`; an empty chunk ends that stream.
@@ -53,8 +52,9 @@ class RankOutput {
 
   OutputLines out_, err_;
   bool merge_stderr_ = false;
-  std::ofstream out_file_, err_file_;
-  bool to_files_ = false;
+  /// The files under --output-filename (empty: the terminal). Each write opens its file to
+  /// append and closes it, so that a job of many ranks holds no descriptor per rank.
+  std::filesystem::path out_file_, err_file_;
 };
 
 }  // namespace rmpi::launcher
