@@ -12,6 +12,7 @@
 #include <rmpi/error.hpp>
 
 #include "framed_connection.hpp"
+#include "heartbeat.hpp"
 #include "io_thread.hpp"
 #include "node_launch.hpp"
 #include "process.hpp"
@@ -30,6 +31,7 @@ struct ProcessHost::Impl {
   ProcessHostOptions options;
   detail::LaunchedNode node;
   std::shared_ptr<detail::FramedConnection> conn;
+  std::atomic<std::shared_ptr<detail::LinkHeartbeat>> heartbeat;  // set once connected
   std::atomic<bool> lost{false};
   std::promise<void> child_gone;
   std::shared_future<void> child_gone_future = child_gone.get_future().share();
@@ -41,6 +43,7 @@ struct ProcessHost::Impl {
 
   void on_frame(Frame&& f) {
     using wire::FrameKind;
+    if (auto hb = heartbeat.load()) hb->heard();
     if (f.header.kind == FrameKind::io) {
       const auto stream = static_cast<proto::IoStream>(f.header.flags);
       if (events.on_output && stream != proto::IoStream::stdin_)
@@ -115,6 +118,10 @@ ProcessHost::ProcessHost(std::string host, const ProcessHostOptions& o, ProcessH
     throw ConnectError("cannot reach the node on " + im.host + " at " + im.address + ":" +
                        std::to_string(im.port) + ": " + e.what());
   }
+  im.heartbeat = detail::LinkHeartbeat::start(
+      detail::io_context().get_executor(), im.conn,
+      "node on " + im.host + " at " + im.address + ":" + std::to_string(im.port),
+      detail::heartbeat_bound(), true);
   im.local_address = im.conn->local_endpoint().first;
   im.conn->send_control(proto::Hello{proto::Role::spawner});
 }

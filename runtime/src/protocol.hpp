@@ -167,17 +167,25 @@ struct StdinWritten {
   template <class A> void serialize(A& a) { a(id, bytes); }
 };
 
+/// Either direction on a router link, every heartbeat period: "I am alive".
+/// A peer that sends one is watched: silent for the detection bound, its
+/// link is closed (heartbeat.hpp).
+struct Heartbeat {
+  template <class A> void serialize(A&) {}
+};
+
 using ControlMessage =
     std::variant<Hello, Welcome, SpawnPlace, PlaceStarted, ChannelFailed, PlaceExited, ConnectNamed,
                  Connected, CloseChannel, NewConnection, PlaceReady, Exit, Log, SpawnProcess,
-                 ProcessStarted, ProcessFailed, ProcessExited, Terminate, StdinWritten>;
+                 ProcessStarted, ProcessFailed, ProcessExited, Terminate, StdinWritten, Heartbeat>;
 
 /// The name of each message kind, in ControlMessage's order (for messages to users).
 inline constexpr std::array<const char*, std::variant_size_v<ControlMessage>> kMessageNames = {
     "Hello",         "Welcome",       "SpawnPlace",    "PlaceStarted", "ChannelFailed",
     "PlaceExited",   "ConnectNamed",  "Connected",     "CloseChannel", "NewConnection",
     "PlaceReady",    "Exit",          "Log",           "SpawnProcess", "ProcessStarted",
-    "ProcessFailed", "ProcessExited", "Terminate",     "StdinWritten"};
+    "ProcessFailed", "ProcessExited", "Terminate",     "StdinWritten",
+    "Heartbeat"};
 
 /// "SpawnPlace" for a SpawnPlace.
 template <class M>

@@ -23,6 +23,7 @@
 
 #include "client_endpoints.hpp"
 #include "framed_connection.hpp"
+#include "heartbeat.hpp"
 #include "process.hpp"
 #include "restart_schedule.hpp"
 
@@ -106,6 +107,7 @@ struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
   std::shared_ptr<detail::FramedConnection> conn;
 
   std::mutex mu;
+  std::shared_ptr<detail::LinkHeartbeat> heartbeat;  // watches `conn` once connected
   std::condition_variable cv;
   std::uint32_t next_channel = 1;
   std::map<std::uint32_t, std::shared_ptr<RemoteConnection::Impl>> conns;

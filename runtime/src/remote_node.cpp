@@ -62,6 +62,13 @@ void RemoteNode::Impl::connect(protocol::Role role, std::chrono::seconds timeout
   detail::ConnectOptions copts;
   conn = detail::connect_and_authenticate(detail::io_context().get_executor(), address, port,
                                           auth::job_secret(), std::move(h), copts);
+  {
+    std::lock_guard lock(mu);
+    heartbeat = detail::LinkHeartbeat::start(
+        detail::io_context().get_executor(), conn,
+        "node " + address + ":" + std::to_string(port) + " on " + host, detail::heartbeat_bound(),
+        true);
+  }
   conn->send_control(protocol::Hello{role});
   std::unique_lock lock(mu);
   if (!cv.wait_for(lock, timeout, [&] { return welcome.has_value() || lost.has_value(); }))
@@ -98,6 +105,10 @@ void RemoteNode::Impl::on_frame(detail::Frame&& f) {
     if (remove) processes.erase(it);
     return p;
   };
+  {
+    std::lock_guard lock(mu);
+    if (heartbeat) heartbeat->heard();
+  }
   if (f.header.kind == wire::FrameKind::data) {
     if (auto c = find(f.header.channel)) c->ep->deliver(Message{f.header.type_tag, std::move(f.payload)});
     return;
@@ -159,6 +170,7 @@ void RemoteNode::Impl::on_close(const std::string& reason) {
   bool expected;
   {
     std::lock_guard lock(mu);
+    if (heartbeat) heartbeat->stop();
     lost = why;
     expected = exit_sent;
     cs.swap(conns);

@@ -11,6 +11,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "heartbeat.hpp"
 #include "router_impl.hpp"
 
 namespace rmpi::places::detail {
@@ -33,6 +34,7 @@ void default_log(const protocol::Log& log) {
 RouterOptions with_defaults(RouterOptions o) {
   if (!o.on_exit) o.on_exit = default_exit;
   if (!o.on_log) o.on_log = default_log;
+  if (o.heartbeat.count() < 0) o.heartbeat = heartbeat_bound();
   return o;
 }
 

@@ -49,6 +49,9 @@ struct RouterOptions {
   /// Accepted connections in their handshake at once; past it a new one is
   /// accepted and closed at once.
   std::size_t max_unauthenticated = listener::kDefaultMaxUnauthenticated;
+  /// Death detection of peers that send Heartbeats: a peer silent this long
+  /// is closed. Negative = heartbeat_bound() (RMPI_HEARTBEAT_MS); 0 = off.
+  std::chrono::milliseconds heartbeat{-1};
   /// Payload limit of control connections.
   std::uint64_t max_frame_length = wire::kDefaultControlLimit;
   /// Flow control of process output: stop reading a child's pipes while the

@@ -13,6 +13,7 @@ void Router::Impl::dispatch(RouterPeer& peer, proto::ControlMessage&& message) {
   std::visit(
       Overload{
           [&](const proto::Hello& m) { peers.on_hello(peer, m); },
+          [&](const proto::Heartbeat&) {},  // counted by the peer's LinkHeartbeat
           [&](const proto::SpawnPlace& m) { places.spawn(peer, m); },
           [&](const proto::ConnectNamed& m) { names.connect(peer, m); },
           [&](const proto::CloseChannel& m) { places.close_from_peer(peer.id, m.channel); },

@@ -214,6 +214,8 @@ void RouterPeers::on_authenticated(std::uint64_t id) {
   if (!peer || !peer->holds_slot) return;
   peer->holds_slot = false;
   unauthenticated_.release();
+  peer->heartbeat = LinkHeartbeat::start(router_.strand, peer->conn, "peer " + peer->conn->peer(),
+                                         router_.options.heartbeat, false);
 }
 
 void RouterPeers::on_frame(std::uint64_t id, Frame&& f) {
@@ -228,11 +230,16 @@ void RouterPeers::on_frame(std::uint64_t id, Frame&& f) {
         peer->conn->close("bad control message from " + peer->conn->peer() + ": " + e.what());
         return;
       }
+      if (peer->heartbeat) peer->heartbeat->heard(std::holds_alternative<proto::Heartbeat>(m));
       router_.dispatch(*peer, std::move(m));
       break;
     }
-    case wire::FrameKind::data: router_.places.data_from_peer(id, std::move(f)); break;
+    case wire::FrameKind::data:
+      if (peer->heartbeat) peer->heartbeat->heard();
+      router_.places.data_from_peer(id, std::move(f));
+      break;
     case wire::FrameKind::io:
+      if (peer->heartbeat) peer->heartbeat->heard();
       router_.processes.stdin_from_owner(id, f.header.channel, std::move(f.payload));
       break;
     case wire::FrameKind::auth: break;  // handled by the connection
@@ -243,6 +250,7 @@ void RouterPeers::on_closed(std::uint64_t id, const std::string& reason) {
   auto peer = find(id);
   if (!peer) return;
   peers_.erase(id);
+  if (peer->heartbeat) peer->heartbeat->stop();
   const bool stopped = router_.supervision.stopped();
   if (peer->holds_slot) {
     // Never authenticated: nothing of it to clean up, one rate-limited line.

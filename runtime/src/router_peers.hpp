@@ -17,6 +17,7 @@
 #include <rmpi/listener_guard.hpp>
 
 #include "framed_connection.hpp"
+#include "heartbeat.hpp"
 #include "protocol.hpp"
 #include "router.hpp"
 
@@ -29,6 +30,7 @@ struct RouterPeer {
   protocol::Role role = protocol::Role::client;
   std::string reached_host;  // our address as this peer reached it
   bool holds_slot = false;   // counted by the unauthenticated cap until it authenticates
+  std::shared_ptr<LinkHeartbeat> heartbeat;  // once authenticated
 };
 
 class RouterPeers {

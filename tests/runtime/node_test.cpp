@@ -161,6 +161,10 @@ class Client {
   }
 
   FramedConnection& conn() { return *conn_; }
+  std::size_t heartbeats() {
+    std::lock_guard l(mu_);
+    return heartbeats_;
+  }
   void send(const proto::ControlMessage& m) { conn_->send_control(m); }
 
   template <class T>
@@ -215,6 +219,7 @@ class Client {
     if (f.header.kind == wire::FrameKind::control) {
       auto m = decode_control(f.payload);
       if (auto* log = std::get_if<proto::Log>(&m)) logs_.push_back(*log);
+      else if (std::holds_alternative<proto::Heartbeat>(m)) ++heartbeats_;
       else control_.push_back(std::move(m));
     } else if (f.header.kind == wire::FrameKind::io) {
       auto& o = io_[f.header.channel];
@@ -239,6 +244,7 @@ class Client {
   std::condition_variable cv_;
   std::deque<proto::ControlMessage> control_;
   std::deque<proto::Log> logs_;
+  std::size_t heartbeats_ = 0;
   std::deque<Frame> data_;
   std::map<std::uint32_t, Output> io_;
   std::optional<std::string> closed_;
@@ -280,12 +286,27 @@ struct RawPeer {
     send_frame(wire::FrameKind::auth, {proof.begin(), proof.end()});
   }
   void send_bytes(const void* p, std::size_t n) { asio::write(s, asio::buffer(p, n)); }
-  // True once the node has closed this connection.
+  // True once the node has closed this connection (what it sent first, such
+  // as heartbeats, is skipped).
   bool closed_by_node() {
-    char c;
+    char buf[4096];
     boost::system::error_code ec;
-    s.read_some(asio::buffer(&c, 1), ec);
+    while (!ec) s.read_some(asio::buffer(buf), ec);
     return ec == asio::error::eof || ec == asio::error::connection_reset;
+  }
+  // The next control message of kind T from the node (others are skipped).
+  template <class T>
+  T expect_control() {
+    for (;;) {
+      wire::HeaderBytes hb;
+      asio::read(s, asio::buffer(hb));
+      auto h = wire::decode_header(hb, wire::kDefaultControlLimit);
+      std::vector<std::byte> payload(h.length);
+      asio::read(s, asio::buffer(payload));
+      if (h.kind != wire::FrameKind::control) continue;
+      auto m = decode_control(payload);
+      if (auto* t = std::get_if<T>(&m)) return *t;
+    }
   }
 };
 
@@ -588,6 +609,47 @@ TEST_CASE("bad peers lose their own connection; every other connection goes on")
       still_served();
     }
   }
+}
+
+TEST_CASE("a spawner's socket closed in the middle of a frame: its place ends, the node goes on") {
+  NodeProcess node({"--listen-port", "0", "--kill-grace", "0.2"});
+  Client good(node.port());
+  RawPeer spawner(node.port());
+  spawner.authenticate(kSecret);
+  spawner.send_frame(wire::FrameKind::control,
+                     encode_control(proto::SpawnPlace{1, RMPI_TEST_PLACE_PATH, "echo", false, false, ""}));
+  const int place = pidfd_open(spawner.expect_control<proto::PlaceStarted>().pid);
+  REQUIRE(place >= 0);
+  wire::FrameHeader h;
+  h.kind = wire::FrameKind::data;
+  h.channel = 1;
+  h.length = 100;
+  auto hb = wire::encode_header(h);
+  spawner.send_bytes(hb.data(), hb.size());
+  const std::string part = "ten bytes!";
+  spawner.send_bytes(part.data(), part.size());
+  spawner.s.close();
+  CHECK(node.wait_stderr("connection closed after 10 of 100 payload bytes"));
+  CHECK(wait_gone(place, kWait));
+  ::close(place);
+  good.send(proto::Hello{proto::Role::client});
+  CHECK(good.expect<proto::Welcome>().port == node.port());
+}
+
+TEST_CASE("heartbeats: a peer that speaks them and goes silent is cut off within the bound, named") {
+  ::setenv("RMPI_HEARTBEAT_MS", "300", 1);
+  NodeProcess node({"--listen-port", "0", "--kill-grace", "0.2"});
+  ::unsetenv("RMPI_HEARTBEAT_MS");
+  Client quiet(node.port());  // never says a heartbeat: left alone
+  Client silent(node.port());
+  silent.send(proto::Heartbeat{});  // from now on watched, and silent
+  const std::string reason = silent.wait_closed();
+  CHECK(reason.find("connection closed by") != std::string::npos);
+  CHECK(node.wait_stderr("sent nothing for 300 ms"));
+  CHECK(node.stderr_text().find("peer 127.0.0.1:") != std::string::npos);
+  CHECK(quiet.heartbeats() > 0);  // the node beats toward every peer
+  quiet.send(proto::Hello{proto::Role::client});
+  CHECK(quiet.expect<proto::Welcome>().port == node.port());
 }
 
 TEST_CASE("Exit: the node ends its children and exits with the code") {

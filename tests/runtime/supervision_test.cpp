@@ -253,3 +253,26 @@ TEST_CASE("kill -9 of a node: the program gets an event and errors naming host:p
   CHECK(gone(place));
   REQUIRE(node.lost_reason().has_value());
 }
+
+TEST_CASE("a SIGSTOPped node is detected by the heartbeat within its bound, named by host:port") {
+  ::setenv("RMPI_HEARTBEAT_MS", "400", 1);  // read by this side at connect, and by the node
+  auto node = rp::spawn_remote_node("localhost", node_options());
+  ::unsetenv("RMPI_HEARTBEAT_MS");
+  const std::string where = "localhost:" + std::to_string(node.port());
+  std::promise<std::string> lost;
+  node.set_on_lost([&](const std::string& reason) { lost.set_value(reason); });
+  auto c = rp::supervise_place_at(node, rp::executable_path(), "node_pid_echo");
+  const pid_t place = next_pid(c);
+  const pid_t node_pid = next_pid(c);
+  REQUIRE(::kill(node_pid, SIGSTOP) == 0);
+  auto f = lost.get_future();
+  REQUIRE(f.wait_for(kWait) == std::future_status::ready);
+  const std::string reason = f.get();
+  CHECK(reason.find(where) != std::string::npos);
+  CHECK(reason.find("sent nothing for 400 ms") != std::string::npos);
+  CHECK_THROWS_AS((void)wait_for_exit(c), rmpi::ChannelClosed);
+  // Woken up, the node finds its parent link gone and ends with its place.
+  REQUIRE(::kill(node_pid, SIGCONT) == 0);
+  CHECK(gone(node_pid));
+  CHECK(gone(place));
+}
