@@ -9,6 +9,7 @@
 ///   what() and ends the process with status 1 (not a bare SIGABRT);
 /// - rmpi::abort(comm, code) ends the process, and so the job, with `code` at once.
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include <rmpi/comm.hpp>
@@ -31,6 +32,22 @@ class RankFailed : public ChannelClosed {
 
  private:
   int rank_;
+};
+
+/// A launched job failed (rmpi::launch): its first failure, a rank that
+/// ended with a non-zero status or whose node was lost.
+class JobFailed : public Error {
+ public:
+  JobFailed(int rank, std::optional<int> status, const std::string& what)
+      : Error(what), rank_(rank), status_(status) {}
+  /// The rank whose end failed the job.
+  int rank() const noexcept { return rank_; }
+  /// Its exit status (128 + signal if killed); empty if its node was lost.
+  std::optional<int> status() const noexcept { return status_; }
+
+ private:
+  int rank_;
+  std::optional<int> status_;
 };
 
 /// MPI_Abort: prints "rmpi: rank R called rmpi::abort with code C" and ends
