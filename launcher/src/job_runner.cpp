@@ -141,7 +141,9 @@ class Job {
   const LaunchSpec& spec_;
   const JobLayout& layout_;
   Clock::time_point start_;
-  EventQueue queue_;
+  // Shared with the detached signal and stdin threads, which outlive the job
+  // (they block in sigwait and read): what they post after run() is never run.
+  std::shared_ptr<EventQueue> queue_ = std::make_shared<EventQueue>();
   std::vector<RankState> ranks_;
   std::vector<int> node_of_host_;                 // host index → node index (-1: unused)
   std::vector<std::unique_ptr<ProcessHost>> nodes_;  // by node id
@@ -150,29 +152,28 @@ class Job {
   bool ending_ = false;
   std::optional<int> exit_status_;
   std::optional<Clock::time_point> kill_deadline_;
-  // Shared with the detached stdin reader, which may outlive the job.
   std::shared_ptr<StdinWindow> stdin_window_ = std::make_shared<StdinWindow>();
 };
 
 places::ProcessHostEvents Job::events_for(int node) {
   places::ProcessHostEvents ev;
   ev.on_started = [this](std::uint32_t id, int pid) {
-    queue_.post([this, id, pid] { verbose("rank " + std::to_string(id) + " started, pid " + std::to_string(pid)); });
+    queue_->post([this, id, pid] { verbose("rank " + std::to_string(id) + " started, pid " + std::to_string(pid)); });
   };
   ev.on_failed = [this](std::uint32_t id, const std::string& reason) {
-    queue_.post([this, id, reason] {
+    queue_->post([this, id, reason] {
       rank_ended(static_cast<int>(id), 127, "failed to start: " + reason, true);
     });
   };
   ev.on_output = [this](std::uint32_t id, OutputStream s, std::span<const std::byte> bytes) {
     std::vector<std::byte> copy(bytes.begin(), bytes.end());
-    queue_.post([this, id, s, copy = std::move(copy)] { ranks_.at(id).output.feed(s, copy); });
+    queue_->post([this, id, s, copy = std::move(copy)] { ranks_.at(id).output.feed(s, copy); });
   };
   ev.on_stdin_written = [window = stdin_window_](std::uint32_t, std::size_t bytes) {
     window->release(bytes);
   };
   ev.on_exited = [this](std::uint32_t id, int status, int signal) {
-    queue_.post([this, id, status, signal] {
+    queue_->post([this, id, status, signal] {
       std::string how = signal ? "was killed by signal " + std::to_string(signal) + " (SIG" +
                                      std::string(sigabbrev_np(signal) ? sigabbrev_np(signal) : "?") + ")"
                                : "exited with status " + std::to_string(status);
@@ -180,7 +181,7 @@ places::ProcessHostEvents Job::events_for(int node) {
     });
   };
   ev.on_lost = [this, node](const std::string& reason) {
-    queue_.post([this, node, reason] {
+    queue_->post([this, node, reason] {
       bool had_live_rank = false;
       for (std::size_t i = 0; i < ranks_.size(); ++i) {
         if (node_of_host_[static_cast<std::size_t>(ranks_[i].host_index)] != node || ranks_[i].done) continue;
@@ -351,14 +352,14 @@ int Job::run() {
   launch_ranks();
 
   // SIGINT/SIGTERM/SIGHUP (blocked in every thread by main) end the job.
-  std::thread([this] {
+  std::thread([this, queue = queue_] {
     sigset_t set;
     sigemptyset(&set);
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
     for (;;) {
       int sig = 0;
       if (sigwait(&set, &sig) != 0) continue;
-      queue_.post([this, sig] {
+      queue->post([this, sig] {
         if (ending_) return;
         end_job(128 + sig, std::string("rmpirun: got SIG") + sigabbrev_np(sig) + "; ending every rank");
       });
@@ -367,7 +368,7 @@ int Job::run() {
 
   // stdin goes to rank 0; a reader thread forwards it until EOF.
   ProcessHost* rank0_host = nodes_[static_cast<std::size_t>(layout_.ranks[0].node_id)].get();
-  std::thread([rank0_host, this, window = stdin_window_] {
+  std::thread([rank0_host, this, queue = queue_, window = stdin_window_] {
     std::vector<std::byte> buf(65536);
     for (;;) {
       const ssize_t n = ::read(0, buf.data(), buf.size());
@@ -376,7 +377,7 @@ int Job::run() {
       // Back-pressure: no more is read while the window is full (rank 0 not reading).
       if (len > 0) window->acquire(len);
       std::vector<std::byte> chunk(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(len));
-      queue_.post([this, rank0_host, chunk = std::move(chunk)] {
+      queue->post([this, rank0_host, chunk = std::move(chunk)] {
         if (!ranks_[0].done) rank0_host->write_stdin(0, chunk);
       });
       if (len == 0) return;
@@ -390,7 +391,7 @@ int Job::run() {
     auto deadline = Clock::now() + std::chrono::seconds(1);
     if (!ending_) deadline = std::min(deadline, timeout_at);
     if (kill_deadline_) deadline = std::min(deadline, *kill_deadline_);
-    queue_.run_until(deadline);
+    queue_->run_until(deadline);
     if (!ending_ && Clock::now() >= timeout_at)
       end_job(124, "rmpirun: job timed out after " + seconds_text(*spec_.timeout) +
                        "; ending every rank");

@@ -6,6 +6,7 @@
 #include <rmpi/detail/endpoint.hpp>
 
 #include <rmpi/error.hpp>
+#include <rmpi/failure.hpp>
 #include <rmpi/launch_env.hpp>
 #include <rmpi/message.hpp>
 #include <rmpi/rendezvous.hpp>
@@ -65,9 +66,16 @@ std::mutex g_mu;
 std::shared_ptr<detail::World> g_world;
 std::shared_ptr<detail::CommState> g_comm;
 
+// A rank that exits without finish (std::exit, a return from main) never
+// waits for the others: it hands over what it sent and goes.
 void finish_at_exit() {
+  std::shared_ptr<detail::World> w;
+  {
+    std::lock_guard lock(g_mu);
+    w = g_world;
+  }
   try {
-    finish();
+    if (w) w->finish(detail::World::FinishMode::at_exit);
   } catch (const std::exception& e) {
     detail::log_line("error", "rmpi", std::string("finish at exit failed: ") + e.what());
   }
@@ -101,6 +109,7 @@ Comm detail::init_from(const LaunchEnv& env) {
   g_comm->id = env.rank;
   for (int r = 0; r < env.size; ++r) g_comm->members.push_back(r);
   std::atexit(finish_at_exit);
+  detail::report_uncaught_exceptions(env.rank);
   return Comm(g_comm);
 }
 

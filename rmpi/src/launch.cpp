@@ -4,6 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
 #include <cstdlib>
 #include <exception>
 #include <future>
@@ -14,6 +19,7 @@
 #include <rmpi/auth.hpp>
 #include <rmpi/collective.hpp>
 #include <rmpi/error.hpp>
+#include <rmpi/failure.hpp>
 #include <rmpi/init.hpp>
 #include <rmpi/launch_env.hpp>
 #include <rmpi/node.hpp>
@@ -30,8 +36,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace pl = places;
 
-/// How often the launcher looks at the places' exit statuses while it waits.
-constexpr auto kPollInterval = std::chrono::milliseconds(5);
 /// How long the places may take to exit after rank 0's (done).
 constexpr auto kExitGrace = std::chrono::seconds(10);
 
@@ -163,12 +167,55 @@ std::vector<NodeConfig> make_remote_config(const std::vector<std::string>& hosts
   return out;
 }
 
+/// What happens to a launched job, in the order the watchers see it.
+struct JobEvent {
+  enum class Kind : std::uint8_t {
+    ended,        // a place ended with `status`
+    lost,         // a place's node was lost (`why`)
+    done,         // rank 0 sent (done)
+    never_done,   // rank 0's channel closed without (done)
+  };
+  Kind kind = Kind::ended;
+  std::size_t id = 0;
+  int status = 0;
+  std::string why;
+};
+
+/// The watchers post, LaunchedJob::wait takes, first come first served.
+class JobEvents {
+ public:
+  void post(JobEvent e) {
+    {
+      std::lock_guard lock(mu_);
+      q_.push_back(std::move(e));
+    }
+    cv_.notify_all();
+  }
+  /// The next event, or nothing once `deadline` passed.
+  std::optional<JobEvent> next(Clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_until(lock, deadline, [&] { return !q_.empty(); })) return std::nullopt;
+    JobEvent e = std::move(q_.front());
+    q_.pop_front();
+    return e;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<JobEvent> q_;
+};
+
 struct LaunchedJob::State {
   std::unique_ptr<RendezvousServer> rendezvous;
   std::vector<std::string> hosts;  // by id
   std::vector<pl::RemoteNode> nodes;
   std::vector<pl::RemoteConnection> places;
   bool waited = false;
+  // One thread per place waits for its end, one for rank 0's (done); they
+  // hold copies of the connections and the queue, never the State.
+  std::shared_ptr<JobEvents> events = std::make_shared<JobEvents>();
+  std::vector<std::thread> watchers;
 
   std::string describe(std::size_t id) const {
     const bool known = id < nodes.size() && nodes[id].valid();
@@ -176,59 +223,64 @@ struct LaunchedJob::State {
     return "rank " + std::to_string(id) + " on " + hosts[id] + port;
   }
 
-  /// Which places have ended; throws rmpi::Error naming every place that
-  /// has ended with a non-zero status (or whose node was lost) `when`.
-  std::vector<bool> scan_exits(const char* when) {
-    std::vector<bool> ended(places.size(), false);
-    std::string failures;
-    for (std::size_t id = 0; id < places.size(); ++id) {
-      if (!places[id].try_wait()) continue;
-      ended[id] = true;
-      std::string failure;
+  void start_watchers() {
+    for (std::size_t id = 0; id < places.size(); ++id)
+      watchers.emplace_back([id, place = places[id], events = events]() mutable {
+        try {
+          events->post({JobEvent::Kind::ended, id, place.wait(), {}});
+        } catch (const std::exception& e) {
+          events->post({JobEvent::Kind::lost, id, 0, e.what()});
+        }
+      });
+    watchers.emplace_back([place = places[0], events = events]() mutable {
       try {
-        if (const int status = places[id].wait(); status != 0)
-          failure = describe(id) + " exited with status " + std::to_string(status);
-      } catch (const ChannelClosed& e) {
-        failure = describe(id) + " was lost (" + e.what() + ")";
+        for (;;)
+          if (is_done(place.get<pl::Value>())) return events->post({JobEvent::Kind::done, 0, 0, {}});
+      } catch (const std::exception&) {
+        events->post({JobEvent::Kind::never_done, 0, 0, {}});
       }
-      if (!failure.empty()) failures += (failures.empty() ? "" : "; ") + failure;
-    }
-    if (!failures.empty()) throw Error("rmpi::launch: " + failures + " " + when);
-    return ended;
+    });
   }
 
-  /// Takes rank 0's (done) if it is queued; false if it is not (yet).
-  bool take_done(std::optional<Clock::duration> timeout) {
-    try {
-      for (;;) {
-        auto m = timeout ? places[0].get_for<pl::Value>(*timeout) : places[0].try_get<pl::Value>();
-        if (!m) return false;
-        if (is_done(*m)) return true;
-      }
-    } catch (const ChannelClosed&) {
-      return false;
-    }
-  }
-
+  /// Until rank 0's (done) and every place's end (bounded after done);
+  /// throws JobFailed for the first failure, in the order the ends came.
   void watch() {
-    for (bool done = false; !done;) {
-      done = take_done(kPollInterval);
-      if (done || !scan_exits("before rank 0 called finish")[0]) continue;
-      done = take_done(std::nullopt);
-      if (!done)
-        throw Error("rmpi::launch: " + describe(0) + " ended without calling rmpi::finish(comm, tc)");
-    }
-    const auto deadline = Clock::now() + kExitGrace;
-    for (;;) {
-      const std::vector<bool> ended = scan_exits("after finish");
-      if (std::find(ended.begin(), ended.end(), false) == ended.end()) return;
-      if (Clock::now() > deadline) {
+    start_watchers();
+    std::size_t running = places.size();
+    bool done = false, rank0_ended = false, rank0_closed = false;
+    Clock::time_point deadline = Clock::time_point::max();
+    while (!done || running > 0) {
+      const std::optional<JobEvent> e = events->next(deadline);
+      if (!e) {
         detail::log_line("warning", "rmpi::launch",
                          "places still running " + std::to_string(kExitGrace.count()) +
                              " s after finish; ending their nodes");
         return;
       }
-      std::this_thread::sleep_for(kPollInterval);
+      const char* when = done ? "after finish" : "before rank 0 called finish";
+      const int id = static_cast<int>(e->id);
+      switch (e->kind) {
+        case JobEvent::Kind::ended:
+          --running;
+          if (e->status != 0)
+            throw JobFailed(id, e->status, "rmpi::launch: " + describe(e->id) + " exited with status " +
+                                               std::to_string(e->status) + " " + when);
+          rank0_ended = rank0_ended || e->id == 0;
+          break;
+        case JobEvent::Kind::lost:
+          throw JobFailed(id, std::nullopt,
+                          "rmpi::launch: " + describe(e->id) + " was lost (" + e->why + ") " + when);
+        case JobEvent::Kind::done:
+          done = true;
+          deadline = Clock::now() + kExitGrace;
+          break;
+        case JobEvent::Kind::never_done:
+          rank0_closed = true;
+          break;
+      }
+      // Rank 0 ended well, and its channel closed with no (done) on it.
+      if (!done && rank0_ended && rank0_closed)
+        throw JobFailed(0, 0, "rmpi::launch: " + describe(0) + " ended without calling rmpi::finish(comm, tc)");
     }
   }
 
@@ -242,6 +294,9 @@ struct LaunchedJob::State {
       }
     }
     nodes.clear();
+    // The nodes' ends end every wait and get of the watchers.
+    for (std::thread& t : watchers) t.join();
+    watchers.clear();
     rendezvous.reset();
   }
 };

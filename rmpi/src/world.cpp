@@ -7,8 +7,10 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include <rmpi/error.hpp>
+#include <rmpi/failure.hpp>
 
 #include "comm_state.hpp"
 #include "mesh.hpp"
@@ -99,8 +101,9 @@ Link& World::link_to(int peer, bool for_recv) {
     if (for_recv) {
       p.clean = true;  // it listened once, so it is gone (finished or died)
       p.why.clear();
+      throw;
     }
-    throw;
+    throw_lost(p, "cannot send to");  // it listened once: it died or finished
   }
   return *p.link;
 }
@@ -135,13 +138,23 @@ void World::link_closed(int peer, bool clean, const std::string& why) {
   }
 }
 
+void World::await_launcher() const {
+  if (awaited_launcher_ || !mesh_ || supervised()) return;
+  awaited_launcher_ = true;
+  // The launcher ends this process when it sees the peer's end; until then
+  // the peer's failure is the job's only one (see rmpi/failure.hpp).
+  std::this_thread::sleep_for(detection_bound());
+}
+
 std::exception_ptr World::lost(const Peer& p, std::string_view doing) const {
+  await_launcher();
   const std::string who = "rank " + std::to_string(p.rank) + " (" + (p.where.empty() ? where(p.rank) : p.where) + ")";
   if (!p.clean && !p.why.empty())
-    return std::make_exception_ptr(ChannelClosed("rmpi: rank " + std::to_string(rank_) + " " + std::string(doing) +
-                                                 " " + who + ": the connection failed: " + p.why));
-  return std::make_exception_ptr(ChannelClosed("rmpi: rank " + std::to_string(rank_) + " " + std::string(doing) +
-                                               " " + who + ", which closed its connection (it finished or died)"));
+    return std::make_exception_ptr(RankFailed(p.rank, "rmpi: rank " + std::to_string(rank_) + " " +
+                                                          std::string(doing) + " " + who +
+                                                          ": the connection failed: " + p.why));
+  return std::make_exception_ptr(RankFailed(p.rank, "rmpi: rank " + std::to_string(rank_) + " " + std::string(doing) +
+                                                        " " + who + ", which closed its connection (it finished or died)"));
 }
 
 void World::throw_lost(const Peer& p, std::string_view doing) const { std::rethrow_exception(lost(p, doing)); }
@@ -607,7 +620,7 @@ void World::wait_until(Pred pred) {
   }
 }
 
-void World::finish() {
+void World::finish(FinishMode mode) {
   if (finished_ || finishing_) return;
   finishing_ = true;
   adopt_links();
@@ -616,19 +629,31 @@ void World::finish() {
       if (p.link && !p.link->closed() && p.link->wants_write()) return false;
     return true;
   };
-  wait_until(flushed);
-  for (auto& p : peers_)
-    if (p.link && !p.link->closed() && !p.goodbye) {
-      p.goodbye = true;
-      p.link->close_write();
-      rearm(p);
-    }
-  // Every linked peer closes its side once it finishes too.
-  wait_until([&] {
+  const auto goodbyes = [&] {
     for (auto& p : peers_)
-      if (p.link && !p.link->closed()) return false;
-    return true;
-  });
+      if (p.link && !p.link->closed() && !p.goodbye) {
+        p.goodbye = true;
+        p.link->close_write();
+        rearm(p);
+      }
+  };
+  if (mode == FinishMode::wait_for_peers) {
+    wait_until(flushed);
+    goodbyes();
+    // Every linked peer closes its side once it finishes too.
+    wait_until([&] {
+      for (auto& p : peers_)
+        if (p.link && !p.link->closed()) return false;
+      return true;
+    });
+  } else {
+    // At exit: what was sent is handed over (bounded: a peer may never
+    // read), then the process goes without waiting for anyone.
+    const auto deadline = Clock::now() + detection_bound();
+    while (!flushed() && Clock::now() < deadline) progress(10);
+    goodbyes();
+    progress(0);
+  }
   finished_ = true;
   if (mesh_) mesh_->stop();
   adopt_links();  // close what arrived meanwhile

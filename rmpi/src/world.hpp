@@ -100,8 +100,13 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   /// messages then go through it. Both sides must attach one.
   void attach(int peer, std::unique_ptr<Link> link) { add_link(peer, std::move(link)); }
 
-  /// Flushes, says goodbye to every linked peer and waits for theirs; idempotent.
-  void finish();
+  enum class FinishMode : std::uint8_t {
+    wait_for_peers,  // rmpi::finish(): until every linked peer said goodbye too
+    at_exit,         // the process is exiting: hand over what was sent (bounded) and go
+  };
+  /// Flushes and says goodbye to every linked peer (and waits for theirs,
+  /// with FinishMode::wait_for_peers); idempotent.
+  void finish(FinishMode mode = FinishMode::wait_for_peers);
   bool finished() const { return finished_; }
 
   /// Next context id this process has not used (comm_split agrees on one).
@@ -171,6 +176,9 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   void deliver(RequestState& r, Arrival& a);
   void fail(RequestState& r, std::exception_ptr e);
   [[noreturn]] void throw_lost(const Peer& p, std::string_view doing) const;
+  /// Before the first RankFailed of an unsupervised job: waits the detection
+  /// bound for the launcher to end this process (rmpi/failure.hpp).
+  void await_launcher() const;
   std::exception_ptr lost(const Peer& p, std::string_view doing) const;
   std::string where(int peer) const;
 
@@ -186,6 +194,7 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   std::list<RequestPtr> posted_;
   bool finishing_ = false;
   bool finished_ = false;
+  mutable bool awaited_launcher_ = false;
 };
 
 }  // namespace rmpi::detail

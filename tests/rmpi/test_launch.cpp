@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -50,6 +51,15 @@ void failing_worker(rp::PlaceChannel ch) {
   rmpi::finish(comm, tc);
 }
 RMPI_PLACE(failing_worker);
+
+// Rank 1 calls std::exit(9) after init; the others wait on it in a barrier.
+void exiting_worker(rp::PlaceChannel ch) {
+  auto [comm, args, tc] = rmpi::init(ch);
+  if (comm.id() == 1) std::exit(9);
+  rmpi::barrier(comm);
+  rmpi::finish(comm, tc);
+}
+RMPI_PLACE(exiting_worker);
 
 // Rank 0 returns without rmpi::finish(comm, tc).
 void unfinished_worker(rp::PlaceChannel ch) {
@@ -248,6 +258,20 @@ TEST_CASE("launch: a rank that exits non-zero is an error naming the rank and st
   CHECK(err.find("rank ") != std::string::npos);
   CHECK(err.find("localhost") != std::string::npos);
   CHECK(err.find("status") != std::string::npos);
+}
+
+TEST_CASE("launch: std::exit(9) at rank 1 fails the job with rank 1's 9, not the others' ends") {
+  for (int trial = 0; trial < 3; ++trial) {
+    try {
+      rmpi::launch(config_for("exiting_worker", rp::list()), rmpi::make_localhost_config(3, 0, "x"));
+      FAIL("the launch did not fail");
+    } catch (const rmpi::JobFailed& e) {
+      INFO(e.what());
+      CHECK(e.rank() == 1);
+      CHECK(e.status() == std::optional<int>(9));
+      CHECK(std::string(e.what()).find("rank 1 on localhost") != std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("launch: rank 0 ending without finish is an error") {

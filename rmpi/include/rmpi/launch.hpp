@@ -96,9 +96,10 @@ class LaunchedJob {
   LaunchedJob& operator=(LaunchedJob&&) noexcept;
 
   /// Waits for rank 0's (done) and every place's exit (bounded after done),
-  /// then ends the nodes. Throws rmpi::Error naming the rank, host and status
-  /// of a place that exits non-zero, or of rank 0 ending without finish.
-  /// Returns at once if the job has already been waited for.
+  /// then ends the nodes. Throws rmpi::JobFailed (rmpi/failure.hpp) for the
+  /// job's first failure in time, naming its rank, host and status: a place
+  /// that exits non-zero, a node that is lost, or rank 0 ending without
+  /// finish. Returns at once if the job has already been waited for.
   void wait();
   /// Ends every node now (their places end with them); idempotent.
   void stop();

@@ -9,6 +9,7 @@
 #include <rmpi/collective.hpp>
 #include <rmpi/comm.hpp>
 #include <rmpi/comm_split.hpp>
+#include <rmpi/failure.hpp>
 #include <rmpi/init.hpp>
 #include <rmpi/launch.hpp>
 #include <rmpi/launch_env.hpp>

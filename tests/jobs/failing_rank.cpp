@@ -1,0 +1,71 @@
+// failing-rank <mode> <rank>: a rank program of the job-failure tests. Every
+// rank inits and prints "ready <rank>"; then rank <rank> fails as <mode> says
+// while the others wait for it:
+//   return3  : every rank runs allreduces; <rank> returns 3 from main between two
+//   exit2    : <rank> calls std::exit(2); rank 0 (if not <rank>) reads its stdin,
+//              the others wait in a receive from rank 0
+//   quick_exit : as exit2 with std::_Exit(9)
+//   throw    : <rank> throws std::runtime_error("boom at rank <rank>") out of main
+//   abort    : <rank> calls rmpi::abort(comm, 7)
+//   bad_root : <rank> calls broadcast with a root outside the communicator
+//   wait     : nobody fails by itself: rank 0 waits in a receive from <rank>,
+//              <rank> in one from rank 0, the others in a barrier (the
+//              test kills or stops <rank>)
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include <rmpi/rmpi.hpp>
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: failing-rank <mode> <rank>\n");
+    return 64;
+  }
+  const std::string mode = argv[1];
+  const int culprit = std::atoi(argv[2]);
+  rmpi::Comm comm = rmpi::init(argc, argv);
+  const int me = rmpi::rmpi_id(comm);
+  std::printf("ready %d\n", me);
+  std::fflush(stdout);
+  const bool guilty = me == culprit;
+  if (mode == "return3") {
+    for (int round = 0; round < 1000; ++round) {
+      if (guilty && round == 10) return 3;
+      rmpi::allreduce(comm, std::plus<>{}, round);
+    }
+  } else if (mode == "exit2" || mode == "quick_exit") {
+    if (guilty) {
+      if (mode == "exit2") std::exit(2);
+      std::_Exit(9);
+    }
+    if (me == 0) {
+      char c;
+      while (::read(0, &c, 1) > 0) {
+      }
+    } else {
+      (void)rmpi::recv<int>(comm, 0);
+    }
+  } else if (mode == "throw") {
+    if (guilty) throw std::runtime_error("boom at rank " + std::to_string(me));
+    rmpi::barrier(comm);
+  } else if (mode == "abort") {
+    if (guilty) rmpi::abort(comm, 7);
+    rmpi::barrier(comm);
+  } else if (mode == "bad_root") {
+    const int root = guilty ? rmpi::rmpi_cnt(comm) : 0;
+    (void)rmpi::broadcast(comm, root, 5);
+  } else if (mode == "wait") {
+    if (me == 0) (void)rmpi::recv<int>(comm, culprit);
+    else if (!guilty) rmpi::barrier(comm);
+    else (void)rmpi::recv<int>(comm, 0);
+  } else {
+    std::fprintf(stderr, "failing-rank: unknown mode %s\n", mode.c_str());
+    return 64;
+  }
+  rmpi::finish();
+  return 0;
+}

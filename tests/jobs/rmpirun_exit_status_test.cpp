@@ -1,0 +1,132 @@
+// Failure semantics of an rmpirun job (issue 10, Deliver 6): the first
+// failure in time is the one reported and returned; a rank that failed
+// because of it (its receive from the dead rank) is never blamed; a rank
+// that exits early never blocks at exit; an uncaught exception, a
+// collective argument error and rmpi::abort end the job naming the rank.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "job_processes.hpp"
+#include "running_job.hpp"
+
+using rmpi::testing::RunningJob;
+
+namespace {
+
+// Short, so that a secondary rank gives up soon if the launcher never came.
+const std::string kDetect = "-xRMPI_DETECT_TIMEOUT=3";
+
+struct Ended {
+  int status = -1;  // rmpirun's exit status (-1: killed by a signal)
+  std::string err;
+};
+
+/// Runs failing-rank <mode> <culprit> on `n` ranks; rank 0's stdin stays
+/// open (a rank that reads it waits until the job ends it).
+Ended run(const std::string& mode, int culprit, int n) {
+  RunningJob job(RMPIRUN_EXE, {kDetect, "--oversubscribe", "-n", std::to_string(n), FAILING_RANK_EXE, mode,
+                               std::to_string(culprit)});
+  const int st = job.wait_exit();
+  rmpi::testing::check_no_leftovers(job);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, job.err()};
+}
+
+/// "rmpirun: rank R on" lines: which ranks rmpirun blamed.
+std::vector<int> blamed(const std::string& err) {
+  std::vector<int> out;
+  const std::regex re(R"(rmpirun: rank (\d+) on )");
+  for (std::sregex_iterator it(err.begin(), err.end(), re), end; it != end; ++it)
+    out.push_back(std::stoi((*it)[1].str()));
+  return out;
+}
+
+/// The pid of rank `rank` among the job's ranks (children of its node), or -1.
+pid_t rank_pid(const RunningJob& job, int rank) {
+  for (const auto& [pid, comm] : rmpi::testing::children_named(job.marker(), "rmpi-node")) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
+    const std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (env.find(std::string("RMPI_RANK=") + std::to_string(rank) + '\0') != std::string::npos) return pid;
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("a rank of a shell job exiting 3 makes rmpirun exit 3 naming it") {
+  RunningJob job(RMPIRUN_EXE, {"--oversubscribe", "-n", "3", "sh", "-c", "exit $((RMPI_RANK==1 ? 3 : 0))"});
+  const int st = job.wait_exit();
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 3);
+  CHECK(job.err().find("rmpirun: rank 1 on localhost exited with status 3") != std::string::npos);
+  rmpi::testing::check_no_leftovers(job);
+}
+
+TEST_CASE("rank 1 returning 3 mid-allreduce: the job exits 3 and only rank 1 is blamed") {
+  const Ended e = run("return3", 1, 3);
+  CHECK(e.status == 3);
+  CHECK_MESSAGE(blamed(e.err) == std::vector<int>{1}, e.err);
+  CHECK(e.err.find("rank 1 on localhost exited with status 3") != std::string::npos);
+}
+
+TEST_CASE("std::exit(2) in one rank ends the job at once with 2, while the others wait") {
+  // Rank 0 reads its stdin, which stays open: the job ends only because rank 1 did.
+  const Ended e = run("exit2", 1, 3);
+  CHECK(e.status == 2);
+  CHECK_MESSAGE(blamed(e.err) == std::vector<int>{1}, e.err);
+}
+
+TEST_CASE("std::_Exit(9) in one rank ends the job with 9") {
+  const Ended e = run("quick_exit", 2, 3);
+  CHECK(e.status == 9);
+  CHECK_MESSAGE(blamed(e.err) == std::vector<int>{2}, e.err);
+}
+
+TEST_CASE("an uncaught exception ends the job with one line naming the rank and what()") {
+  const Ended e = run("throw", 1, 3);
+  CHECK(e.status == 1);
+  CHECK_MESSAGE(e.err.find("rmpi: rank 1 ends: uncaught std::runtime_error: boom at rank 1\n") != std::string::npos,
+                e.err);
+  CHECK_MESSAGE(blamed(e.err) == std::vector<int>{1}, e.err);
+  CHECK(e.err.find("SIGABRT") == std::string::npos);
+}
+
+TEST_CASE("rmpi::abort(comm, 7) ends the job with 7") {
+  const Ended e = run("abort", 2, 3);
+  CHECK(e.status == 7);
+  CHECK(e.err.find("rmpi: rank 2 called rmpi::abort with code 7") != std::string::npos);
+  CHECK_MESSAGE(blamed(e.err) == std::vector<int>{2}, e.err);
+}
+
+TEST_CASE("a collective argument error at one rank does not leave the others waiting") {
+  const Ended e = run("bad_root", 1, 3);
+  CHECK(e.status == 1);
+  CHECK(e.err.find("rmpi: rank 1 ends: uncaught std::invalid_argument") != std::string::npos);
+  CHECK_MESSAGE(blamed(e.err) == std::vector<int>{1}, e.err);
+}
+
+TEST_CASE("kill -9 of one rank among 4 is always blamed on the killed rank") {
+  for (int trial = 0; trial < 10; ++trial) {
+    const int victim = 1 + trial % 3;
+    CAPTURE(trial);
+    RunningJob job(RMPIRUN_EXE, {kDetect, "--oversubscribe", "-n", "4", FAILING_RANK_EXE, "wait",
+                                 std::to_string(victim)});
+    job.wait_for(R"((ready \d\n(.|\n)*){4})", false);
+    const pid_t pid = rank_pid(job, victim);
+    REQUIRE(pid > 0);
+    ::kill(pid, SIGKILL);
+    const int st = job.wait_exit();
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 128 + SIGKILL);
+    CHECK_MESSAGE(blamed(job.err()) == std::vector<int>{victim}, job.err());
+    CHECK(job.err().find("was killed by signal 9 (SIGKILL)") != std::string::npos);
+    rmpi::testing::check_no_leftovers(job);
+  }
+}
