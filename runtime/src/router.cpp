@@ -366,6 +366,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     proto::Welcome w;
     w.host = options_.advertise.empty() ? peer.reached_host : options_.advertise;
     w.port = port_;
+    if (m.role == "spawner" && options_.host_facts) w.host_facts = options_.host_facts();
     peer.conn->send_control(w);
   }
   void on_peer_message(Peer& peer, const proto::Welcome& m) { unexpected(peer, m); }
@@ -686,6 +687,7 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
     spec.env.emplace_back("RMPI_NODE_ADDR", own_address());
     spec.env.emplace_back(auth::kSecretEnv, options_.secret);
     spec.cwd = m.cwd;
+    spec.cpus.assign(m.cpus.begin(), m.cpus.end());
     spec.stdin_mode = m.forward_stdin ? Stdio::pipe : Stdio::null;
     spec.stdout_mode = Stdio::pipe;
     spec.stderr_mode = Stdio::pipe;
