@@ -45,9 +45,20 @@ po::options_description make_options() {
       ("np,n", po::value<std::string>()->value_name("N"),
        "number of ranks (also -np; default: one per slot; with no hosts, the local host with "
        "one slot per core); per MPMD part")
-      ("map-by", po::value<std::string>()->value_name("slot|node"),
+      ("map-by", po::value<std::string>()->value_name("WORD"),
        "slot: fill each host's slots before the next host (default); node: one rank per host "
-       "in turn")
+       "in turn; on each host, core: one core after another, numa/socket: round-robin over "
+       "NUMA nodes/packages, ppr:N:RESOURCE: N ranks per hwthread|core|l3cache|numa|socket|node")
+      // Binding (binding.hpp): each host's node reports its hwloc topology.
+      ("bind-to", po::value<std::string>()->value_name("none|hwthread|core|l3cache|numa|socket"),
+       "bind each rank to its cores (or hwthreads), or to the l3caches, NUMA nodes or packages "
+       "they are in (default: none)")
+      ("cpus-per-rank", po::value<std::string>()->value_name("N"),
+       "cores (hwthreads with --bind-to hwthread) per rank (default 1)")
+      ("report-bindings", po::bool_switch(), "print each rank's host and CPUs on stderr")
+      ("display-map", po::bool_switch(), "print the rank -> host -> CPUs table before the job runs")
+      ("topology", po::bool_switch(),
+       "print the topology of each host given after the options (or of the job's hosts) and exit")
       ("oversubscribe", po::bool_switch(),
        "allow more ranks than slots (never more than a host's max_slots)")
       ("max-ranks-per-host", po::value<std::string>()->value_name("N"),
@@ -373,14 +384,22 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
   }
   if (const auto* ppn = string_option(vm, "ppn")) spec.ranks_per_host = parse_positive("-ppn", *ppn);
   if (const auto* map_by = string_option(vm, "map-by")) {
-    if (*map_by == "slot") {
-      spec.map_by = MapBy::slot;
-    } else if (*map_by == "node") {
-      spec.map_by = MapBy::node;
-    } else {
-      bad_value("--map-by", *map_by, "expected slot or node");
-    }
+    BindingPolicy policy;
+    parse_map_by(*map_by, policy);
+    spec.map_by = policy.map_by;
+    spec.ppr = policy.ppr;
   }
+  if (const auto* bind_to = string_option(vm, "bind-to")) spec.bind_to = parse_bind_to(*bind_to);
+  if (const auto* cpus = string_option(vm, "cpus-per-rank")) {
+    int n = 0;
+    const auto [end, ec] = std::from_chars(cpus->data(), cpus->data() + cpus->size(), n);
+    if (cpus->empty() || ec != std::errc{} || end != cpus->data() + cpus->size() || n < 1)
+      bad_value("--cpus-per-rank", *cpus, "expected a positive number of cores");
+    spec.cpus_per_rank = n;
+  }
+  spec.report_bindings = vm["report-bindings"].as<bool>();
+  spec.display_map = vm["display-map"].as<bool>();
+  spec.show_topology = vm["topology"].as<bool>();
   spec.oversubscribe = vm["oversubscribe"].as<bool>();
   if (const auto* max = string_option(vm, "max-ranks-per-host")) {
     spec.max_ranks_per_host = parse_positive("--max-ranks-per-host", *max);
@@ -511,7 +530,13 @@ std::string usage_text() {
          "  rmpirun -n 4 --output-filename out --timestamp-output ./app\n"
          "      each rank's output in out/1/rank.N/stdout and stderr, lines timestamped\n"
          "  RMPI_PORT_RANGE=50000-50100 rmpirun -f hosts --timeout 60 ./solver input.dat\n"
-         "      listeners in ports 50000-50100; the job fails after 60 seconds\n";
+         "      listeners in ports 50000-50100; the job fails after 60 seconds\n"
+         "  rmpirun -n 2 --bind-to core --report-bindings ./ring\n"
+         "      each rank bound to a core of its own, and each says which\n"
+         "  rmpirun -f hosts --map-by ppr:2:socket --bind-to socket --display-map ./app\n"
+         "      2 ranks per package of every host, bound to it; the map printed first\n"
+         "  rmpirun --topology node1 node2\n"
+         "      packages, NUMA nodes, cores, PUs and caches of node1 and node2\n";
   return out.str();
 }
 
@@ -541,6 +566,7 @@ ParseResult parse_command_line(int argc, const char* const* argv, const EnvLooku
                                                                   : "--" + option.string_key) +
                               " applies to the whole job: give it before the first program");
       }
+      if (!has_program && part == 0 && split.end >= argc && spec.show_topology) return spec;
       if (!has_program) {
         if (split.end < argc)
           throw ConfigError("rmpirun: ':' without a program before it (MPMD parts are "

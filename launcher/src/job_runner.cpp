@@ -24,6 +24,9 @@
 #include <rmpi/auth.hpp>
 #include <rmpi/error.hpp>
 #include <rmpi/launcher/rank_output.hpp>
+#include <rmpi/launcher/node_options.hpp>
+#include <rmpi/launcher/output_lines.hpp>
+#include <rmpi/launcher/rank_binding.hpp>
 #include <rmpi/process_host.hpp>
 #include <rmpi/rendezvous.hpp>
 
@@ -148,6 +151,7 @@ class Job {
   std::vector<int> node_of_host_;                 // host index → node index (-1: unused)
   std::vector<std::unique_ptr<ProcessHost>> nodes_;  // by node id
   std::unique_ptr<rmpi::RendezvousServer> rendezvous_;
+  std::vector<RankCpus> cpus_;  // by rank, from the topology each node reported
   std::string job_id_;
   bool ending_ = false;
   std::optional<int> exit_status_;
@@ -254,15 +258,7 @@ void Job::start_nodes() {
       used.push_back(r.host_index);
     }
   }
-  places::ProcessHostOptions opt;
-  opt.node_path = spec_.node_path;
-  if (spec_.ssh != "ssh") opt.ssh_path = spec_.ssh;
-  opt.ssh_args = spec_.ssh_args;
-  if (spec_.prefix) opt.prefix = spec_.prefix->string();
-  if (spec_.ports.first != 0)
-    opt.port_range = std::to_string(spec_.ports.first) + "-" + std::to_string(spec_.ports.last);
-  opt.kill_grace = spec_.kill_grace;
-  opt.check_iface = spec_.iface;
+  const places::ProcessHostOptions opt = node_options(spec_);
 
   // Start nodes in parallel, at most kConcurrency SSH sessions being set up at once.
   constexpr std::size_t kConcurrency = 16;
@@ -303,6 +299,9 @@ void Job::launch_ranks() {
     l.env = rank_env(p.rank, node);
     l.cwd = app.wdir.empty() ? cwd.string() : (cwd / app.wdir).lexically_normal().string();
     l.forward_stdin = p.rank == 0;
+    const RankCpus& cpus = cpus_[static_cast<std::size_t>(p.rank)];
+    if (cpus.bound) l.cpus = cpus.cpus;
+    if (spec_.report_bindings) write_all(2, binding_report(p.rank, host_label(p.rank), cpus));
     nodes_[static_cast<std::size_t>(node)]->launch(l);
   }
   std::string programs;
@@ -338,6 +337,10 @@ int Job::run() {
   verbose("job " + job_id_ + ": " + std::to_string(layout_.ranks.size()) + " ranks on " +
           std::to_string(layout_.hosts.size()) + " host entries");
   start_nodes();
+  cpus_ = bind_job(spec_, layout_, [this](int host_index) {
+    return nodes_[static_cast<std::size_t>(node_of_host_[static_cast<std::size_t>(host_index)])]->host_facts();
+  });
+  if (spec_.display_map) write_all(2, map_table(layout_, cpus_));
   // Ranks reach the rendezvous at the address their node's link comes from:
   // it listens on those addresses only (loopback alone for a local job).
   std::vector<std::string> rendezvous_hosts;

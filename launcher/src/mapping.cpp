@@ -51,7 +51,17 @@ std::vector<int> slot_counts(const std::vector<HostEntry>& hosts, int np) {
 
 }  // namespace
 
-std::string_view to_string(MapBy map_by) { return map_by == MapBy::slot ? "slot" : "node"; }
+std::string_view to_string(MapBy map_by) {
+  switch (map_by) {
+    case MapBy::slot: return "slot";
+    case MapBy::node: return "node";
+    case MapBy::core: return "core";
+    case MapBy::numa: return "numa";
+    case MapBy::socket: return "socket";
+    case MapBy::ppr: return "ppr";
+  }
+  return "?";
+}
 
 std::vector<RankPlacement> map_ranks(const std::vector<HostEntry>& hosts, int np, MapBy map_by,
                                      bool oversubscribe) {
@@ -78,7 +88,7 @@ std::vector<RankPlacement> map_ranks(const std::vector<HostEntry>& hosts, int np
 
   std::vector<RankPlacement> ranks(static_cast<std::size_t>(np));
   std::vector<int> counts(hosts.size(), 0);
-  if (map_by == MapBy::slot) {
+  if (map_by != MapBy::node) {
     const auto per_host = slot_counts(hosts, np);
     int rank = 0;
     for (std::size_t h = 0; h < hosts.size(); ++h) {

@@ -1,10 +1,12 @@
 // rmpi-node: the node daemon, started by a spawner directly or through ssh.
 // This file only parses options; the daemon is rmpi::places::run_node_daemon.
+#include <future>
 #include <iostream>
 
 #include <boost/program_options.hpp>
 
 #include <rmpi/interface_address.hpp>
+#include <rmpi/launcher/topology.hpp>
 #include <rmpi/node_daemon.hpp>
 
 namespace po = boost::program_options;
@@ -65,5 +67,15 @@ int main(int argc, char** argv) {
   }
   o.parent_link = vm.count("parent-link") > 0;
   o.secret_stdin = vm.count("secret-stdin") > 0;
+  // Spawners map and bind ranks from this host's topology (read while the node starts up);
+  // without it they can still run unbound jobs, and say why when asked to bind.
+  const auto topology = std::async(std::launch::async, [] {
+                          try {
+                            return rmpi::launcher::Topology::of_this_host().to_xml();
+                          } catch (const std::exception&) {
+                            return std::string();
+                          }
+                        }).share();
+  o.host_facts = [topology] { return topology.get(); };
   rmpi::places::run_node_daemon(o);
 }

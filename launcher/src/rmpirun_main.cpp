@@ -12,6 +12,7 @@
 #include <rmpi/launcher/command_line.hpp>
 #include <rmpi/launcher/job_layout.hpp>
 #include <rmpi/launcher/job_runner.hpp>
+#include <rmpi/launcher/topology_report.hpp>
 
 int main(int argc, char** argv) {
   using namespace rmpi::launcher;
@@ -29,6 +30,10 @@ int main(int argc, char** argv) {
       return text->exit_code;
     }
     const LaunchSpec& spec = std::get<LaunchSpec>(parsed);
+    if (spec.show_topology) {
+      std::fputs(topology_report(spec).c_str(), stdout);
+      return 0;
+    }
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     const JobLayout layout = plan_job(spec, cores);
     return run_job(spec, layout);

@@ -49,6 +49,10 @@ class Mesh {
   /// Shared memory for the ranks of this node (set before the engine
   /// starts): their links are handed out by the first take_accepted().
   void use_shm(std::unique_ptr<shm::Context> context);
+  /// Whether `peer` runs on this rank's node (the same node id).
+  bool on_this_node(int peer) const {
+    return table_[static_cast<std::size_t>(peer)].node_id == node_id_;
+  }
 
  private:
   bool local_path(int peer) const;

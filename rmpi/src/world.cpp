@@ -25,6 +25,8 @@ std::byte g_empty_payload[1];
 
 }  // namespace
 
+bool World::on_this_host(int peer) const { return peer == rank_ || (mesh_ && mesh_->on_this_node(peer)); }
+
 World::World(int rank, int size, std::chrono::microseconds spin, std::unique_ptr<Mesh> mesh)
     : rank_(rank), size_(size), spin_(spin), mesh_(std::move(mesh)), epoll_(::epoll_create1(EPOLL_CLOEXEC)),
       peers_(static_cast<std::size_t>(size)) {

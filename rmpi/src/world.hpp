@@ -81,6 +81,8 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  /// Whether world rank `peer` runs on this rank's host (node).
+  bool on_this_host(int peer) const;
 
   /// Starts a send to world rank `dest` (see Comm::start_send).
   RequestPtr start_send(const std::shared_ptr<CommState>& comm, int dest, std::uint16_t tag, OutMessage m,

@@ -106,6 +106,7 @@ void run_node_daemon(const NodeDaemonOptions& o) {
     quit(2);
   }
   options.advertise = advertise;
+  options.host_facts = o.host_facts;
   options.secret = secret;
   options.parent_link = o.parent_link;
   options.parent_timeout = o.parent_link

@@ -1,6 +1,7 @@
 #include "process.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -34,7 +35,7 @@ namespace {
 
 // What the child reports through the error pipe before _exit(127).
 struct ChildError {
-  int stage;  // 1 = chdir, 2 = exec, 3 = setup (dup2)
+  int stage;  // 1 = chdir, 2 = exec, 3 = setup (dup2), 4 = CPU affinity
   int err;
 };
 
@@ -315,6 +316,19 @@ ChildProcess spawn_process_here(const ProcessSpec& spec) {
   const bool pdeathsig = spec.die_with_parent;
   const std::string cgroup_procs = spec.cgroup.empty() ? "" : spec.cgroup + "/cgroup.procs";
   std::vector<int> temps(moves.size(), -1);
+  cpu_set_t* affinity = nullptr;  // built here: CPU_ALLOC is not async-signal-safe
+  std::size_t affinity_size = 0;
+  if (!spec.cpus.empty()) {
+    const int count = *std::max_element(spec.cpus.begin(), spec.cpus.end()) + 1;
+    affinity = CPU_ALLOC(count);
+    affinity_size = CPU_ALLOC_SIZE(count);
+    CPU_ZERO_S(affinity_size, affinity);
+    for (const int cpu : spec.cpus) CPU_SET_S(static_cast<std::size_t>(cpu), affinity_size, affinity);
+  }
+  struct AffinityFree {
+    cpu_set_t* set;
+    ~AffinityFree() { if (set) CPU_FREE(set); }
+  } affinity_free{affinity};
 
   sigset_t all, old;
   sigfillset(&all);
@@ -365,6 +379,7 @@ ChildProcess spawn_process_here(const ProcessSpec& spec) {
       if (::dup2(temps[i], moves[i].second) < 0) die(3);
     }
     if (cwd && ::chdir(cwd) != 0) die(1);
+    if (affinity && ::sched_setaffinity(0, affinity_size, affinity) != 0) die(4);
     ::execve(exe.c_str(), argv.data(), envp.data());
     die(2);
   }
@@ -399,6 +414,9 @@ ChildProcess spawn_process_here(const ProcessSpec& spec) {
     }
     if (report.stage == 2)
       throw SpawnError("cannot execute " + exe + where + ": " + std::strerror(report.err));
+    if (report.stage == 4)
+      throw SpawnError("cannot bind " + exe + where + " to its " +
+                       std::to_string(spec.cpus.size()) + " CPUs: " + std::strerror(report.err));
     throw SpawnError("cannot set up the file descriptors of " + exe + where + ": " +
                      std::strerror(report.err));
   }

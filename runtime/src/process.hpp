@@ -32,6 +32,8 @@ struct ProcessSpec {
   /// A cgroup directory the child moves itself into before exec ("" = none;
   /// a failed move leaves it where it is).
   std::string cgroup;
+  /// OS indexes of the CPUs the child may run on, set before exec (empty = ours).
+  std::vector<int> cpus;
 };
 
 /// A started child: its pid and our ends of its pipes (-1 where not piped).

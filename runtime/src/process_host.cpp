@@ -35,9 +35,17 @@ struct ProcessHost::Impl {
   std::atomic<bool> lost{false};
   std::promise<void> child_gone;
   std::shared_future<void> child_gone_future = child_gone.get_future().share();
+  std::string host_facts;
+  std::promise<void> welcomed;  // set by the node's Welcome (host_facts written before)
+  std::atomic<bool> welcome_seen{false};
+  std::string lost_before_welcome;  // why the link went before the Welcome came
 
   void report_lost(const std::string& reason) {
     if (lost.exchange(true)) return;
+    if (!welcome_seen.exchange(true)) {  // the constructor stops waiting for the Welcome
+      lost_before_welcome = reason;
+      welcomed.set_value();
+    }
     if (events.on_lost) events.on_lost(reason);
   }
 
@@ -65,6 +73,11 @@ struct ProcessHost::Impl {
               events.on_stdin_written(m.id, static_cast<std::size_t>(m.bytes));
           } else if constexpr (std::is_same_v<M, proto::ProcessExited>) {
             if (events.on_exited) events.on_exited(m.id, m.status, m.signal);
+          } else if constexpr (std::is_same_v<M, proto::Welcome>) {
+            if (!welcome_seen.exchange(true)) {
+              host_facts = m.host_facts;
+              welcomed.set_value();
+            }
           } else if constexpr (std::is_same_v<M, proto::Log>) {
             const std::string line = "[" + m.origin + "] " + m.severity + ": " + m.text + "\n";
             (void)!::write(2, line.data(), line.size());
@@ -123,7 +136,22 @@ ProcessHost::ProcessHost(std::string host, const ProcessHostOptions& o, ProcessH
       "node on " + im.host + " at " + im.address + ":" + std::to_string(im.port),
       detail::heartbeat_bound(), true);
   im.local_address = im.conn->local_endpoint().first;
+  auto welcomed = im.welcomed.get_future();
   im.conn->send_control(proto::Hello{proto::Role::spawner});
+  // The node is up once it has welcomed us; its Welcome carries the host's facts.
+  if (welcomed.wait_for(o.start_timeout) != std::future_status::ready) {
+    ::kill(im.node.child.pid, SIGKILL);
+    im.child_gone_future.wait();
+    throw ConnectError("the node on " + im.host + " at " + im.address + ":" +
+                       std::to_string(im.port) + " did not answer Hello within " +
+                       std::to_string(o.start_timeout.count() / 1000) + " s");
+  }
+  if (!im.lost_before_welcome.empty()) {
+    ::kill(im.node.child.pid, SIGKILL);
+    im.child_gone_future.wait();
+    throw ConnectError("lost the node on " + im.host + " before it answered: " +
+                       im.lost_before_welcome);
+  }
 }
 
 ProcessHost::~ProcessHost() {
@@ -151,9 +179,10 @@ const std::string& ProcessHost::host() const { return impl_->host; }
 const std::string& ProcessHost::address() const { return impl_->address; }
 const std::string& ProcessHost::local_address() const { return impl_->local_address; }
 std::uint16_t ProcessHost::port() const { return impl_->port; }
+const std::string& ProcessHost::host_facts() const { return impl_->host_facts; }
 
 void ProcessHost::launch(const ProcessLaunch& p) {
-  impl_->conn->send_control(proto::SpawnProcess{p.id, p.argv, p.env, p.cwd, p.forward_stdin});
+  impl_->conn->send_control(proto::SpawnProcess{p.id, p.argv, p.env, p.cwd, p.forward_stdin, p.cpus});
 }
 
 void ProcessHost::write_stdin(std::uint32_t id, std::span<const std::byte> bytes) {

@@ -40,7 +40,8 @@ struct Hello {
 struct Welcome {
   std::string host;             // the address the connector reached the node on
   std::uint16_t port = 0;       // the router's listen port
-  template <class A> void serialize(A& a) { a(host, port); }
+  std::string host_facts;       // to spawners only: the node's description of its host (opaque)
+  template <class A> void serialize(A& a) { a(host, port, host_facts); }
 };
 
 /// Spawner → node: start a place (a process running a registered function).
@@ -131,7 +132,8 @@ struct SpawnProcess {
   Env env;               // added to the node's environment
   std::string cwd;       // must exist on the node's host
   bool forward_stdin = false;
-  template <class A> void serialize(A& a) { a(id, argv, env, cwd, forward_stdin); }
+  std::vector<std::uint32_t> cpus;  // OS indexes of the CPUs it may run on; empty = unbound
+  template <class A> void serialize(A& a) { a(id, argv, env, cwd, forward_stdin, cpus); }
 };
 struct ProcessStarted {
   std::uint32_t id = 0;

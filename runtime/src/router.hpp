@@ -35,6 +35,9 @@ struct RouterOptions {
   /// If set, the address sent in Welcome and used in log labels instead of
   /// the local address each peer reached us on.
   std::string advertise;
+  /// Sent to spawners in Welcome: what the node says about its host (opaque to the router);
+  /// called at each spawner's Hello. Empty = nothing.
+  std::function<std::string()> host_facts;
   /// The job secret every connecting peer must prove. Must not be empty.
   std::string secret;
   /// Exit (after terminating every child) when the parent connection drops.

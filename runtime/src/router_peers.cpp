@@ -205,8 +205,10 @@ void RouterPeers::on_hello(RouterPeer& peer, const proto::Hello& m) {
     parent_timer_.cancel();
     if (advertise.empty() && !peer.reached_host.empty()) router_.label_host = peer.reached_host;
   }
-  peer.conn->send_control(
-      proto::Welcome{advertise.empty() ? peer.reached_host : advertise, router_.port.load()});
+  proto::Welcome w{advertise.empty() ? peer.reached_host : advertise, router_.port.load(), {}};
+  if (m.role == proto::Role::spawner && router_.options.host_facts)
+    w.host_facts = router_.options.host_facts();
+  peer.conn->send_control(w);
 }
 
 void RouterPeers::on_authenticated(std::uint64_t id) {

@@ -33,6 +33,7 @@ void RouterProcesses::spawn(RouterPeer& peer, const proto::SpawnProcess& m) {
   spec.env.emplace_back("RMPI_NODE_ADDR", router_.own_address);
   spec.env.emplace_back(auth::kSecretEnv, router_.options.secret);
   spec.cwd = m.cwd;
+  spec.cpus.assign(m.cpus.begin(), m.cpus.end());
   spec.stdin_mode = m.forward_stdin ? Stdio::pipe : Stdio::null;
   spec.stdout_mode = Stdio::pipe;
   spec.stderr_mode = Stdio::pipe;

@@ -185,8 +185,9 @@ TEST_CASE("bad values name the option and the value") {
         "rmpirun: bad value '0' for -n/-np: expected a positive number of ranks");
   CHECK(error_of({"-n", "-3", "p"}) ==
         "rmpirun: bad value '-3' for -n/-np: expected a positive number of ranks");
-  CHECK(error_of({"--map-by", "core", "p"}) ==
-        "rmpirun: bad value 'core' for --map-by: expected slot or node");
+  CHECK(error_of({"--map-by", "board", "p"}) ==
+        "rmpirun: bad value 'board' for --map-by: expected one of slot, node, core, numa, "
+        "socket, ppr:N:RESOURCE");
   CHECK(error_of({"--timeout", "soon", "p"}) ==
         "rmpirun: bad value 'soon' for --timeout: expected a positive number of seconds");
   CHECK(error_of({"--timeout", "0", "p"}) ==

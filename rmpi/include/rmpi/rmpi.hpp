@@ -13,6 +13,7 @@
 #include <rmpi/init.hpp>
 #include <rmpi/launch.hpp>
 #include <rmpi/launch_env.hpp>
+#include <rmpi/locality.hpp>
 #include <rmpi/p2p.hpp>
 #include <rmpi/partition.hpp>
 #include <rmpi/rendezvous.hpp>

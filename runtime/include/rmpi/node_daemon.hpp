@@ -4,6 +4,7 @@
 /// stdout once listening, and serves the router protocol until told to exit,
 /// until its parent link (or, over ssh, its stdin) drops, or a signal.
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include <rmpi/node_defaults.hpp>
@@ -24,6 +25,9 @@ struct NodeDaemonOptions {
   std::size_t max_unauthenticated = 0;
   // Milliseconds a peer has to authenticate (0: RMPI_HANDSHAKE_TIMEOUT_MS, default 10000).
   long handshake_timeout_ms = 0;
+  // What the node tells spawners about its host (ProcessHost::host_facts), asked at each
+  // spawner's Hello; opaque here. Empty = nothing.
+  std::function<std::string()> host_facts;
 };
 
 /// Runs the daemon in this process and exits the process with its status

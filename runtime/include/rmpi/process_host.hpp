@@ -40,6 +40,7 @@ struct ProcessLaunch {
   std::vector<std::pair<std::string, std::string>> env;  // added to the node's environment
   std::string cwd;                                       // must exist on that host
   bool forward_stdin = false;                            // else /dev/null
+  std::vector<std::uint32_t> cpus;  // OS CPU indexes it is bound to before exec; empty = unbound
 };
 
 /// Which output stream a chunk came from.
@@ -81,6 +82,9 @@ class ProcessHost {
   const std::string& local_address() const;
   /// The node's router port.
   std::uint16_t port() const;
+  /// What the node said about its host when it welcomed us (rmpi-node: its hwloc
+  /// topology as XML); empty if it said nothing.
+  const std::string& host_facts() const;
 
   /// Starts a process; events report what happens to it.
   void launch(const ProcessLaunch& p);

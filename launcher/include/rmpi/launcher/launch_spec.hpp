@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <rmpi/launcher/host_entry.hpp>
+#include <rmpi/launcher/binding.hpp>
 #include <rmpi/launcher/mapping.hpp>
 #include <rmpi/launcher/port_range.hpp>
 
@@ -40,8 +41,21 @@ struct LaunchSpec {
   std::optional<int> np;
   /// MPICH -ppn N: every host takes N ranks (its slot count becomes N); empty = the hosts' slots.
   std::optional<int> ranks_per_host;
-  /// --map-by slot|node.
+  /// --map-by slot|node|core|numa|socket|ppr:N:RESOURCE.
   MapBy map_by = MapBy::slot;
+  /// N and RESOURCE of --map-by ppr:N:RESOURCE.
+  RanksPerResource ppr;
+  /// --bind-to.
+  BindTo bind_to = BindTo::none;
+  /// --cpus-per-rank N.
+  int cpus_per_rank = 1;
+  /// --report-bindings: a line on stderr per rank with its host and CPUs.
+  bool report_bindings = false;
+  /// --display-map: the rank → host → CPUs table before the job runs.
+  bool display_map = false;
+  /// --topology: print each host's topology instead of running a job (hosts: the program and
+  /// its arguments, else the hostfile's or -H's hosts, else this host).
+  bool show_topology = false;
   /// --oversubscribe: allow more ranks than slots (up to max_slots).
   bool oversubscribe = false;
   /// MPICH -genv NAME VALUE (repeatable), in order: set for every rank of every part (a part's

@@ -11,9 +11,14 @@ namespace rmpi::launcher {
 enum class MapBy {
   slot,  ///< fill each host's slots in host order before moving on (ranks on a host contiguous)
   node,  ///< round-robin, one rank per host at a time
+  // Over hosts as slot; on each host (binding.hpp):
+  core,    ///< one core after another
+  numa,    ///< round-robin over the NUMA nodes
+  socket,  ///< round-robin over the packages
+  ppr,     ///< N ranks per resource (BindingPolicy::ppr)
 };
 
-/// "slot" or "node".
+/// "slot", "node", "core", "numa", "socket", "ppr".
 std::string_view to_string(MapBy map_by);
 
 /// Where one rank runs.
