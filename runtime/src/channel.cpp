@@ -89,20 +89,25 @@ AsyncBiChannel::AsyncBiChannel() {
 }
 
 Value TypedChannel::get(std::string_view type) {
-  auto matches = [&](const Value& v) {
+  return decode<Value>(take_first([&](const Message& m) {
+    if (m.type_tag != type_tag<Value>()) return false;
+    const Value v = decode<Value>(m);
     return v.is_list() && !v.as_list().empty() && v.as_list().front().is_symbol(type);
-  };
+  }));
+}
+
+Message TypedChannel::take_first(const std::function<bool(const Message&)>& wanted) {
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (matches(*it)) {
-      Value v = std::move(*it);
+    if (wanted(*it)) {
+      Message m = std::move(*it);
       pending_.erase(it);
-      return v;
+      return m;
     }
   }
   for (;;) {
-    Value v = ch_.get<Value>();
-    if (matches(v)) return v;
-    pending_.push_back(std::move(v));
+    Message m = ch_.get_message();
+    if (wanted(m)) return m;
+    pending_.push_back(std::move(m));
   }
 }
 

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <thread>
+
+#include <rmpi/error.hpp>
 
 #include "client_endpoints.hpp"
 
@@ -186,6 +189,13 @@ void EventLoop::run() {
 
 void AfterSeconds::register_events(EventLoop& loop) {
   loop.add_timer(to_duration(seconds_), std::nullopt, fn_);
+}
+
+EverySeconds::EverySeconds(double seconds, std::function<void()> fn)
+    : seconds_(seconds), fn_(std::move(fn)) {
+  if (!(seconds > 0) || !std::isfinite(seconds))
+    throw ConfigError("every_seconds: the period must be a positive number of seconds, not " +
+                      std::to_string(seconds));
 }
 
 void EverySeconds::register_events(EventLoop& loop) {

@@ -69,12 +69,16 @@ class RouterThread {
   }
 
  private:
+  /// The node at host:port: one known to the router, else a new connection to it.
   RemoteNode& find(const Value& host, const Value& port) {
     for (auto& n : nodes_)
       if (n.port() == port.as_int() && (n.host() == host.as_string() || n.impl()->address == host.as_string()))
         return n;
-    throw NameError("message router: no node at " + host.as_string() + ":" +
-                    std::to_string(port.as_int()));
+    if (!port_no(port.as_int()) || port.as_int() == 0)
+      throw ConfigError("message router: " + std::to_string(port.as_int()) +
+                        " is not a node's port (destination " + host.as_string() + ")");
+    nodes_.push_back(connect_to_node(host.as_string(), static_cast<std::uint16_t>(port.as_int())));
+    return nodes_.back();
   }
 
   Value handle(const std::string& kind, const Value& r) {
@@ -133,8 +137,9 @@ std::pair<std::thread, PlaceChannel> start_message_router_thread(int listen_port
   return {std::move(t), mine};
 }
 
-void mr_spawn_remote_node(PlaceChannel& mrch, const std::string& host, int listen_port) {
-  ask(mrch, list(sym("spawn-node"), host, listen_port));
+Destination mr_spawn_remote_node(PlaceChannel& mrch, const std::string& host, int listen_port) {
+  const Value reply = ask(mrch, list(sym("spawn-node"), host, listen_port));
+  return {reply[1].as_string(), static_cast<std::uint16_t>(reply[2].as_int())};
 }
 
 void mr_supervise_named_dynamic_place_at(PlaceChannel& mrch, const Destination& dest,

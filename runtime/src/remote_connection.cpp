@@ -9,14 +9,15 @@
 
 namespace rmpi::places {
 
-void RemoteConnection::set_on_channel(std::function<void(RemoteConnection&, Value)> fn) {
+void RemoteConnection::set_on_channel_message(
+    std::function<void(RemoteConnection&, const Message&)> fn) {
   if (!impl_) throw Error("set_on_channel on an empty RemoteConnection");
   std::weak_ptr<Impl> weak = impl_;
   impl_->ep->set_handler([weak, fn = std::move(fn)](Message m) {
     auto impl = weak.lock();
     if (!impl) return;
     RemoteConnection self(impl, PlaceChannel(impl->ep));
-    fn(self, decode<Value>(m));
+    fn(self, m);
   });
 }
 

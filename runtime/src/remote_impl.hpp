@@ -119,7 +119,12 @@ struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
   std::optional<std::string> lost;
   bool exit_sent = false;
 
-  std::string log_prefix() const { return "PLACE " + host + ":" + std::to_string(port); }
+  std::string log_host;  // the node's own name for this connection (Welcome::host)
+
+  /// "PLACE host:port" with the host as the node's log lines name it.
+  std::string log_prefix() const {
+    return "PLACE " + (log_host.empty() ? address : log_host) + ":" + std::to_string(port);
+  }
 
   /// Connects to the router at address:port, authenticates, says Hello(role).
   void connect(protocol::Role role, std::chrono::seconds timeout);

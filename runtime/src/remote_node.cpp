@@ -77,6 +77,7 @@ void RemoteNode::Impl::connect(protocol::Role role, std::chrono::seconds timeout
   if (!welcome)
     throw ConnectError("node " + address + ":" + std::to_string(port) + " on " + host +
                        " closed the connection: " + *lost);
+  log_host = welcome->host;
 }
 
 void RemoteNode::Impl::on_frame(detail::Frame&& f) {
@@ -365,6 +366,16 @@ RemoteNode spawn_remote_node(const std::string& host, const NodeOptions& options
     impl->exit_node(std::chrono::milliseconds(0));
     throw;
   }
+  return RemoteNode(impl);
+}
+
+RemoteNode connect_to_node(const std::string& host, std::uint16_t port, std::chrono::seconds timeout) {
+  if (port == 0) throw ConfigError("connect_to_node " + host + ": port 0 is not a node's port");
+  auto impl = std::make_shared<RemoteNode::Impl>();
+  impl->host = host;
+  impl->address = host;
+  impl->port = port;
+  impl->connect("client", timeout);
   return RemoteNode(impl);
 }
 

@@ -81,6 +81,23 @@ TEST_CASE("typed channel returns the first message of a type, queueing others") 
   CHECK(tc.get("args")[2] == Value(2));
 }
 
+TEST_CASE("typed channel keeps a message that is not a Value queued, for get_sent_as") {
+  auto [a, b] = make_place_channel_pair();
+  TypedChannel tc(b);
+  a.put(std::int64_t{42});
+  a.put(std::string("text"));
+  a.put(list(sym("id"), 3));
+  CHECK(tc.get("id") == list(sym("id"), 3));
+  CHECK(tc.queued() == 2);
+  CHECK(tc.get_sent_as<std::string>() == "text");
+  CHECK(tc.get_sent_as<std::int64_t>() == 42);
+  CHECK(tc.queued() == 0);
+  a.put(list(sym("late")));
+  a.put(7.5);
+  CHECK(tc.get_sent_as<double>() == 7.5);
+  CHECK(tc.get("late") == list(sym("late")));
+}
+
 TEST_CASE("channel_put and channel_get work on every channel kind") {
   static_assert(is_channel_v<PlaceChannel>);
   static_assert(is_channel_v<AsyncBiChannel>);

@@ -5,10 +5,13 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <rmpi/error.hpp>
 #include <rmpi/restart.hpp>
 
 namespace rp = rmpi::places;
@@ -47,6 +50,15 @@ TEST_CASE("every_seconds fires repeatedly") {
   REQUIRE(ticks == 5);
   CHECK(at.back() - start >= std::chrono::milliseconds(100));
   for (std::size_t i = 1; i < at.size(); ++i) CHECK(at[i] >= at[i - 1]);
+}
+
+TEST_CASE("every_seconds rejects a period that is not a positive number of seconds") {
+  for (double bad : {0.0, -1.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH_AS(rp::every_seconds(bad, [] {}), doctest::Contains("every_seconds: the period"),
+                         rmpi::ConfigError);
+  }
+  CHECK_NOTHROW(rp::every_seconds(1e-6, [] {}));
 }
 
 TEST_CASE("work posted from another thread runs on the loop's thread") {

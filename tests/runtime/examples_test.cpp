@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -200,5 +201,56 @@ TEST_CASE("restarter: gives up after exactly 3 retries and prints from on_final_
   CHECK(count(out, "retry 4") == 0);
   CHECK(count(out, "on_final_fail: gave up after 3 retries") == 1);
   CHECK(out.back() == "the place's last exit status: 1");
+  check_nothing_left(marker);
+}
+
+TEST_CASE("logging prints the reference's results; the tuple server's log lines reach the root") {
+  const std::string marker = new_marker("logging");
+  const Run r = run(RMPI_LOGGING_EXE, marker, std::chrono::seconds(30));
+  INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
+  CHECK(r.status == 0);
+  CHECK(lines(r.out) == std::vector<std::string>{"100", "200", "100", "200", "100", "200",
+                                                 "(created user1)", "(ok 10)", "(ok 5)"});
+  const std::regex origin(R"(^\[[0-9:.]+\] PLACE 127\.0\.0\.1:[0-9]+ debug: )");
+  std::vector<std::string> logged;
+  for (const auto& l : lines(r.err)) {
+    std::smatch m;
+    if (std::regex_search(l, m, origin)) logged.push_back(m.suffix());
+  }
+  CHECK(logged == std::vector<std::string>{"user0 set to 100", "user2 set to 200"});
+  check_nothing_left(marker);
+}
+
+TEST_CASE("multiple: three workers on three nodes and a bank on a fourth, all answered") {
+  const std::string marker = new_marker("multiple");
+  const Run r = run(RMPI_MULTIPLE_EXE, marker, std::chrono::seconds(40));
+  INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
+  CHECK(r.status == 0);
+  std::vector<std::string> sent, received, bank, other;
+  int greetings = 0;
+  for (const auto& l : lines(r.out)) {
+    if (l.starts_with("master received ")) received.push_back(l.substr(16));
+    else if (l.starts_with("(ONE ") || l.starts_with("(TWO ") || l.starts_with("(THREE ")) sent.push_back(l);
+    else if (l == "Hello from every-seconds") ++greetings;
+    else if (l.starts_with("(")) bank.push_back(l);
+    else other.push_back(l);
+  }
+  CHECK(bank == std::vector<std::string>{"(created user0)", "(ok 10)", "(ok 5)"});
+  CHECK(greetings >= 1);
+  CHECK(other.empty());
+  // Each worker's messages, all of them, in its order, both where sent and where received.
+  for (const std::string worker : {"ONE", "TWO", "THREE"}) {
+    CAPTURE(worker);
+    std::vector<std::string> expected, sent_by, received_from;
+    for (int i = 0; i < 5; ++i) expected.push_back("(" + worker + " " + std::to_string(i) + ")");
+    for (const auto& s : sent)
+      if (s.starts_with("(" + worker + " ")) sent_by.push_back(s);
+    for (const auto& s : received)
+      if (s.starts_with("(" + worker + " ")) received_from.push_back(s);
+    CHECK(sent_by == expected);
+    CHECK(received_from == expected);
+  }
+  CHECK(sent.size() == 15);
+  CHECK(received.size() == 15);
   check_nothing_left(marker);
 }

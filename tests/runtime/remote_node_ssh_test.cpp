@@ -32,7 +32,7 @@ TEST_CASE("a node spawned over ssh runs a place and exits on request") {
   auto nodes = rp::spawn_nodes_join({{"host1", o}, {"host2", o}});
   REQUIRE(nodes.size() == 2);
   for (auto& node : nodes) {
-    CHECK(node.get_log_prefix() == "PLACE " + node.host() + ":" + std::to_string(node.port()));
+    CHECK(node.get_log_prefix() == "PLACE " + node.address() + ":" + std::to_string(node.port()));
     auto c = rp::supervise_place_at(node, rp::executable_path(), "echo");
     c.put(rp::list(rp::sym("via"), node.host()));
     auto back = c.get_for<Value>(std::chrono::seconds(20));

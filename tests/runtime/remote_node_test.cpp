@@ -10,6 +10,7 @@
 #include <future>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <rmpi/channel_set.hpp>
 #include <rmpi/error.hpp>
@@ -53,6 +54,15 @@ void tuple_server(PlaceChannel ch) {
 }
 RMPI_PLACE(tuple_server);
 
+// Sends an int64, a string and a Value, then waits to be told to end.
+void sends_typed(PlaceChannel ch) {
+  ch.put(std::int64_t{41});
+  ch.put(std::string("forty-two"));
+  ch.put(rp::list(rp::sym("n"), 43));
+  (void)ch.get<Value>();
+}
+RMPI_PLACE(sends_typed);
+
 rp::Place echo_thunk() { return rp::place(rmpi::testing::places::echo); }
 RMPI_PLACE_THUNK(echo_thunk);
 
@@ -60,6 +70,8 @@ rp::Place tuple_thunk() { return rp::place(tuple_server); }
 RMPI_PLACE_THUNK(tuple_thunk);
 
 const bool place_mode = rp::init_at_startup();
+// Nodes spawned for the router thread (mr_spawn_remote_node) use the one built here.
+const bool node_path_set = (::setenv("RMPI_NODE_PATH", RMPI_NODE_EXE, 0), true);
 
 rp::NodeOptions node_options() {
   rp::NodeOptions o;
@@ -88,7 +100,8 @@ TEST_CASE("spawn a node and a place, exchange messages in order") {
   auto [node, conn] =
       rp::spawn_node_supervise_place_at("localhost", rp::executable_path(), "echo", node_options());
   CHECK(node.port() > 0);
-  CHECK(node.get_log_prefix() == "PLACE localhost:" + std::to_string(node.port()));
+  // The host as the node's log lines name it (the address it was reached at).
+  CHECK(node.get_log_prefix() == "PLACE 127.0.0.1:" + std::to_string(node.port()));
   for (int i = 0; i < 200; ++i) conn.put(Value(i));
   for (int i = 0; i < 200; ++i) CHECK(get(conn).as_int() == i);
   const Value nested = rp::list(rp::sym("k"), "s", 1.5, rp::list(rp::Bytes{{1, 2}}, Value()));
@@ -209,6 +222,81 @@ TEST_CASE("spawn_nodes_join starts nodes in parallel; the router thread serves m
   mrch.put(rp::list(rp::sym("stop")));
   thread.join();
   for (auto& n : nodes) n.send_exit();
+}
+
+TEST_CASE("set_on_channel hands each message over with its type") {
+  (void)node_path_set;
+  auto [node, conn] =
+      rp::spawn_node_supervise_place_at("localhost", rp::executable_path(), "sends_typed", node_options());
+  std::promise<std::int64_t> first;
+  std::promise<std::vector<std::string>> rest;
+  int seen = 0;
+  std::vector<std::string> kinds;
+  conn.set_on_channel<rp::Message>([&](rp::RemoteConnection&, const rp::Message& m) {
+    if (seen++ == 0) {
+      first.set_value(rp::decode<std::int64_t>(m));
+      return;
+    }
+    if (m.type_tag == rmpi::type_tag<std::string>()) kinds.push_back("string " + rp::decode<std::string>(m));
+    if (m.type_tag == rmpi::type_tag<Value>()) kinds.push_back("value " + rp::decode<Value>(m).to_string());
+    if (kinds.size() == 2) rest.set_value(kinds);
+  });
+  auto f1 = first.get_future();
+  auto f2 = rest.get_future();
+  REQUIRE(f1.wait_for(kWait) == std::future_status::ready);
+  CHECK(f1.get() == 41);
+  REQUIRE(f2.wait_for(kWait) == std::future_status::ready);
+  CHECK(f2.get() == std::vector<std::string>{"string forty-two", "value (n 43)"});
+  conn.put(Value(true));
+  CHECK(wait_for_exit(conn) == 0);
+
+  // A handler for one type gets that type, decoded.
+  auto again = rp::supervise_place_at(node, rp::executable_path(), "sends_typed");
+  std::promise<std::int64_t> typed;
+  again.set_on_channel<std::int64_t>([&](rp::RemoteConnection& c, std::int64_t x) {
+    typed.set_value(x);
+    c.set_on_channel([](rp::RemoteConnection&, Value) {});  // the rest: Values or not, dropped
+  });
+  auto f3 = typed.get_future();
+  REQUIRE(f3.wait_for(kWait) == std::future_status::ready);
+  CHECK(f3.get() == 41);
+  node.send_exit();
+}
+
+TEST_CASE("connect_to_node reaches a node at any host:port; the router thread too") {
+  auto owner = rp::spawn_node_with_place_at("localhost", rp::executable_path(), "tuple_server",
+                                            node_options(), {.named = "tuple"});
+  // A second handle to the same node, made from its address alone.
+  auto other = rp::connect_to_node("127.0.0.1", owner.port());
+  CHECK(other.port() == owner.port());
+  CHECK(other.get_log_prefix() == owner.get_log_prefix());
+  auto c = rp::connect_to_named_place(other, "tuple");
+  c.put(rp::list(rp::sym("set"), "k", 9));
+  CHECK(get(c) == rp::list(rp::sym("ok")));
+  auto e = rp::supervise_place_at(other, rp::executable_path(), "echo");
+  e.put(Value(5));
+  CHECK(get(e).as_int() == 5);
+  e.put(rp::sym("stop"));
+  CHECK(wait_for_exit(e) == 0);
+
+  // The router thread: a node it spawned is named by the address it returns,
+  // and one it did not spawn is connected to.
+  auto [thread, mrch] = rp::start_message_router_thread(-1, {});
+  const rp::Destination spawned = rp::mr_spawn_remote_node(mrch, "localhost", 0);
+  CHECK(spawned.port > 0);
+  CHECK(spawned.port != owner.port());
+  rp::mr_supervise_named_dynamic_place_at(mrch, spawned, "t2", rp::executable_path(), "tuple_server");
+  PlaceChannel t2 = rp::send_new_place_channel_to_named_dest(mrch, spawned, "t2");
+  t2.put(rp::list(rp::sym("get"), "k"));
+  CHECK(t2.get_for<Value>(kWait) == std::optional<Value>(Value(false)));
+  PlaceChannel t1 =
+      rp::send_new_place_channel_to_named_dest(mrch, {"127.0.0.1", owner.port()}, "tuple");
+  t1.put(rp::list(rp::sym("get"), "k"));
+  CHECK(t1.get_for<Value>(kWait) == std::optional<Value>(Value(9)));
+  mrch.put(rp::list(rp::sym("stop")));
+  thread.join();
+  rp::connect_to_node("127.0.0.1", spawned.port).send_exit();
+  owner.send_exit();
 }
 
 TEST_CASE("a port in use is a SpawnError naming the port") {

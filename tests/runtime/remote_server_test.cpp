@@ -261,6 +261,7 @@ TEST_CASE("log_to_parent inside an operation reaches the server's owner") {
   const auto& log = captured->lines.back();
   CHECK(log.severity == "warning");
   CHECK(log.origin == "PLACE 127.0.0.1:" + std::to_string(node.port()));
+  CHECK(log.origin == node.get_log_prefix());
 }
 
 TEST_CASE("a server on a thread of this process; threads sharing one channel get their own answers") {

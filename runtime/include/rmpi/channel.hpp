@@ -133,16 +133,26 @@ class AsyncBiChannel {
 };
 
 /// Racket's named-place-typed-channel%: `get(type)` returns the first list
-/// message whose head is the symbol `type`, queueing the others for later.
+/// message whose head is the symbol `type`, queueing the others for later
+/// (messages that are not a Value included); `get_sent_as<T>()` returns the
+/// first message sent as a T, queueing the others the same way.
 class TypedChannel {
  public:
   explicit TypedChannel(PlaceChannel ch) : ch_(std::move(ch)) {}
   Value get(std::string_view type);
+  template <class T>
+  T get_sent_as() {
+    return decode<T>(take_first([](const Message& m) { return m.type_tag == type_tag<T>(); }));
+  }
+  /// Messages received and queued for a later get.
+  std::size_t queued() const { return pending_.size(); }
   PlaceChannel& channel() { return ch_; }
 
  private:
+  /// The first queued or arriving message for which `wanted` holds.
+  Message take_first(const std::function<bool(const Message&)>& wanted);
   PlaceChannel ch_;
-  std::deque<Value> pending_;
+  std::deque<Message> pending_;
 };
 
 /// tc_get(type, tc): same as tc.get(type).

@@ -82,7 +82,9 @@ class AfterSeconds : public EventContainer {
 /// respawn-and-fire%: runs fn every `seconds`, the first time `seconds` after the loop's start.
 class EverySeconds : public EventContainer {
  public:
-  EverySeconds(double seconds, std::function<void()> fn) : seconds_(seconds), fn_(std::move(fn)) {}
+  /// Throws rmpi::ConfigError unless `seconds` is a positive finite number
+  /// (a period of 0 would fire forever and starve the loop's other work).
+  EverySeconds(double seconds, std::function<void()> fn);
   void register_events(EventLoop& loop) override;
 
  private:

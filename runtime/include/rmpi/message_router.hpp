@@ -16,7 +16,8 @@
 
 namespace rmpi::places {
 
-/// A node address: (host, port) — the reference's dest lists.
+/// A node address: (host, port) — the reference's dest lists. A destination
+/// the router did not spawn is connected to (connect_to_node) at first use.
 struct Destination {
   std::string host{};
   std::uint16_t port = 0;
@@ -29,7 +30,9 @@ std::pair<std::thread, PlaceChannel> start_message_router_thread(int listen_port
                                                                  std::vector<RemoteNode> nodes = {});
 
 /// Asks the router to spawn a node on `host`; answer: (list 'ok host port).
-void mr_spawn_remote_node(PlaceChannel& mrch, const std::string& host, int listen_port = 0);
+/// Returns the new node's address (its port is the one it picked when
+/// listen_port is 0), to name it in later requests.
+Destination mr_spawn_remote_node(PlaceChannel& mrch, const std::string& host, int listen_port = 0);
 /// Asks the router to start the named place `name` on the node at `dest`
 /// from (path, func); answer: (list 'ok name).
 void mr_supervise_named_dynamic_place_at(PlaceChannel& mrch, const Destination& dest,

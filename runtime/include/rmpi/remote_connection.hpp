@@ -3,10 +3,12 @@
 /// place on a node — one this program spawned there, or a named place it
 /// connected to. Satisfies is_channel_v, so channel_put / channel_get work.
 #include <chrono>
+#include <concepts>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include <rmpi/channel.hpp>
 #include <rmpi/event.hpp>
@@ -35,7 +37,20 @@ class RemoteConnection : public EventContainer {
   /// set-on-channel!: from now on each message from the place runs `fn`
   /// (on the router loop's thread while a loop runs, else on a runtime
   /// thread) instead of being queued; messages already queued go to it first.
-  void set_on_channel(std::function<void(RemoteConnection&, Value)> fn);
+  /// `fn` gets the message as a T, as get<T>() would (a message sent as
+  /// another type is logged as an error naming both types); with T =
+  /// Message it gets every message undecoded, with its type tag.
+  template <class T = Value, class F>
+    requires std::invocable<F&, RemoteConnection&, T>
+  void set_on_channel(F fn) {
+    if constexpr (std::is_same_v<T, Message>) {
+      set_on_channel_message(std::move(fn));
+    } else {
+      set_on_channel_message(
+          [fn = std::move(fn)](RemoteConnection& c, const Message& m) mutable { fn(c, decode<T>(m)); });
+    }
+  }
+  void set_on_channel_message(std::function<void(RemoteConnection&, const Message&)> fn);
 
   /// Blocks until the place ends; its exit code (128+signal if it was
   /// killed). For a connection to a named place: once the connection is

@@ -9,6 +9,7 @@
 /// started directly (fork/exec); any other host over SSH. Either way the job
 /// secret travels out of band (environment, or ssh's stdin), the node reports
 /// the port it listens on, and this process connects and authenticates.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -98,6 +99,13 @@ class RemoteNode : public EventContainer {
 /// Throws rmpi::SpawnError (with the node's stderr and the host) if it does
 /// not come up, rmpi::ConnectError if it cannot be reached.
 RemoteNode spawn_remote_node(const std::string& host, const NodeOptions& options = {});
+/// socket-connection% to a node: connects to the node listening at
+/// host:port (started by another program of the same job, so sharing its
+/// secret), retrying a refused connection per the default policy (30 tries,
+/// 1 s apart); the result is used like a spawned node (launch places on it,
+/// connect to its named places). Throws rmpi::ConnectError naming host:port.
+RemoteNode connect_to_node(const std::string& host, std::uint16_t port,
+                           std::chrono::seconds timeout = std::chrono::seconds(30));
 /// create-place-node: same as spawn_remote_node.
 RemoteNode create_place_node(const std::string& host, const NodeOptions& options = {});
 /// spawn-node-with-place-at: a new node with one place (see get_first_place()).
