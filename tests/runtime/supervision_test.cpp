@@ -276,3 +276,37 @@ TEST_CASE("a SIGSTOPped node is detected by the heartbeat within its bound, name
   CHECK(gone(node_pid));
   CHECK(gone(place));
 }
+
+TEST_CASE("a node with restart_on_exit killed with -9 is started again with its supervised places") {
+  rp::NodeOptions o = node_options();
+  o.restart_on_exit = true;
+  auto node = rp::spawn_remote_node("localhost", o);
+  const std::string first_where = "localhost:" + std::to_string(node.port());
+  auto supervised = rp::supervise_place_at(node, rp::executable_path(), "node_pid_echo",
+                                           {.restart_on_exit = true});
+  auto unsupervised = rp::supervise_place_at(node, rp::executable_path(), "pid_echo");
+  const pid_t old_place = next_pid(supervised);
+  const pid_t node_pid = next_pid(supervised);
+  (void)next_pid(unsupervised);
+  REQUIRE(::kill(node_pid, SIGKILL) == 0);
+  // The supervised place comes back on a new node process and answers.
+  const pid_t new_place = next_pid(supervised);
+  const pid_t new_node = next_pid(supervised);
+  CHECK(new_place != old_place);
+  CHECK(new_node != node_pid);
+  CHECK(supervised.restart_count() == 1);
+  check_echo(supervised, 42);
+  CHECK(gone(old_place));
+  // A place without a restart policy is not brought back: its connection
+  // failed with the lost node's host:port.
+  try {
+    (void)wait_for_exit(unsupervised);
+    FAIL("wait did not throw");
+  } catch (const rmpi::ChannelClosed& e) {
+    CHECK(std::string(e.what()).find(first_where) != std::string::npos);
+  }
+  CHECK_FALSE(node.lost_reason().has_value());
+  node.send_exit();
+  CHECK(gone(new_place));
+  CHECK(gone(new_node));
+}
