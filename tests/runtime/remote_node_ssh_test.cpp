@@ -4,9 +4,7 @@
 
 #include <doctest/doctest.h>
 
-#include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +15,7 @@
 #include <rmpi/error.hpp>
 #include <rmpi/place.hpp>
 
+#include "remote_test_helpers.hpp"
 #include "ssh_fixture.hpp"
 #include "test_places.hpp"
 
@@ -56,14 +55,6 @@ pid_t sshd_session_of(pid_t pid) {
   return -1;
 }
 
-bool gone(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return true;
-  pollfd p{fd, POLLIN, 0};
-  const bool ended = ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
-  ::close(fd);
-  return ended;
-}
 
 }  // namespace
 
@@ -136,5 +127,5 @@ TEST_CASE("kill -9 of the sshd session of a node: an event naming host:port; nod
     }
   });
   CHECK(ended.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
-  CHECK(gone(*node_pid));
+  CHECK(rmpi::testing::process_gone(*node_pid));
 }

@@ -7,8 +7,6 @@
 
 #include <doctest/doctest.h>
 
-#include <poll.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +20,8 @@
 #include <rmpi/error.hpp>
 #include <rmpi/place.hpp>
 #include <rmpi/spawned_process.hpp>
+
+#include "remote_test_helpers.hpp"
 
 namespace rp = rmpi::places;
 using rp::PlaceChannel;
@@ -49,13 +49,8 @@ RMPI_PLACE(node_pid_echo);
 
 const bool place_mode = rp::init_at_startup();
 
-rp::NodeOptions node_options() {
-  rp::NodeOptions o;
-  o.listen_port = 0;
-  o.node_path = RMPI_NODE_EXE;
-  o.connect_timeout = std::chrono::seconds(20);
-  return o;
-}
+using rmpi::testing::node_options;
+using rmpi::testing::wait_for_exit;
 
 /// The pid the (re)started place reports.
 pid_t next_pid(rp::RemoteConnection& c) {
@@ -64,15 +59,7 @@ pid_t next_pid(rp::RemoteConnection& c) {
   return *pid;
 }
 
-/// True once `pid` has ended (bounded by `timeout`).
-bool gone(pid_t pid, std::chrono::milliseconds timeout = 10s) {
-  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return true;  // already reaped
-  pollfd p{fd, POLLIN, 0};
-  const bool ended = ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
-  ::close(fd);
-  return ended;
-}
+bool gone(pid_t pid) { return rmpi::testing::process_gone(pid); }
 
 /// Kills the place and checks it is gone.
 void kill_place(pid_t pid) {
@@ -86,12 +73,6 @@ void check_echo(rp::RemoteConnection& c, int n) {
   auto v = c.get_for<Value>(kWait);
   REQUIRE(v.has_value());
   CHECK(v->as_int() == n);
-}
-
-int wait_for_exit(rp::RemoteConnection c) {
-  auto f = std::async(std::launch::async, [c]() mutable { return c.wait(); });
-  REQUIRE(f.wait_for(kWait) == std::future_status::ready);
-  return f.get();
 }
 
 }  // namespace
