@@ -145,14 +145,16 @@ std::pair<std::shared_ptr<QueueEndpoint>, std::shared_ptr<QueueEndpoint>> make_q
 }
 
 void LinkEndpoint::transmit(Message m) {
-  if (!conn_->is_open()) throw ChannelClosed(describe() + ": connection closed");
-  conn_->send_data(id_.load(), m.type_tag, std::move(m.payload));
+  const auto conn = conn_.load();
+  if (!conn->is_open()) throw ChannelClosed(describe() + ": connection closed");
+  conn->send_data(id_.load(), m.type_tag, std::move(m.payload));
 }
 
 void LinkEndpoint::shutdown(const std::string& reason) {
   const bool was_closed = is_closed();
   close(reason);
-  if (!was_closed && conn_->is_open()) conn_->send_control(protocol::CloseChannel{id_.load()});
+  const auto conn = conn_.load();
+  if (!was_closed && conn->is_open()) conn->send_control(protocol::CloseChannel{id_.load()});
 }
 
 QueueEndpoint* queue_endpoint(const PlaceChannel& ch) {

@@ -75,13 +75,15 @@ class LinkEndpoint final : public QueueEndpoint {
       : QueueEndpoint(std::move(name)), conn_(std::move(conn)), id_(id) {}
   std::uint32_t id() const { return id_; }
   void set_id(std::uint32_t id) { id_.store(id); }
+  /// Moves the sub-channel to another connection (a node that was restarted).
+  void set_connection(std::shared_ptr<FramedConnection> conn) { conn_.store(std::move(conn)); }
   void shutdown(const std::string& reason) override;
 
  protected:
   void transmit(Message m) override;
 
  private:
-  std::shared_ptr<FramedConnection> conn_;
+  std::atomic<std::shared_ptr<FramedConnection>> conn_;
   std::atomic<std::uint32_t> id_;
 };
 

@@ -104,7 +104,8 @@ struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
   std::string address;  // where we connected
   std::uint16_t port = 0;
   std::optional<NodeProcess> process;
-  std::shared_ptr<detail::FramedConnection> conn;
+  NodeOptions options;  // how it was started (to start it again)
+  std::shared_ptr<detail::FramedConnection> conn;  // under mu once connected: it changes on a restart
 
   std::mutex mu;
   std::shared_ptr<detail::LinkHeartbeat> heartbeat;  // watches `conn` once connected
@@ -126,6 +127,14 @@ struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
     return "PLACE " + (log_host.empty() ? address : log_host) + ":" + std::to_string(port);
   }
 
+  /// The current link to the node.
+  std::shared_ptr<detail::FramedConnection> link() {
+    std::lock_guard lock(mu);
+    return conn;
+  }
+  /// restart_on_exit: starts the node again, then respawns `supervised` on it.
+  void restart(const std::string& why,
+               std::vector<std::shared_ptr<RemoteConnection::Impl>> supervised);
   /// Connects to the router at address:port, authenticates, says Hello(role).
   void connect(protocol::Role role, std::chrono::seconds timeout);
   void on_frame(detail::Frame&& f);

@@ -60,16 +60,17 @@ void RemoteNode::Impl::connect(protocol::Role role, std::chrono::seconds timeout
     if (auto s = weak.lock()) s->on_close(reason);
   };
   detail::ConnectOptions copts;
-  conn = detail::connect_and_authenticate(detail::io_context().get_executor(), address, port,
-                                          auth::job_secret(), std::move(h), copts);
+  auto link = detail::connect_and_authenticate(detail::io_context().get_executor(), address, port,
+                                               auth::job_secret(), std::move(h), copts);
   {
     std::lock_guard lock(mu);
+    conn = link;
     heartbeat = detail::LinkHeartbeat::start(
-        detail::io_context().get_executor(), conn,
+        detail::io_context().get_executor(), link,
         "node " + address + ":" + std::to_string(port) + " on " + host, detail::heartbeat_bound(),
         true);
   }
-  conn->send_control(protocol::Hello{role});
+  link->send_control(protocol::Hello{role});
   std::unique_lock lock(mu);
   if (!cv.wait_for(lock, timeout, [&] { return welcome.has_value() || lost.has_value(); }))
     throw ConnectError("node " + address + ":" + std::to_string(port) + " on " + host +
@@ -181,6 +182,19 @@ void RemoteNode::Impl::on_close(const std::string& reason) {
   }
   cv.notify_all();
   for (auto& [ch, fn] : ps) fn(Refusal{why});
+  if (options.restart_on_exit && !expected) {
+    // Started again off the I/O thread (it blocks); supervised places follow it.
+    std::vector<std::shared_ptr<RemoteConnection::Impl>> supervised;
+    for (auto& [ch, c] : cs) {
+      if (c->spawned && c->options.restart_on_exit.enabled()) supervised.push_back(c);
+      else c->on_lost(why);
+    }
+    for (auto& [id, p] : procs) p->on_lost(why);
+    std::thread([self = shared_from_this(), why, supervised = std::move(supervised)]() mutable {
+      self->restart(why, std::move(supervised));
+    }).detach();
+    return;
+  }
   for (auto& [ch, c] : cs) c->on_lost(why);
   for (auto& [id, p] : procs) p->on_lost(why);
   // The program hears of a node it did not end itself.
@@ -206,8 +220,48 @@ std::optional<std::uint32_t> RemoteNode::Impl::open_channel(
 void RemoteNode::Impl::spawn(const std::shared_ptr<RemoteConnection::Impl>& c,
                              AnswerHandler done) {
   if (const auto ch = open_channel(c, done))
-    conn->send_control(protocol::SpawnPlace{*ch, c->exec.module, c->exec.func, c->exec.thunk,
+    link()->send_control(protocol::SpawnPlace{*ch, c->exec.module, c->exec.func, c->exec.thunk,
                                             c->thread, c->options.named});
+}
+
+void RemoteNode::Impl::restart(const std::string& why,
+                               std::vector<std::shared_ptr<RemoteConnection::Impl>> supervised) {
+  detail::emit_log({"warning", detail::log_origin(), why + "; starting the node again",
+                    detail::unix_time_us()});
+  if (process) {
+    // Whatever is left of the old node (a cut link, a stopped process) ends first.
+    ::kill(-process->pid, SIGKILL);
+    ::kill(process->pid, SIGKILL);
+    if (process->stdin_fd >= 0) ::close(process->stdin_fd);
+    process->exited_future.wait_for(std::chrono::seconds(5));
+    process.reset();
+  }
+  try {
+    start_node_process(*this, options);
+    {
+      std::lock_guard lock(mu);
+      welcome.reset();
+      lost.reset();
+    }
+    connect(protocol::Role::spawner, options.connect_timeout);
+  } catch (const std::exception& e) {
+    const std::string failed = why + "; starting it again failed: " + e.what();
+    std::vector<std::function<void(const std::string&)>> observers;
+    {
+      std::lock_guard lock(mu);
+      lost = failed;
+      observers = on_lost_handlers;
+    }
+    cv.notify_all();
+    for (auto& c : supervised) c->on_lost(failed);
+    for (auto& fn : observers) detail::run_handler([fn, failed] { fn(failed); });
+    return;
+  }
+  const auto link_now = link();
+  for (auto& c : supervised) {
+    c->ep->set_connection(link_now);
+    c->respawn();
+  }
 }
 
 void RemoteNode::Impl::spawn_process(const std::shared_ptr<SpawnedProcess::Impl>& p,
@@ -222,7 +276,7 @@ void RemoteNode::Impl::spawn_process(const std::shared_ptr<SpawnedProcess::Impl>
     id = next_channel++;
     processes[id] = p;
   }
-  conn->send_control(protocol::SpawnProcess{id, argv, {}, {}, false});
+  link()->send_control(protocol::SpawnProcess{id, argv, {}, {}, false});
 }
 
 void RemoteNode::Impl::close_channel(std::uint32_t channel) {
@@ -231,13 +285,13 @@ void RemoteNode::Impl::close_channel(std::uint32_t channel) {
     conns.erase(channel);
     pending.erase(channel);
   }
-  if (conn && conn->is_open()) conn->send_control(protocol::CloseChannel{channel});
+  if (auto l = link(); l && l->is_open()) l->send_control(protocol::CloseChannel{channel});
 }
 
 void RemoteNode::Impl::connect_named(const std::shared_ptr<RemoteConnection::Impl>& c,
                                      const std::string& name,
                                      AnswerHandler done) {
-  if (const auto ch = open_channel(c, done)) conn->send_control(protocol::ConnectNamed{*ch, name});
+  if (const auto ch = open_channel(c, done)) link()->send_control(protocol::ConnectNamed{*ch, name});
 }
 
 void RemoteNode::Impl::exit_node(std::chrono::milliseconds grace) {
@@ -246,7 +300,8 @@ void RemoteNode::Impl::exit_node(std::chrono::milliseconds grace) {
     if (exit_sent) return;
     exit_sent = true;
   }
-  if (conn && conn->is_open()) conn->send_control(protocol::Exit{0});
+  const auto l = link();
+  if (l && l->is_open()) l->send_control(protocol::Exit{0});
   const auto deadline = std::chrono::steady_clock::now() + grace;
   if (process && process->exited_future.valid()) {
     if (process->exited_future.wait_until(deadline) != std::future_status::ready) {
@@ -258,7 +313,7 @@ void RemoteNode::Impl::exit_node(std::chrono::milliseconds grace) {
   std::unique_lock lock(mu);
   cv.wait_until(lock, deadline, [&] { return lost.has_value(); });
   lock.unlock();
-  if (conn) conn->close("node exit");
+  if (l) l->close("node exit");
 }
 
 // ---- RemoteNode ------------------------------------------------------------
@@ -278,7 +333,7 @@ RemoteConnection launch(const std::shared_ptr<RemoteNode::Impl>& node, const Pla
   c->spawned = true;
   c->thread = thread;
   c->label = std::string(thread ? "thread " : "place ") + exec.func + " on " + node->log_prefix();
-  c->ep = std::make_shared<detail::LinkEndpoint>(node->conn, 0, c->label);
+  c->ep = std::make_shared<detail::LinkEndpoint>(node->link(), 0, c->label);
   Answer a;
   node->spawn(c, a.callback());
   if (auto error = a.wait("starting " + c->label))
@@ -312,7 +367,7 @@ RemoteConnection RemoteNode::remote_connect(const std::string& name) {
   auto c = std::make_shared<RemoteConnection::Impl>();
   c->node = impl_;
   c->label = "named place '" + name + "' on " + n.log_prefix();
-  c->ep = std::make_shared<detail::LinkEndpoint>(n.conn, 0, c->label);
+  c->ep = std::make_shared<detail::LinkEndpoint>(n.link(), 0, c->label);
   Answer a;
   n.connect_named(c, name, a.callback());
   if (auto error = a.wait("connecting to " + c->label))
@@ -346,8 +401,8 @@ std::uint16_t RemoteNode::port() const { return checked(impl_).port; }
 const std::string& RemoteNode::address() const { return checked(impl_).address; }
 
 std::string RemoteNode::local_address() const {
-  const auto& n = checked(impl_);
-  return n.conn ? n.conn->local_endpoint().first : std::string();
+  const auto l = checked(impl_).link();
+  return l ? l->local_endpoint().first : std::string();
 }
 
 // ---- free functions ----------------------------------------------------------
@@ -358,6 +413,7 @@ RemoteNode spawn_remote_node(const std::string& host, const NodeOptions& options
                       host + " is not a port number (0..65535)");
   auto impl = std::make_shared<RemoteNode::Impl>();
   impl->host = host;
+  impl->options = options;
   start_node_process(*impl, options);
   register_spawned_node(impl);
   try {

@@ -17,6 +17,7 @@
 #include <rmpi/message_router.hpp>
 #include <rmpi/place.hpp>
 
+#include "remote_test_helpers.hpp"
 #include "test_places.hpp"
 
 namespace rp = rmpi::places;
@@ -73,13 +74,8 @@ const bool place_mode = rp::init_at_startup();
 // Nodes spawned for the router thread (mr_spawn_remote_node) use the one built here.
 const bool node_path_set = (::setenv("RMPI_NODE_PATH", RMPI_NODE_EXE, 0), true);
 
-rp::NodeOptions node_options() {
-  rp::NodeOptions o;
-  o.listen_port = 0;
-  o.node_path = RMPI_NODE_EXE;
-  o.connect_timeout = std::chrono::seconds(20);
-  return o;
-}
+using rmpi::testing::node_options;
+using rmpi::testing::wait_for_exit;
 
 Value get(rp::RemoteConnection& c) {
   auto v = c.get_for<Value>(kWait);
@@ -87,11 +83,6 @@ Value get(rp::RemoteConnection& c) {
   return *v;
 }
 
-int wait_for_exit(rp::RemoteConnection c) {
-  auto f = std::async(std::launch::async, [c]() mutable { return c.wait(); });
-  REQUIRE(f.wait_for(kWait) == std::future_status::ready);
-  return f.get();
-}
 
 }  // namespace
 

@@ -7,8 +7,6 @@
 
 #include <doctest/doctest.h>
 
-#include <poll.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +20,8 @@
 #include <rmpi/error.hpp>
 #include <rmpi/place.hpp>
 #include <rmpi/spawned_process.hpp>
+
+#include "remote_test_helpers.hpp"
 
 namespace rp = rmpi::places;
 using rp::PlaceChannel;
@@ -49,13 +49,8 @@ RMPI_PLACE(node_pid_echo);
 
 const bool place_mode = rp::init_at_startup();
 
-rp::NodeOptions node_options() {
-  rp::NodeOptions o;
-  o.listen_port = 0;
-  o.node_path = RMPI_NODE_EXE;
-  o.connect_timeout = std::chrono::seconds(20);
-  return o;
-}
+using rmpi::testing::node_options;
+using rmpi::testing::wait_for_exit;
 
 /// The pid the (re)started place reports.
 pid_t next_pid(rp::RemoteConnection& c) {
@@ -64,15 +59,7 @@ pid_t next_pid(rp::RemoteConnection& c) {
   return *pid;
 }
 
-/// True once `pid` has ended (bounded by `timeout`).
-bool gone(pid_t pid, std::chrono::milliseconds timeout = 10s) {
-  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return true;  // already reaped
-  pollfd p{fd, POLLIN, 0};
-  const bool ended = ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
-  ::close(fd);
-  return ended;
-}
+bool gone(pid_t pid) { return rmpi::testing::process_gone(pid); }
 
 /// Kills the place and checks it is gone.
 void kill_place(pid_t pid) {
@@ -86,12 +73,6 @@ void check_echo(rp::RemoteConnection& c, int n) {
   auto v = c.get_for<Value>(kWait);
   REQUIRE(v.has_value());
   CHECK(v->as_int() == n);
-}
-
-int wait_for_exit(rp::RemoteConnection c) {
-  auto f = std::async(std::launch::async, [c]() mutable { return c.wait(); });
-  REQUIRE(f.wait_for(kWait) == std::future_status::ready);
-  return f.get();
 }
 
 }  // namespace
@@ -275,4 +256,38 @@ TEST_CASE("a SIGSTOPped node is detected by the heartbeat within its bound, name
   REQUIRE(::kill(node_pid, SIGCONT) == 0);
   CHECK(gone(node_pid));
   CHECK(gone(place));
+}
+
+TEST_CASE("a node with restart_on_exit killed with -9 is started again with its supervised places") {
+  rp::NodeOptions o = node_options();
+  o.restart_on_exit = true;
+  auto node = rp::spawn_remote_node("localhost", o);
+  const std::string first_where = "localhost:" + std::to_string(node.port());
+  auto supervised = rp::supervise_place_at(node, rp::executable_path(), "node_pid_echo",
+                                           {.restart_on_exit = true});
+  auto unsupervised = rp::supervise_place_at(node, rp::executable_path(), "pid_echo");
+  const pid_t old_place = next_pid(supervised);
+  const pid_t node_pid = next_pid(supervised);
+  (void)next_pid(unsupervised);
+  REQUIRE(::kill(node_pid, SIGKILL) == 0);
+  // The supervised place comes back on a new node process and answers.
+  const pid_t new_place = next_pid(supervised);
+  const pid_t new_node = next_pid(supervised);
+  CHECK(new_place != old_place);
+  CHECK(new_node != node_pid);
+  CHECK(supervised.restart_count() == 1);
+  check_echo(supervised, 42);
+  CHECK(gone(old_place));
+  // A place without a restart policy is not brought back: its connection
+  // failed with the lost node's host:port.
+  try {
+    (void)wait_for_exit(unsupervised);
+    FAIL("wait did not throw");
+  } catch (const rmpi::ChannelClosed& e) {
+    CHECK(std::string(e.what()).find(first_where) != std::string::npos);
+  }
+  CHECK_FALSE(node.lost_reason().has_value());
+  node.send_exit();
+  CHECK(gone(new_place));
+  CHECK(gone(new_node));
 }

@@ -44,6 +44,11 @@ struct NodeOptions {
   bool use_current_ports = false;
   /// Bound on how long the node may take to report its port.
   std::chrono::seconds connect_timeout{30};
+  /// #:restart-on-exit of a node: when its process or SSH session dies (or
+  /// its link is lost), it is started again and its supervised places (those
+  /// with a restart policy) are spawned on it again; other connections to
+  /// it fail. Without it the loss is an event (RemoteNode::set_on_lost).
+  bool restart_on_exit = false;
 };
 
 /// node%: a message router in this process, listening on `listen_port`,

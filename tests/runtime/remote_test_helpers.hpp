@@ -1,0 +1,45 @@
+#pragma once
+// Helpers of the tests that spawn rmpi-node processes (RMPI_NODE_EXE):
+// node options for loopback tests, a bounded wait for a place's end, and a
+// bounded wait for any process's end (pidfd).
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+
+#include <doctest/doctest.h>
+
+#include <rmpi/remote_node.hpp>
+
+namespace rmpi::testing {
+
+/// A node on a free port, started from the build tree, with a 20 s start bound.
+inline places::NodeOptions node_options() {
+  places::NodeOptions o;
+  o.listen_port = 0;
+  o.node_path = RMPI_NODE_EXE;
+  o.connect_timeout = std::chrono::seconds(20);
+  return o;
+}
+
+/// The place's exit code; fails the test if it does not end within 20 s.
+inline int wait_for_exit(places::RemoteConnection c) {
+  auto f = std::async(std::launch::async, [c]() mutable { return c.wait(); });
+  REQUIRE(f.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  return f.get();
+}
+
+/// True once `pid` has ended (or is already reaped), waiting at most `timeout`.
+inline bool process_gone(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return true;
+  pollfd p{fd, POLLIN, 0};
+  const bool ended = ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
+  ::close(fd);
+  return ended;
+}
+
+}  // namespace rmpi::testing
