@@ -130,3 +130,15 @@ TEST_CASE("kill -9 of one rank among 4 is always blamed on the killed rank") {
     rmpi::testing::check_no_leftovers(job);
   }
 }
+
+TEST_CASE("a rank stopped before init: the init timeout names the rank that never arrived") {
+  RunningJob job(RMPIRUN_EXE, {"-xRMPI_INIT_TIMEOUT=2", "--oversubscribe", "-n", "3", FAILING_RANK_EXE,
+                               "stop_in_init", "1"});
+  const int st = job.wait_exit();
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 1);
+  CHECK_MESSAGE(std::regex_search(job.err(), std::regex(R"(rmpirun: rank [02] on localhost exited with status 1 )"
+                                                        R"(while rank 1 never reached init\n)")),
+                job.err());
+  rmpi::testing::check_no_leftovers(job);
+}
