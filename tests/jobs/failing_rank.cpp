@@ -10,6 +10,10 @@
 //   bad_root : <rank> calls broadcast with a root outside the communicator
 //   stop_in_init : <rank> stops itself (SIGSTOP) before init; the others time
 //              out in init (RMPI_INIT_TIMEOUT)
+//   supervised : as wait, under rmpirun --supervise: on rmpi::RankFailed each
+//              survivor prints "failed R: <failed_ranks>", shrinks, runs a
+//              barrier and an allreduce on the survivors and prints
+//              "shrunk <world rank> -> <id>/<cnt> sum <sum of world ranks>"
 //   wait     : nobody fails by itself: rank 0 waits in a receive from <rank>,
 //              <rank> in one from rank 0, the others in a barrier (the
 //              test kills or stops <rank>)
@@ -65,6 +69,22 @@ int main(int argc, char** argv) {
     (void)rmpi::broadcast(comm, root, 5);
   } else if (mode == "stop_in_init") {
     rmpi::barrier(comm);
+  } else if (mode == "supervised") {
+    try {
+      if (me == 0) (void)rmpi::recv<int>(comm, culprit);
+      else if (!guilty) rmpi::barrier(comm);
+      else (void)rmpi::recv<int>(comm, 0);
+    } catch (const rmpi::RankFailed& e) {
+      std::string seen;
+      for (int r : comm.failed_ranks()) seen += " " + std::to_string(r);
+      std::printf("failed %d:%s\n", me, seen.c_str());
+      std::fflush(stdout);
+      rmpi::Comm shrunk = rmpi::comm_shrink(comm);
+      rmpi::barrier(shrunk);
+      const int sum = rmpi::allreduce(shrunk, rmpi::op::sum, me);
+      std::printf("shrunk %d -> %d/%d sum %d\n", me, shrunk.id(), shrunk.cnt(), sum);
+      std::fflush(stdout);
+    }
   } else if (mode == "wait") {
     if (me == 0) (void)rmpi::recv<int>(comm, culprit);
     else if (!guilty) rmpi::barrier(comm);
