@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <fstream>
 #include <iterator>
 #include <regex>
 #include <string>
@@ -18,15 +17,6 @@
 using rmpi::testing::RunningJob;
 
 namespace {
-
-pid_t rank_pid(const RunningJob& job, int rank) {
-  for (const auto& [pid, comm] : rmpi::testing::children_named(job.marker(), "rmpi-node")) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
-    const std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (env.find(std::string("RMPI_RANK=") + std::to_string(rank) + '\0') != std::string::npos) return pid;
-  }
-  return -1;
-}
 
 std::size_t count(const std::string& s, const std::regex& re) {
   return static_cast<std::size_t>(std::distance(std::sregex_iterator(s.begin(), s.end(), re), std::sregex_iterator()));
@@ -53,7 +43,7 @@ TEST_CASE("kill -9 of a supervised rank that others wait on in recv and in a bar
     RunningJob job(RMPIRUN_EXE, {"--supervise", "--oversubscribe", "-n", "4", FAILING_RANK_EXE, "supervised",
                                  std::to_string(victim)});
     job.wait_for(R"((ready \d\n(.|\n)*){4})", false);
-    const pid_t pid = rank_pid(job, victim);
+    const pid_t pid = rmpi::testing::local_rank_pid(job, victim);
     REQUIRE(pid > 0);
     ::kill(pid, SIGKILL);
     const int st = job.wait_exit();
