@@ -91,6 +91,9 @@ po::options_description make_options() {
       ("prefix", po::value<std::string>()->value_name("DIR"),
        "rmpi install prefix on the remote hosts (sets PATH and LD_LIBRARY_PATH)")
       ("print-all-exitcodes", po::bool_switch(), "report the exit status of every rank")
+      ("supervise", po::bool_switch(),
+       "a failed rank does not end the job: the others get rmpi::RankFailed and may go on "
+       "(rmpi::comm_shrink); the status is rank 0's, or the first failure's if rank 0 failed")
       ("kill-grace", po::value<std::string>()->value_name("SECONDS"),
        "time between SIGTERM and SIGKILL when ending a job (default: 3)")
       ("allow-run-as-root", po::bool_switch(), "accepted and ignored (Open MPI habit)")
@@ -437,6 +440,7 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
     spec.prefix = non_empty("--prefix", *prefix);
   }
   spec.print_all_exitcodes = vm["print-all-exitcodes"].as<bool>();
+  spec.supervise = vm["supervise"].as<bool>();
   if (const auto* grace = string_option(vm, "kill-grace")) {
     spec.kill_grace = parse_seconds("--kill-grace", *grace, true);
   }

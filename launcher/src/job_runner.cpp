@@ -134,6 +134,9 @@ class Job {
   void launch_ranks();
   void rank_ended(int rank, int status, const std::string& how, bool failure);
   void end_job(int status, const std::string& line);
+  /// " while ranks 1, 3 never reached init" when `rank` failed in init
+  /// waiting for them (they never came to the rendezvous), else "".
+  std::string never_arrived(int rank) const;
   bool all_done() const {
     for (const auto& r : ranks_)
       if (!r.done) return false;
@@ -155,6 +158,7 @@ class Job {
   std::string job_id_;
   bool ending_ = false;
   std::optional<int> exit_status_;
+  std::optional<int> first_failure_;  // --supervise: the first rank failure, which did not end the job
   std::optional<Clock::time_point> kill_deadline_;
   std::shared_ptr<StdinWindow> stdin_window_ = std::make_shared<StdinWindow>();
 };
@@ -228,6 +232,7 @@ std::vector<std::pair<std::string, std::string>> Job::rank_env(int rank, int nod
   };
   // --iface names an interface, subnet or address; each rank resolves it on its own host.
   if (!spec_.iface.empty()) env.emplace_back("RMPI_IFACE", spec_.iface);
+  if (spec_.supervise) env.emplace_back("RMPI_SUPERVISED", "1");
   if (spec_.ports.first != 0)
     env.emplace_back("RMPI_PORT_RANGE", std::to_string(spec_.ports.first) + "-" +
                                             std::to_string(spec_.ports.last));
@@ -317,8 +322,27 @@ void Job::rank_ended(int rank, int status, const std::string& how, bool failure)
   r.how = how;
   // Output that lacked a final newline is flushed with the rank's end.
   r.output.finish();
+  if (failure && !ending_ && spec_.supervise) {
+    // Supervised: reported, and the job goes on without it.
+    const std::string line = "rmpirun: rank " + std::to_string(rank) + " on " + host_label(rank) + " " + how;
+    write_all(2, line + "; the job goes on (--supervise)\n");
+    if (!first_failure_) first_failure_ = status;
+    return;
+  }
   if (failure && !ending_)
-    end_job(status, "rmpirun: rank " + std::to_string(rank) + " on " + host_label(rank) + " " + how);
+    end_job(status, "rmpirun: rank " + std::to_string(rank) + " on " + host_label(rank) + " " + how +
+                        never_arrived(rank));
+}
+
+std::string Job::never_arrived(int rank) const {
+  // Only an rmpi rank that reached init's rendezvous waited for the others there.
+  const std::vector<std::uint32_t> missing = rendezvous_->wait(std::chrono::milliseconds(0));
+  if (missing.empty() || missing.size() == ranks_.size() ||
+      std::find(missing.begin(), missing.end(), static_cast<std::uint32_t>(rank)) != missing.end())
+    return "";
+  std::string list;
+  for (const std::uint32_t r : missing) list += (list.empty() ? "" : ", ") + std::to_string(r);
+  return " while rank" + std::string(missing.size() > 1 ? "s " : " ") + list + " never reached init";
 }
 
 void Job::end_job(int status, const std::string& line) {
@@ -409,6 +433,7 @@ int Job::run() {
                        " " + (ranks_[i].done ? ranks_[i].how : "did not report its end") + "\n");
   verbose("job done");
   nodes_.clear();  // drops every node's parent link: nodes end and exit
+  if (!exit_status_ && first_failure_ && ranks_[0].status != 0) exit_status_ = first_failure_;
   return exit_status_.value_or(0);
 }
 

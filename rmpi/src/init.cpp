@@ -102,6 +102,7 @@ Comm detail::init_from(const LaunchEnv& env) {
     if (g_world->finished()) throw Error("rmpi::init: called again after rmpi::finish");
     return Comm(g_comm);
   }
+  detail::report_uncaught_exceptions(env.rank);  // an init that fails is reported like any failure
   g_world = build_world(env);
   g_comm = std::make_shared<detail::CommState>();
   g_comm->world = g_world;
@@ -109,7 +110,6 @@ Comm detail::init_from(const LaunchEnv& env) {
   g_comm->id = env.rank;
   for (int r = 0; r < env.size; ++r) g_comm->members.push_back(r);
   std::atexit(finish_at_exit);
-  detail::report_uncaught_exceptions(env.rank);
   return Comm(g_comm);
 }
 

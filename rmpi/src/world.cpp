@@ -199,6 +199,29 @@ void World::bind_status(RequestState& r, int src, std::uint16_t tag, std::size_t
   r.status.bytes = size;
 }
 
+namespace {
+bool is_shrink_tag(int tag) { return tag >= kShrinkTag && tag < kShrinkTag + kShrinkRounds; }
+}  // namespace
+
+std::exception_ptr World::revoked_error(std::uint32_t context) const {
+  return std::make_exception_ptr(RankFailed(
+      -1, "rmpi: rank " + std::to_string(rank_) + ": the communicator (context " + std::to_string(context) +
+              ") was revoked: a rank saw a failure and shrinks it (rmpi::comm_shrink)"));
+}
+
+void World::revoke(std::uint32_t context, int from) {
+  if (!revoked_.insert(context).second) return;
+  (void)from;
+  for (auto it = posted_.begin(); it != posted_.end();) {
+    if ((*it)->context == context && !is_shrink_tag((*it)->tag)) {
+      fail(**it, revoked_error(context));
+      it = posted_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void World::fail(RequestState& r, std::exception_ptr e) {
   r.error = std::move(e);
   r.done = true;
@@ -231,6 +254,7 @@ std::byte* World::frame_begin(int peer, const wire::FrameHeader& h) {
   }
   if (h.kind != wire::FrameKind::data)
     throw ProtocolError("unexpected frame kind " + std::to_string(static_cast<int>(h.kind)));
+  if (h.flags == kShrinkTag) revoke(h.channel, peer);
   for (auto it = posted_.begin(); it != posted_.end();) {
     RequestState& r = **it;
     if (!matches(r, h.channel, peer, h.flags)) {
@@ -330,7 +354,7 @@ RequestPtr World::start_send(const std::shared_ptr<CommState>& comm, int dest, s
                                        .flags = static_cast<std::uint16_t>(ControlFrame::type_name),
                                        .source = static_cast<std::uint32_t>(rank_), .type_tag = m.type_tag,
                                        .length = name.size});
-    link.write(std::move(name), WriteMode::copy_if_pending);
+    p.last_seq = link.write(std::move(name), WriteMode::copy_if_pending);
   }
   OutFrame f;
   f.header = wire::encode_header({.kind = wire::FrameKind::data, .flags = tag,
@@ -348,6 +372,7 @@ RequestPtr World::start_send(const std::shared_ptr<CommState>& comm, int dest, s
   }
   const bool eager = held || f.size < kEagerLimit;
   const std::uint64_t seq = link.write(std::move(f), eager ? WriteMode::copy_if_pending : WriteMode::borrow);
+  p.last_seq = seq;
   rearm(p);
   if (p.gone) throw_lost(p, "cannot send to");
   if (eager) {
@@ -376,6 +401,10 @@ RequestPtr World::start_recv(const std::shared_ptr<CommState>& comm, int src, in
     r->posted = *posted;
   }
   r->keep = std::move(keep);
+  if (!revoked_.empty() && revoked_.count(r->context) && !is_shrink_tag(tag)) {
+    fail(*r, revoked_error(r->context));
+    return r;
+  }
   for (auto it = unexpected_.begin(); it != unexpected_.end(); ++it) {
     Arrival& a = *it;
     if (a.claimed || !matches(*r, a.context, a.src, a.tag)) continue;
@@ -649,10 +678,15 @@ void World::finish(FinishMode mode) {
       return true;
     });
   } else {
-    // At exit: what was sent is handed over (bounded: a peer may never
+    // At exit: every frame sent is handed over (bounded: a peer may never
     // read), then the process goes without waiting for anyone.
+    const auto handed_over = [&] {
+      for (auto& p : peers_)
+        if (p.link && !p.link->closed() && (p.link->wants_write() || p.link->written() < p.last_seq)) return false;
+      return true;
+    };
     const auto deadline = Clock::now() + detection_bound();
-    while (!flushed() && Clock::now() < deadline) progress(10);
+    while (!handed_over() && Clock::now() < deadline) progress(10);
     goodbyes();
     progress(0);
   }

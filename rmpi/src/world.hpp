@@ -42,6 +42,13 @@ enum class ControlFrame : std::uint16_t {
   hello_declined = 4,  // acceptor → connector: the acceptor's own connection wins
 };
 
+/// Internal tags of comm_shrink's rounds (kShrinkTag + round, round <
+/// kShrinkRounds). The first round's message revokes its context at the
+/// receiver: every other receive in that context fails from then on, so no
+/// survivor waits for a rank that went to shrink (ULFM's MPIX_Comm_revoke).
+inline constexpr int kShrinkTag = 0x7e00;
+inline constexpr int kShrinkRounds = 0x100;
+
 /// Sends below this many bytes are copied when they cannot be written at
 /// once (eager); larger blocking sends wait until written (zero copy).
 inline constexpr std::size_t kEagerLimit = 64 * 1024;
@@ -83,6 +90,8 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   int size() const { return size_; }
   /// Whether world rank `peer` runs on this rank's host (node).
   bool on_this_host(int peer) const;
+  /// True once world rank `peer`'s link closed or could not be made.
+  bool peer_gone(int peer) const { return peers_[static_cast<std::size_t>(peer)].gone; }
 
   /// Starts a send to world rank `dest` (see Comm::start_send).
   RequestPtr start_send(const std::shared_ptr<CommState>& comm, int dest, std::uint16_t tag, OutMessage m,
@@ -141,6 +150,7 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
     std::string why;
     std::string where;
     bool out_armed = false;
+    std::uint64_t last_seq = 0;  // of the last frame written to the link
     bool goodbye = false;
     std::unordered_set<std::uint64_t> announced;
     // the frame being read
@@ -177,6 +187,9 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   void bind_status(RequestState& r, int src, std::uint16_t tag, std::size_t size);
   void deliver(RequestState& r, Arrival& a);
   void fail(RequestState& r, std::exception_ptr e);
+  /// `from` began a shrink of `context`: its other receives fail from now on.
+  void revoke(std::uint32_t context, int from);
+  std::exception_ptr revoked_error(std::uint32_t context) const;
   [[noreturn]] void throw_lost(const Peer& p, std::string_view doing) const;
   /// Before the first RankFailed of an unsupervised job: waits the detection
   /// bound for the launcher to end this process (rmpi/failure.hpp).
@@ -197,6 +210,7 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   bool finishing_ = false;
   bool finished_ = false;
   mutable bool awaited_launcher_ = false;
+  std::unordered_set<std::uint32_t> revoked_;  // contexts a shrink has begun in
 };
 
 }  // namespace rmpi::detail

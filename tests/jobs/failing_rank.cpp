@@ -8,9 +8,16 @@
 //   throw    : <rank> throws std::runtime_error("boom at rank <rank>") out of main
 //   abort    : <rank> calls rmpi::abort(comm, 7)
 //   bad_root : <rank> calls broadcast with a root outside the communicator
+//   stop_in_init : <rank> stops itself (SIGSTOP) before init; the others time
+//              out in init (RMPI_INIT_TIMEOUT)
+//   supervised : as wait, under rmpirun --supervise: on rmpi::RankFailed each
+//              survivor prints "failed R: <failed_ranks>", shrinks, runs a
+//              barrier and an allreduce on the survivors and prints
+//              "shrunk <world rank> -> <id>/<cnt> sum <sum of world ranks>"
 //   wait     : nobody fails by itself: rank 0 waits in a receive from <rank>,
 //              <rank> in one from rank 0, the others in a barrier (the
 //              test kills or stops <rank>)
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -27,6 +34,8 @@ int main(int argc, char** argv) {
   }
   const std::string mode = argv[1];
   const int culprit = std::atoi(argv[2]);
+  const char* rank_env = std::getenv("RMPI_RANK");
+  if (mode == "stop_in_init" && rank_env && std::atoi(rank_env) == culprit) ::raise(SIGSTOP);
   rmpi::Comm comm = rmpi::init(argc, argv);
   const int me = rmpi::rmpi_id(comm);
   std::printf("ready %d\n", me);
@@ -58,6 +67,24 @@ int main(int argc, char** argv) {
   } else if (mode == "bad_root") {
     const int root = guilty ? rmpi::rmpi_cnt(comm) : 0;
     (void)rmpi::broadcast(comm, root, 5);
+  } else if (mode == "stop_in_init") {
+    rmpi::barrier(comm);
+  } else if (mode == "supervised") {
+    try {
+      if (me == 0) (void)rmpi::recv<int>(comm, culprit);
+      else if (!guilty) rmpi::barrier(comm);
+      else (void)rmpi::recv<int>(comm, 0);
+    } catch (const rmpi::RankFailed& e) {
+      std::string seen;
+      for (int r : comm.failed_ranks()) seen += " " + std::to_string(r);
+      std::printf("failed %d:%s\n", me, seen.c_str());
+      std::fflush(stdout);
+      rmpi::Comm shrunk = rmpi::comm_shrink(comm);
+      rmpi::barrier(shrunk);
+      const int sum = rmpi::allreduce(shrunk, rmpi::op::sum, me);
+      std::printf("shrunk %d -> %d/%d sum %d\n", me, shrunk.id(), shrunk.cnt(), sum);
+      std::fflush(stdout);
+    }
   } else if (mode == "wait") {
     if (me == 0) (void)rmpi::recv<int>(comm, culprit);
     else if (!guilty) rmpi::barrier(comm);

@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <fstream>
 #include <iterator>
 #include <regex>
 #include <string>
@@ -48,15 +47,6 @@ std::vector<int> blamed(const std::string& err) {
   return out;
 }
 
-/// The pid of rank `rank` among the job's ranks (children of its node), or -1.
-pid_t rank_pid(const RunningJob& job, int rank) {
-  for (const auto& [pid, comm] : rmpi::testing::children_named(job.marker(), "rmpi-node")) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
-    const std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (env.find(std::string("RMPI_RANK=") + std::to_string(rank) + '\0') != std::string::npos) return pid;
-  }
-  return -1;
-}
 
 }  // namespace
 
@@ -119,7 +109,7 @@ TEST_CASE("kill -9 of one rank among 4 is always blamed on the killed rank") {
     RunningJob job(RMPIRUN_EXE, {kDetect, "--oversubscribe", "-n", "4", FAILING_RANK_EXE, "wait",
                                  std::to_string(victim)});
     job.wait_for(R"((ready \d\n(.|\n)*){4})", false);
-    const pid_t pid = rank_pid(job, victim);
+    const pid_t pid = rmpi::testing::local_rank_pid(job, victim);
     REQUIRE(pid > 0);
     ::kill(pid, SIGKILL);
     const int st = job.wait_exit();
@@ -129,4 +119,16 @@ TEST_CASE("kill -9 of one rank among 4 is always blamed on the killed rank") {
     CHECK(job.err().find("was killed by signal 9 (SIGKILL)") != std::string::npos);
     rmpi::testing::check_no_leftovers(job);
   }
+}
+
+TEST_CASE("a rank stopped before init: the init timeout names the rank that never arrived") {
+  RunningJob job(RMPIRUN_EXE, {"-xRMPI_INIT_TIMEOUT=2", "--oversubscribe", "-n", "3", FAILING_RANK_EXE,
+                               "stop_in_init", "1"});
+  const int st = job.wait_exit();
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 1);
+  CHECK_MESSAGE(std::regex_search(job.err(), std::regex(R"(rmpirun: rank [02] on localhost exited with status 1 )"
+                                                        R"(while rank 1 never reached init\n)")),
+                job.err());
+  rmpi::testing::check_no_leftovers(job);
 }

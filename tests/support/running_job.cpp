@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "job_processes.hpp"
@@ -167,6 +168,16 @@ std::vector<std::pair<pid_t, std::string>> children_named(const std::string& mar
     if (ppid > 0 && comm_and_parent(ppid).first == parent_comm) out.emplace_back(pid, comm);
   }
   return out;
+}
+
+pid_t local_rank_pid(const RunningJob& job, int rank) {
+  const std::string wanted = "RMPI_RANK=" + std::to_string(rank) + '\0';
+  for (const auto& [pid, comm] : children_named(job.marker(), "rmpi-node")) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
+    const std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (env.find(wanted) != std::string::npos) return pid;
+  }
+  return -1;
 }
 
 void check_no_leftovers(const RunningJob& job) {

@@ -59,6 +59,10 @@ pid_t local_node_of(const std::string& marker, pid_t parent);
 std::vector<std::pair<pid_t, std::string>> children_named(const std::string& marker,
                                                           const std::string& parent_comm);
 
+/// The pid of rank `rank` of a local job (a child of the local node, found by
+/// RMPI_RANK in its environment), or -1.
+pid_t local_rank_pid(const RunningJob& job, int rank);
+
 /// A doctest check that no process carrying the job's marker is left,
 /// listing the ones that are.
 void check_no_leftovers(const RunningJob& job);

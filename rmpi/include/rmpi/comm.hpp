@@ -146,6 +146,9 @@ class Comm {
   int id() const;
   /// The number of ranks in the communicator.
   int cnt() const;
+  /// The ranks of this communicator that this rank has seen die or close
+  /// their links (supervised mode: rmpi/comm_shrink.hpp), in order.
+  std::vector<int> failed_ranks() const;
   /// Same as id() (the PointToPoint concept's name).
   int rank() const { return id(); }
   /// Same as cnt() (the PointToPoint concept's name).

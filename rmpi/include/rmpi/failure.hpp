@@ -27,7 +27,8 @@ inline constexpr int kUncaughtExceptionStatus = 1;
 class RankFailed : public ChannelClosed {
  public:
   RankFailed(int rank, const std::string& what) : ChannelClosed(what), rank_(rank) {}
-  /// The world rank that is gone.
+  /// The world rank that is gone; -1 when the communicator was revoked
+  /// because another rank saw a failure and began comm_shrink.
   int rank() const noexcept { return rank_; }
 
  private:

@@ -18,8 +18,10 @@ Comm init(int& argc, char**& argv);
 
 /// Shuts the mesh down cleanly: flushes queued sends, tells every peer it is
 /// done, and waits until every peer has said the same (so a rank that ends
-/// first never makes another's last receive fail). Runs at process exit if
-/// not called; idempotent. Communicators cannot be used afterwards.
+/// first never makes another's last receive fail); idempotent.
+/// Communicators cannot be used afterwards. If not called, process exit
+/// (a return from main, std::exit) hands over what was sent (bounded by
+/// RMPI_DETECT_TIMEOUT) and goes at once, without waiting for the peers.
 void finish();
 
 /// True between a successful init and finish.

@@ -8,6 +8,7 @@
 ///   }
 #include <rmpi/collective.hpp>
 #include <rmpi/comm.hpp>
+#include <rmpi/comm_shrink.hpp>
 #include <rmpi/comm_split.hpp>
 #include <rmpi/failure.hpp>
 #include <rmpi/init.hpp>

@@ -88,6 +88,8 @@ struct LaunchSpec {
   std::optional<std::filesystem::path> prefix;
   /// --print-all-exitcodes: report every rank's exit status, not only the first failure.
   bool print_all_exitcodes = false;
+  /// --supervise: a failed rank is reported and the job goes on (RMPI_SUPERVISED=1 in the ranks).
+  bool supervise = false;
   /// --kill-grace SECONDS: time between SIGTERM and SIGKILL when ending a job.
   std::chrono::milliseconds kill_grace{3000};
   /// --max-ranks-per-host N; empty = default_max_ranks_per_host().

@@ -1,0 +1,62 @@
+// Supervised jobs (issue 10, Deliver 7): under rmpirun --supervise a killed
+// rank is reported and the job goes on; the survivors get rmpi::RankFailed
+// (in a receive from the dead rank, or in a collective), shrink the
+// communicator and finish on it; nothing is left running.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <iterator>
+#include <regex>
+#include <string>
+
+#include "job_processes.hpp"
+#include "running_job.hpp"
+
+using rmpi::testing::RunningJob;
+
+namespace {
+
+std::size_t count(const std::string& s, const std::regex& re) {
+  return static_cast<std::size_t>(std::distance(std::sregex_iterator(s.begin(), s.end(), re), std::sregex_iterator()));
+}
+
+}  // namespace
+
+TEST_CASE("supervised-ranks: a rank is killed and the job goes on shrunk") {
+  RunningJob job(RMPIRUN_EXE, {"--supervise", "--oversubscribe", "-n", "4", SUPERVISED_RANKS_EXE});
+  const int st = job.wait_exit();
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  CHECK_MESSAGE(job.out().find("supervised-ranks: 3 of 4 ranks finished, ranks 2 failed, last sum 4\n") !=
+                    std::string::npos,
+                job.out() << job.err());
+  CHECK(job.err().find("rmpirun: rank 2 on localhost was killed by signal 9 (SIGKILL); the job goes on") !=
+        std::string::npos);
+  rmpi::testing::check_no_leftovers(job);
+}
+
+TEST_CASE("kill -9 of a supervised rank that others wait on in recv and in a barrier") {
+  for (const int victim : {1, 3}) {
+    CAPTURE(victim);
+    RunningJob job(RMPIRUN_EXE, {"--supervise", "--oversubscribe", "-n", "4", FAILING_RANK_EXE, "supervised",
+                                 std::to_string(victim)});
+    job.wait_for(R"((ready \d\n(.|\n)*){4})", false);
+    const pid_t pid = rmpi::testing::local_rank_pid(job, victim);
+    REQUIRE(pid > 0);
+    ::kill(pid, SIGKILL);
+    const int st = job.wait_exit();
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    INFO(job.out() << job.err());
+    // Every survivor went on in a communicator of 3, with the same sum.
+    const int sum = 0 + 1 + 2 + 3 - victim;
+    CHECK(count(job.out(), std::regex("shrunk \\d -> [0-2]/3 sum " + std::to_string(sum) + "\n")) == 3);
+    // Rank 0 waited on the victim itself: it saw it fail.
+    CHECK(std::regex_search(job.out(), std::regex("failed 0:( \\d)* " + std::to_string(victim))));
+    CHECK(job.err().find("rmpirun: rank " + std::to_string(victim) + " on localhost was killed by signal 9") !=
+          std::string::npos);
+    rmpi::testing::check_no_leftovers(job);
+  }
+}
