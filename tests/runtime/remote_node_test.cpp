@@ -17,6 +17,7 @@
 #include <rmpi/message_router.hpp>
 #include <rmpi/place.hpp>
 
+#include "test_nodes.hpp"
 #include "test_places.hpp"
 
 namespace rp = rmpi::places;
@@ -73,13 +74,7 @@ const bool place_mode = rp::init_at_startup();
 // Nodes spawned for the router thread (mr_spawn_remote_node) use the one built here.
 const bool node_path_set = (::setenv("RMPI_NODE_PATH", RMPI_NODE_EXE, 0), true);
 
-rp::NodeOptions node_options() {
-  rp::NodeOptions o;
-  o.listen_port = 0;
-  o.node_path = RMPI_NODE_EXE;
-  o.connect_timeout = std::chrono::seconds(20);
-  return o;
-}
+using rmpi::testing::node_options;
 
 Value get(rp::RemoteConnection& c) {
   auto v = c.get_for<Value>(kWait);
