@@ -19,6 +19,7 @@
 
 #include "bank_server.hpp"
 #include "client_endpoints.hpp"
+#include "remote_test_helpers.hpp"
 
 namespace rp = rmpi::places;
 using rp::list;
@@ -78,13 +79,7 @@ constexpr rp::Rpc<&Impostor::missing> impostor_missing{"missing"};
 
 const bool place_mode = rp::init_at_startup();
 
-rp::NodeOptions node_options() {
-  rp::NodeOptions o;
-  o.listen_port = 0;
-  o.node_path = RMPI_NODE_EXE;
-  o.connect_timeout = std::chrono::seconds(20);
-  return o;
-}
+using rmpi::testing::node_options;
 
 rp::RemoteNode node_with_named_table(const std::string& name) {
   rp::PlaceOptions o;
