@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -270,11 +271,31 @@ void write_frame(int fd, const wire::FrameHeader& h, std::span<const std::byte> 
                  Clock::time_point deadline) {
   wire::FrameHeader hh = h;
   hh.length = payload.size();
-  std::vector<std::byte> buf(wire::kHeaderSize + payload.size());
   const auto hb = wire::encode_header(hh);
-  std::copy(hb.begin(), hb.end(), buf.begin());
-  std::copy(payload.begin(), payload.end(), buf.begin() + wire::kHeaderSize);
-  write_all(fd, buf, deadline);
+  // A gather write: header and payload without a copy into one buffer.
+  iovec iov[2] = {{const_cast<std::byte*>(hb.data()), hb.size()},
+                  {const_cast<std::byte*>(payload.data()), payload.size()}};
+  std::size_t left = hb.size() + payload.size();
+  int first = 0;
+  while (left > 0) {
+    msghdr msg{};
+    msg.msg_iov = iov + first;
+    msg.msg_iovlen = static_cast<std::size_t>(2 - first);
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!wait_fd(fd, POLLOUT, deadline)) throw ConnectError("timed out writing to " + peer_name(fd));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw ConnectError("write to " + peer_name(fd) + " failed: " + errno_text(errno));
+    auto done = static_cast<std::size_t>(n);
+    left -= done;
+    while (first < 2 && done >= iov[first].iov_len) done -= iov[first++].iov_len;
+    if (first < 2) {
+      iov[first].iov_base = static_cast<std::byte*>(iov[first].iov_base) + done;
+      iov[first].iov_len -= done;
+    }
+  }
 }
 
 Frame read_frame(int fd, std::uint64_t max_length, Clock::time_point deadline) {
