@@ -1,23 +1,19 @@
 #include "rank_hello.hpp"
 
+#include <iterator>
+
 #include "world.hpp"
 
 namespace rmpi::detail::rank_hello {
-namespace {
-template <class... F>
-struct Overload : F... {
-  using F::operator()...;
-};
-}  // namespace
 
 wire::FrameHeader encode(const Message& message) {
-  const auto [kind, rank] = std::visit(
-      Overload{[](const Hello& m) { return std::pair{ControlFrame::hello, m.rank}; },
-               [](const Accepted& m) { return std::pair{ControlFrame::hello_accepted, m.rank}; },
-               [](const Declined& m) { return std::pair{ControlFrame::hello_declined, m.rank}; }},
-      message);
+  // In the order of Message's alternatives.
+  static constexpr ControlFrame kKinds[] = {ControlFrame::hello, ControlFrame::hello_accepted,
+                                            ControlFrame::hello_declined};
+  static_assert(std::size(kKinds) == std::variant_size_v<Message>);
+  const int rank = std::visit([](const auto& m) { return m.rank; }, message);
   return {.kind = wire::FrameKind::control,
-          .flags = static_cast<std::uint16_t>(kind),
+          .flags = static_cast<std::uint16_t>(kKinds[message.index()]),
           .source = static_cast<std::uint32_t>(rank)};
 }
 
