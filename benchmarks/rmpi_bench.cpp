@@ -24,16 +24,18 @@ double micros_since(Clock::time_point start) {
   return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
 
-// ---------------------------------------------------------------------------
-// THE ONE PLACE WHERE isend/irecv SLOT IN (issue 8 part 2), for bw and bibw.
-// With requests this becomes what OSU does: post `recvs` irecv, then `sends`
-// isend, then wait_all. Until then: blocking sends, then blocking receives.
-// It cannot deadlock: sends below 64 KiB return at once, and larger ones keep
-// reading every connection while they write, so two ranks sending windows to
-// each other both progress.
+// bw and bibw post their window as OSU does (and mpi-bench.c): `recvs`
+// irecv, then `sends` isend (the buffer is borrowed, never copied by the
+// bench), then one wait_all for each.
 void exchange_window(const rmpi::Comm& comm, int peer, const Bytes& out, int sends, int recvs) {
-  for (int i = 0; i < sends; ++i) rmpi::send(comm, peer, out);
-  for (int i = 0; i < recvs; ++i) (void)rmpi::recv<Bytes>(comm, peer);
+  std::vector<rmpi::Request<Bytes>> in;
+  std::vector<rmpi::Request<>> sent;
+  in.reserve(static_cast<std::size_t>(recvs));
+  sent.reserve(static_cast<std::size_t>(sends));
+  for (int i = 0; i < recvs; ++i) in.push_back(rmpi::irecv<Bytes>(comm, peer));
+  for (int i = 0; i < sends; ++i) sent.push_back(rmpi::isend(comm, peer, out));
+  (void)rmpi::wait_all(in);
+  rmpi::wait_all(sent);
 }
 // ---------------------------------------------------------------------------
 

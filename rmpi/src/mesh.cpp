@@ -2,9 +2,11 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <variant>
 
 #include <rmpi/error.hpp>
 
+#include "rank_hello.hpp"
 #include "shm/context.hpp"
 #include "socket_link.hpp"
 #include "world.hpp"
@@ -82,18 +84,15 @@ std::unique_ptr<Link> Mesh::connect(int peer, FrameSink& sink) {
       Fd fd = local ? connect_unix(e.local_name, deadline, who, false)
                     : connect_tcp(e.host, e.port, deadline, who, false);
       auth_as_connector(fd.get(), secret_, deadline);
-      write_frame(fd.get(),
-                  {.kind = wire::FrameKind::control, .flags = static_cast<std::uint16_t>(ControlFrame::hello),
-                   .source = static_cast<std::uint32_t>(rank_)},
-                  {}, deadline);
-      const Frame reply = read_frame(fd.get(), 0, deadline);
-      const bool from_peer = reply.header.kind == wire::FrameKind::control &&
-                             static_cast<int>(reply.header.source) == peer;
-      if (from_peer && reply.header.flags == static_cast<std::uint16_t>(ControlFrame::hello_accepted)) {
+      write_frame(fd.get(), rank_hello::encode(rank_hello::Hello{rank_}), {}, deadline);
+      const auto reply = rank_hello::decode(read_frame(fd.get(), 0, deadline).header);
+      const auto* accepted = reply ? std::get_if<rank_hello::Accepted>(&*reply) : nullptr;
+      const auto* refused = reply ? std::get_if<rank_hello::Declined>(&*reply) : nullptr;
+      if (accepted && accepted->rank == peer) {
         listener_->connected(peer, true);
         return make_link(peer, std::move(fd), sink);
       }
-      if (!from_peer || reply.header.flags != static_cast<std::uint16_t>(ControlFrame::hello_declined))
+      if (!refused || refused->rank != peer)
         throw ProtocolError("the peer did not answer with rank " + std::to_string(peer) + "'s hello");
       declined = true;  // its own connection to us wins; it is on its way
       listener_->connected(peer, false);

@@ -7,10 +7,12 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -18,6 +20,8 @@
 #include <rmpi/auth.hpp>
 #include <rmpi/error.hpp>
 #include <rmpi/log.hpp>
+#include <rmpi/transport/handshake.hpp>
+#include <rmpi/transport/retry.hpp>
 
 namespace rmpi::detail {
 namespace {
@@ -81,10 +85,12 @@ bool retryable(int e, bool refused) {
          e == ETIMEDOUT || e == ENOENT || e == ECONNRESET;
 }
 
-// Sleeps for the retry back-off, never past the deadline.
-void back_off(int attempt, Clock::time_point deadline) {
-  const auto step = std::chrono::milliseconds(std::min(5 << std::min(attempt, 6), 200));
-  std::this_thread::sleep_until(std::min(Clock::now() + step, deadline));
+// rmpi's connects: 5 ms doubling to 200 ms between attempts, until the deadline.
+transport::RetrySchedule connect_retry(Clock::time_point deadline) {
+  return transport::RetrySchedule({.first_delay = std::chrono::milliseconds(5),
+                                   .max_delay = std::chrono::milliseconds(200),
+                                   .growth = 2},
+                                  deadline);
 }
 
 }  // namespace
@@ -175,7 +181,8 @@ std::string peer_name(int fd) {
 Fd connect_tcp(const std::string& host, std::uint16_t port, Clock::time_point deadline,
                const std::string& what, bool retry_refused) {
   std::string last = "timed out";
-  for (int attempt = 0;; ++attempt) {
+  auto retry = connect_retry(deadline);
+  for (;;) {
     addrinfo* res = nullptr;
     try {
       res = resolve(host, port, false);
@@ -199,8 +206,9 @@ Fd connect_tcp(const std::string& host, std::uint16_t port, Clock::time_point de
       }
     }
     ::freeaddrinfo(res);
-    if (Clock::now() >= deadline) break;
-    back_off(attempt, deadline);
+    const auto next = retry.after_failure(Clock::now());
+    if (!next) break;
+    std::this_thread::sleep_until(*next);
   }
   throw ConnectError("rmpi: cannot connect to " + what + " at " + host + ":" + std::to_string(port) +
                      ": " + last + " (gave up after retrying)");
@@ -211,15 +219,17 @@ Fd connect_unix(const std::string& name, Clock::time_point deadline, const std::
   socklen_t len = 0;
   const sockaddr_un a = abstract_address(name, len);
   std::string last = "timed out";
-  for (int attempt = 0;; ++attempt) {
+  auto retry = connect_retry(deadline);
+  for (;;) {
     Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     const int e = try_connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), len, deadline);
     if (e == 0) return fd;
     last = errno_text(e);
     if (!retryable(e, retry_refused))
       throw ConnectError("rmpi: cannot connect to " + what + " at local socket @" + name + ": " + last);
-    if (Clock::now() >= deadline) break;
-    back_off(attempt, deadline);
+    const auto next = retry.after_failure(Clock::now());
+    if (!next) break;
+    std::this_thread::sleep_until(*next);
   }
   throw ConnectError("rmpi: cannot connect to " + what + " at local socket @" + name + ": " + last +
                      " (gave up after retrying)");
@@ -261,11 +271,31 @@ void write_frame(int fd, const wire::FrameHeader& h, std::span<const std::byte> 
                  Clock::time_point deadline) {
   wire::FrameHeader hh = h;
   hh.length = payload.size();
-  std::vector<std::byte> buf(wire::kHeaderSize + payload.size());
   const auto hb = wire::encode_header(hh);
-  std::copy(hb.begin(), hb.end(), buf.begin());
-  std::copy(payload.begin(), payload.end(), buf.begin() + wire::kHeaderSize);
-  write_all(fd, buf, deadline);
+  // A gather write: header and payload without a copy into one buffer.
+  iovec iov[2] = {{const_cast<std::byte*>(hb.data()), hb.size()},
+                  {const_cast<std::byte*>(payload.data()), payload.size()}};
+  std::size_t left = hb.size() + payload.size();
+  int first = 0;
+  while (left > 0) {
+    msghdr msg{};
+    msg.msg_iov = iov + first;
+    msg.msg_iovlen = static_cast<std::size_t>(2 - first);
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!wait_fd(fd, POLLOUT, deadline)) throw ConnectError("timed out writing to " + peer_name(fd));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw ConnectError("write to " + peer_name(fd) + " failed: " + errno_text(errno));
+    auto done = static_cast<std::size_t>(n);
+    left -= done;
+    while (first < 2 && done >= iov[first].iov_len) done -= iov[first++].iov_len;
+    if (first < 2) {
+      iov[first].iov_base = static_cast<std::byte*>(iov[first].iov_base) + done;
+      iov[first].iov_len -= done;
+    }
+  }
 }
 
 Frame read_frame(int fd, std::uint64_t max_length, Clock::time_point deadline) {
@@ -278,40 +308,33 @@ Frame read_frame(int fd, std::uint64_t max_length, Clock::time_point deadline) {
   return f;
 }
 
+namespace {
+// Runs the handshake over a blocking-with-deadline socket: writes what the
+// state machine has to say, reads exactly what it wants next.
+void run_handshake(int fd, transport::Handshake& hs, Clock::time_point deadline) {
+  std::array<std::byte, wire::kHeaderSize + transport::kMaxHandshakePayload> buf{};
+  for (;;) {
+    if (hs.has_output()) write_all(fd, hs.take_output(), deadline);
+    if (hs.state() != transport::Handshake::State::in_progress) return;
+    const std::span<std::byte> next(buf.data(), hs.want());
+    read_exact(fd, next, deadline);
+    hs.feed(next);
+  }
+}
+}  // namespace
+
 void auth_as_connector(int fd, std::string_view secret, Clock::time_point deadline) {
-  const auth::Nonce mine = auth::make_nonce();
-  write_frame(fd, {.kind = wire::FrameKind::auth}, mine, deadline);
-  const Frame reply = read_frame(fd, 64, deadline);
-  if (reply.header.kind != wire::FrameKind::auth || reply.payload.size() != 64)
-    throw ConnectError("the peer " + peer_name(fd) + " did not answer the job-secret handshake");
-  auth::Nonce theirs{};
-  auth::Proof proof{};
-  std::copy_n(reply.payload.begin(), 32, theirs.begin());
-  std::copy_n(reply.payload.begin() + 32, 32, proof.begin());
-  if (!auth::proofs_equal(proof, auth::acceptor_proof(secret, mine, theirs)))
-    throw ConnectError("the peer " + peer_name(fd) + " does not know the job secret");
-  write_frame(fd, {.kind = wire::FrameKind::auth}, auth::connector_proof(secret, mine, theirs),
-              deadline);
+  transport::Handshake hs(transport::HandshakeRole::connector, secret, deadline);
+  run_handshake(fd, hs, deadline);
+  if (hs.failed()) throw ConnectError(peer_name(fd) + ": " + hs.reason());
 }
 
 void auth_as_acceptor(int fd, std::string_view secret, Clock::time_point deadline) {
-  const Frame hello = read_frame(fd, 64, deadline);
-  if (hello.header.kind != wire::FrameKind::auth || hello.payload.size() != 32)
-    throw ProtocolError("the first frame is not a job-secret challenge");
-  auth::Nonce theirs{};
-  std::copy_n(hello.payload.begin(), 32, theirs.begin());
-  const auth::Nonce mine = auth::make_nonce();
-  std::vector<std::byte> reply(mine.begin(), mine.end());
-  const auth::Proof p = auth::acceptor_proof(secret, theirs, mine);
-  reply.insert(reply.end(), p.begin(), p.end());
-  write_frame(fd, {.kind = wire::FrameKind::auth}, reply, deadline);
-  const Frame answer = read_frame(fd, 64, deadline);
-  if (answer.header.kind != wire::FrameKind::auth || answer.payload.size() != 32)
-    throw ProtocolError("the handshake's answer is not an auth frame of 32 bytes");
-  auth::Proof proof{};
-  std::copy_n(answer.payload.begin(), 32, proof.begin());
-  if (!auth::proofs_equal(proof, auth::connector_proof(secret, theirs, mine)))
-    throw ConnectError("the peer does not know the job secret (wrong proof)");
+  transport::Handshake hs(transport::HandshakeRole::acceptor, secret, deadline);
+  run_handshake(fd, hs, deadline);
+  if (!hs.failed()) return;
+  if (hs.error() == transport::HandshakeError::wrong_secret) throw ConnectError(hs.reason());
+  throw ProtocolError(hs.reason());
 }
 
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& s, const std::string& what) {

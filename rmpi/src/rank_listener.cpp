@@ -11,11 +11,11 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <rmpi/auth.hpp>
+#include <rmpi/transport/handshake.hpp>
 #include <rmpi/error.hpp>
 #include <rmpi/wire.hpp>
 
-#include "world.hpp"
+#include "rank_hello.hpp"
 
 namespace rmpi::detail {
 namespace {
@@ -25,28 +25,20 @@ constexpr std::uint64_t kTcpKey = kStopKey - 1;
 constexpr std::uint64_t kLocalKey = kStopKey - 2;
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
-wire::HeaderBytes control_header(ControlFrame kind, int rank) {
-  return wire::encode_header({.kind = wire::FrameKind::control, .flags = static_cast<std::uint16_t>(kind),
-                              .source = static_cast<std::uint32_t>(rank)});
-}
-
 }  // namespace
 
 /// One connection in its handshake.
 struct RankListener::Conn {
-  enum class Stage { challenge, answer, hello };
+  Conn(std::string_view secret, Clock::time_point deadline)
+      : deadline(deadline), handshake(transport::HandshakeRole::acceptor, secret, deadline) {}
   Fd fd;
   std::string addr;
   bool local = false;
   bool counted = true;  // holds an unauthenticated slot
   Clock::time_point deadline;
-  Stage stage = Stage::challenge;
-  std::array<std::byte, 64> buf{};
+  transport::Handshake handshake;  // then the hello, read below
+  std::array<std::byte, wire::kHeaderSize + transport::kMaxHandshakePayload> buf{};
   std::size_t got = 0;
-  std::size_t want = wire::kHeaderSize;  // the header first, then its payload
-  wire::FrameHeader header{};
-  auth::Nonce theirs{};
-  auth::Nonce mine{};
 };
 
 RankListener::RankListener(int rank, int size, std::string secret, Fd tcp, Fd local, ListenerLimits limits)
@@ -161,11 +153,10 @@ void RankListener::accept_from(int listen_fd, bool local) {
       continue;
     }
     if (!local) set_nodelay(raw);
-    auto c = std::make_unique<Conn>();
+    auto c = std::make_unique<Conn>(secret_, Clock::now() + limits_.handshake_timeout);
     c->fd = std::move(fd);
     c->addr = addr;
     c->local = local;
-    c->deadline = Clock::now() + limits_.handshake_timeout;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = c.get();
@@ -176,93 +167,71 @@ void RankListener::accept_from(int listen_fd, bool local) {
 
 void RankListener::on_readable(Conn& c) {
   for (;;) {
-    const ssize_t n = ::recv(c.fd.get(), c.buf.data() + c.got, c.want - c.got, 0);
+    // The handshake takes exactly the bytes it wants; then the hello's header.
+    const bool in_handshake = !c.handshake.done();
+    const std::size_t want = in_handshake ? c.handshake.want() : wire::kHeaderSize - c.got;
+    const ssize_t n = ::recv(c.fd.get(), c.buf.data() + c.got, want, 0);
     if (n == 0) return drop(c, "closed the connection during the handshake");
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if (errno == EINTR) continue;
       return drop(c, std::string("read failed: ") + std::strerror(errno));
     }
-    c.got += static_cast<std::size_t>(n);
-    if (c.got < c.want) continue;
-    if (c.want == wire::kHeaderSize) {
-      // Every header is checked before any byte after it is read.
-      try {
-        c.header = wire::decode_header(std::span<const std::byte, wire::kHeaderSize>(c.buf.data(), wire::kHeaderSize), 32);
-      } catch (const Error& e) {
-        return drop(c, e.what());
-      }
-      if (c.header.length > 0) {
-        c.want = wire::kHeaderSize + c.header.length;
-        continue;
-      }
-    }
-    c.got = 0;
-    c.want = wire::kHeaderSize;
-    const wire::FrameHeader h = c.header;
-    switch (c.stage) {
-      case Conn::Stage::challenge: {
-        if (h.kind != wire::FrameKind::auth || h.length != 32)
-          return drop(c, "the first frame is not a job-secret challenge");
-        std::copy_n(c.buf.begin() + wire::kHeaderSize, 32, c.theirs.begin());
-        c.mine = auth::make_nonce();
-        const auth::Proof p = auth::acceptor_proof(secret_, c.theirs, c.mine);
-        std::array<std::byte, wire::kHeaderSize + 64> reply{};
-        const auto hb = wire::encode_header({.kind = wire::FrameKind::auth, .length = 64});
-        std::copy(hb.begin(), hb.end(), reply.begin());
-        std::copy(c.mine.begin(), c.mine.end(), reply.begin() + wire::kHeaderSize);
-        std::copy(p.begin(), p.end(), reply.begin() + wire::kHeaderSize + 32);
-        // A fresh socket's send buffer always takes 96 bytes.
+    if (in_handshake) {
+      c.handshake.feed(std::span<const std::byte>(c.buf.data() + c.got, static_cast<std::size_t>(n)));
+      if (c.handshake.failed()) return drop(c, c.handshake.reason());
+      if (c.handshake.has_output()) {
+        const auto reply = c.handshake.take_output();
+        // A fresh socket's send buffer always takes the 96 bytes of the reply.
         if (::send(c.fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(reply.size()))
           return drop(c, "cannot answer its challenge");
-        c.stage = Conn::Stage::answer;
-        break;
       }
-      case Conn::Stage::answer: {
-        if (h.kind != wire::FrameKind::auth || h.length != 32)
-          return drop(c, "the handshake's answer is not an auth frame of 32 bytes");
-        auth::Proof proof{};
-        std::copy_n(c.buf.begin() + wire::kHeaderSize, 32, proof.begin());
-        if (!auth::proofs_equal(proof, auth::connector_proof(secret_, c.theirs, c.mine)))
-          return drop(c, "the peer does not know the job secret (wrong proof)");
+      if (c.handshake.done()) {
         c.counted = false;  // authenticated
         cap_.release();
-        c.stage = Conn::Stage::hello;
-        break;
       }
-      case Conn::Stage::hello: {
-        const int peer = static_cast<int>(h.source);
-        if (h.kind != wire::FrameKind::control || h.flags != static_cast<std::uint16_t>(ControlFrame::hello) ||
-            h.length != 0 || peer < 0 || peer >= size_ || peer == rank_)
-          return drop(c, "the first frame after the handshake is not a hello of another rank");
-        bool accept = false;
-        {
-          std::lock_guard lock(mu_);
-          Pair& p = pairs_[static_cast<std::size_t>(peer)];
-          if (p == Pair::none || (p == Pair::connecting && peer < rank_)) {
-            accept = true;
-            p = Pair::linked;
-          }
-        }
-        const auto reply = control_header(accept ? ControlFrame::hello_accepted : ControlFrame::hello_declined, rank_);
-        const bool sent = ::send(c.fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL) ==
-                          static_cast<ssize_t>(reply.size());
-        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
-        if (accept) {
-          std::lock_guard lock(mu_);
-          if (!sent) {
-            pairs_[static_cast<std::size_t>(peer)] = Pair::none;
-          } else {
-            accepted_.push_back(Accepted{peer, std::move(c.fd), c.local});
-            const std::uint64_t one = 1;
-            (void)!::write(ready_.get(), &one, sizeof one);
-            cv_.notify_all();
-          }
-        }
-        // Declined: the pair's other connection wins (a simultaneous connect).
-        return erase(&c);
+      continue;
+    }
+    c.got += static_cast<std::size_t>(n);
+    if (c.got < wire::kHeaderSize) continue;
+    wire::FrameHeader h;
+    try {
+      h = wire::decode_header(std::span<const std::byte, wire::kHeaderSize>(c.buf.data(), wire::kHeaderSize), 0);
+    } catch (const Error& e) {
+      return drop(c, e.what());
+    }
+    const auto message = rank_hello::decode(h);
+    const auto* hello = message ? std::get_if<rank_hello::Hello>(&*message) : nullptr;
+    const int peer = hello ? hello->rank : -1;
+    if (peer < 0 || peer >= size_ || peer == rank_)
+      return drop(c, "the first frame after the handshake is not a hello of another rank");
+    bool accept = false;
+    {
+      std::lock_guard lock(mu_);
+      Pair& p = pairs_[static_cast<std::size_t>(peer)];
+      if (p == Pair::none || (p == Pair::connecting && peer < rank_)) {
+        accept = true;
+        p = Pair::linked;
       }
     }
+    const auto reply = wire::encode_header(rank_hello::encode(
+        accept ? rank_hello::Message{rank_hello::Accepted{rank_}} : rank_hello::Message{rank_hello::Declined{rank_}}));
+    const bool sent =
+        ::send(c.fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(reply.size());
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
+    if (accept) {
+      std::lock_guard lock(mu_);
+      if (!sent) {
+        pairs_[static_cast<std::size_t>(peer)] = Pair::none;
+      } else {
+        accepted_.push_back(Accepted{peer, std::move(c.fd), c.local});
+        const std::uint64_t one = 1;
+        (void)!::write(ready_.get(), &one, sizeof one);
+        cv_.notify_all();
+      }
+    }
+    // Declined: the pair's other connection wins (a simultaneous connect).
+    return erase(&c);
   }
 }
 

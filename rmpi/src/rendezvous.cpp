@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <condition_variable>
 #include <mutex>
@@ -22,8 +23,10 @@
 #include <rmpi/auth.hpp>
 #include <rmpi/error.hpp>
 #include <rmpi/message.hpp>
+#include <rmpi/transport/handshake.hpp>
 
 #include "net.hpp"
+#include "rendezvous_protocol.hpp"
 
 namespace rmpi {
 
@@ -34,8 +37,6 @@ using tcp = asio::ip::tcp;
 using asio::use_awaitable;
 
 constexpr const char* kOrigin = "rendezvous";
-// Before authentication only auth frames (at most nonce + proof) are acceptable.
-constexpr std::uint64_t kMaxAuthPayload = 64;
 // How long the listener pauses when accept runs out of descriptors or memory.
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
@@ -88,25 +89,22 @@ asio::awaitable<void> write_frame(tcp::socket& s, wire::FrameHeader h,
   co_await asio::async_write(s, bufs, use_awaitable);
 }
 
-// The acceptor's side of the job-secret handshake (rmpi/auth.hpp).
+// The acceptor's side of the job-secret handshake (rmpi/transport/handshake.hpp);
+// the connection's own timer bounds it.
 asio::awaitable<void> authenticate(tcp::socket& s, const std::string& secret) {
-  const detail::Frame hello = co_await read_frame(s, kMaxAuthPayload);
-  if (hello.header.kind != wire::FrameKind::auth || hello.payload.size() != sizeof(auth::Nonce))
-    throw ProtocolError("the first frame is not a job-secret challenge");
-  auth::Nonce theirs{};
-  std::copy_n(hello.payload.begin(), theirs.size(), theirs.begin());
-  const auth::Nonce mine = auth::make_nonce();
-  std::vector<std::byte> reply(mine.begin(), mine.end());
-  const auth::Proof p = auth::acceptor_proof(secret, theirs, mine);
-  reply.insert(reply.end(), p.begin(), p.end());
-  co_await write_frame(s, {.kind = wire::FrameKind::auth}, reply);
-  const detail::Frame answer = co_await read_frame(s, kMaxAuthPayload);
-  if (answer.header.kind != wire::FrameKind::auth || answer.payload.size() != sizeof(auth::Proof))
-    throw ProtocolError("the handshake's answer is not an auth frame of 32 bytes");
-  auth::Proof proof{};
-  std::copy_n(answer.payload.begin(), proof.size(), proof.begin());
-  if (!auth::proofs_equal(proof, auth::connector_proof(secret, theirs, mine)))
-    throw ConnectError("failed job-secret authentication");
+  transport::Handshake hs(transport::HandshakeRole::acceptor, secret, transport::Clock::time_point::max());
+  std::array<std::byte, wire::kHeaderSize + transport::kMaxHandshakePayload> buf{};
+  while (hs.state() == transport::Handshake::State::in_progress) {
+    if (hs.has_output()) {
+      const std::vector<std::byte> out = hs.take_output();
+      co_await asio::async_write(s, asio::buffer(out), use_awaitable);
+    }
+    const std::size_t n = hs.want();
+    co_await asio::async_read(s, asio::buffer(buf.data(), n), use_awaitable);
+    hs.feed(std::span<const std::byte>(buf.data(), n));
+  }
+  if (hs.error() == transport::HandshakeError::wrong_secret) throw ConnectError("failed job-secret authentication");
+  if (hs.failed()) throw ProtocolError(hs.reason());
 }
 
 bool out_of_resources(const boost::system::error_code& ec) {
@@ -206,12 +204,11 @@ struct RendezvousServer::Impl {
       c->holds_slot = false;
       const detail::Frame f = co_await read_frame(c->socket, kMaxRendezvousBlob);
       c->deadline.cancel();
-      if (f.header.kind != wire::FrameKind::control)
-        throw ProtocolError("expected a control frame with the participant's blob");
-      if (f.header.channel != count)
-        throw ProtocolError("the participant expects " + std::to_string(f.header.channel) +
+      auto arrival = detail::rendezvous_protocol::decode_arrival(f.header, f.payload);
+      if (arrival.count != count)
+        throw ProtocolError("the participant expects " + std::to_string(arrival.count) +
                             " participants where this rendezvous serves " + std::to_string(count));
-      const std::uint32_t id = f.header.source;
+      const std::uint32_t id = arrival.id;
       if (id >= count)
         throw ProtocolError("participant id " + std::to_string(id) + " is not below " +
                             std::to_string(count));
@@ -219,7 +216,7 @@ struct RendezvousServer::Impl {
       {
         std::lock_guard lock(mu);
         if (blobs[id]) throw ProtocolError("participant id " + std::to_string(id) + " arrived twice");
-        blobs[id].emplace(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
+        blobs[id].emplace(std::move(arrival.blob));
         complete = ++arrived == count;
       }
       conns[id] = c;
@@ -245,12 +242,13 @@ struct RendezvousServer::Impl {
 
   // Sends the table to every participant, then closes their connections.
   void deliver() {
-    std::vector<std::string> table;
+    detail::rendezvous_protocol::Table table;
     {
       std::lock_guard lock(mu);
-      for (auto& b : blobs) table.push_back(*b);
+      for (auto& b : blobs) table.blobs.push_back(*b);
     }
-    auto message = std::make_shared<places::Message>(places::encode(table));
+    auto message = std::make_shared<std::pair<wire::FrameHeader, std::vector<std::byte>>>(
+        detail::rendezvous_protocol::encode(table));
     auto pending = std::make_shared<std::size_t>(conns.size());
     for (auto& c : conns) {
       c->expire_after(limits.handshake_timeout, c);
@@ -258,8 +256,7 @@ struct RendezvousServer::Impl {
           io,
           [this, c, message, pending]() -> asio::awaitable<void> {
             try {
-              co_await write_frame(c->socket, {.kind = wire::FrameKind::control, .type_tag = message->type_tag},
-                                   message->payload);
+              co_await write_frame(c->socket, message->first, message->second);
             } catch (const std::exception& e) {
               detail::log_line("warning", kOrigin,
                                "could not send the table to " + c->peer + ": " + e.what());
@@ -349,13 +346,12 @@ std::vector<std::string> rendezvous_exchange(const std::string& host, std::uint1
   detail::Fd fd = detail::connect_tcp(host, port, deadline, "the rendezvous server");
   try {
     detail::auth_as_connector(fd.get(), secret, deadline);
-    detail::write_frame(fd.get(), {.kind = wire::FrameKind::control, .source = id, .channel = count},
-                        std::as_bytes(std::span(blob.data(), blob.size())), deadline);
+    const auto [header, payload] = detail::rendezvous_protocol::encode(
+        detail::rendezvous_protocol::Arrival{id, count, std::string(blob)});
+    detail::write_frame(fd.get(), header, payload, deadline);
     const detail::Frame f = detail::read_frame(fd.get(), std::uint64_t{count} * kMaxRendezvousBlob + 4096,
                                                deadline);
-    if (f.header.kind != wire::FrameKind::control)
-      throw ProtocolError("the reply is not a control frame");
-    auto table = places::decode<std::vector<std::string>>(places::Message{f.header.type_tag, f.payload});
+    auto table = detail::rendezvous_protocol::decode_table(f.header, f.payload).blobs;
     if (table.size() != count)
       throw ProtocolError("the table has " + std::to_string(table.size()) + " entries, not " +
                           std::to_string(count));

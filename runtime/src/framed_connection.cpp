@@ -24,6 +24,7 @@
 
 #include <rmpi/error.hpp>
 #include <rmpi/message.hpp>
+#include <rmpi/transport/retry.hpp>
 
 namespace rmpi::places::detail {
 
@@ -34,7 +35,7 @@ namespace {
 constexpr std::size_t kMaxFramesPerWrite = 64;
 constexpr std::size_t kMaxBytesPerWrite = 16u << 20;
 // Before authentication only auth frames (at most nonce + proof) are acceptable.
-constexpr std::uint64_t kMaxAuthPayload = 64;
+constexpr std::uint64_t kMaxAuthPayload = transport::kMaxHandshakePayload;
 
 std::pair<std::string, std::uint16_t> address_of(const sockaddr* sa) {
   char buf[INET6_ADDRSTRLEN] = {};
@@ -59,13 +60,6 @@ std::string kind_name(wire::FrameKind k) {
     case wire::FrameKind::io: return "io";
   }
   return "unknown";
-}
-
-template <std::size_t N>
-std::array<std::byte, N> take(const std::vector<std::byte>& v, std::size_t offset) {
-  std::array<std::byte, N> out{};
-  std::memcpy(out.data(), v.data() + offset, N);
-  return out;
 }
 
 }  // namespace
@@ -134,19 +128,26 @@ void FramedConnection::start(AuthRole role, std::string secret, ConnectionHandle
         s->fail("dropped " + s->peer_ + ": did not authenticate within " +
                 std::to_string(s->options_.auth_timeout.count()) + " ms");
       });
-      if (role == AuthRole::connector) {
-        self->my_nonce_ = auth::make_nonce();
-        self->send_auth(std::vector<std::byte>(self->my_nonce_.begin(), self->my_nonce_.end()));
-      }
+      self->handshake_.emplace(role == AuthRole::connector ? transport::HandshakeRole::connector
+                                                           : transport::HandshakeRole::acceptor,
+                               self->secret_, transport::Clock::now() + self->options_.auth_timeout);
+      self->send_handshake_output();
     }
     self->read_header();
   });
 }
 
-void FramedConnection::send_auth(std::vector<std::byte> payload) {
-  wire::FrameHeader h;
-  h.kind = wire::FrameKind::auth;
-  enqueue(h, std::move(payload), true);
+void FramedConnection::send_handshake_output() {
+  // The output is whole auth frames: queue each as header + payload.
+  const std::vector<std::byte> out = handshake_->take_output();
+  for (std::size_t at = 0; at + wire::kHeaderSize <= out.size();) {
+    const wire::FrameHeader h = wire::decode_header(
+        std::span<const std::byte, wire::kHeaderSize>(out.data() + at, wire::kHeaderSize),
+        transport::kMaxHandshakePayload);
+    const auto payload = out.begin() + static_cast<std::ptrdiff_t>(at + wire::kHeaderSize);
+    enqueue(h, std::vector<std::byte>(payload, payload + static_cast<std::ptrdiff_t>(h.length)), true);
+    at += wire::kHeaderSize + h.length;
+  }
 }
 
 void FramedConnection::send(wire::FrameHeader header, std::vector<std::byte> payload) {
@@ -358,43 +359,23 @@ void FramedConnection::on_frame_read() {
 }
 
 void FramedConnection::handle_auth_frame(Frame&& f) {
-  const std::string dropped = "dropped " + peer_ + ": failed job-secret authentication";
-  if (authenticated_ || role_ == AuthRole::trusted) {
+  if (authenticated_ || role_ == AuthRole::trusted || !handshake_) {
     fail("bad frame from " + peer_ + ": unexpected auth frame after authentication");
     return;
   }
-  if (role_ == AuthRole::acceptor && auth_step_ == 0) {
-    if (f.payload.size() != sizeof(auth::Nonce)) return fail(dropped);
-    peer_nonce_ = take<32>(f.payload, 0);
-    my_nonce_ = auth::make_nonce();
-    const auto proof = auth::acceptor_proof(secret_, peer_nonce_, my_nonce_);
-    std::vector<std::byte> reply(my_nonce_.begin(), my_nonce_.end());
-    reply.insert(reply.end(), proof.begin(), proof.end());
-    send_auth(std::move(reply));
-    auth_step_ = 1;
-  } else if (role_ == AuthRole::acceptor && auth_step_ == 1) {
-    if (f.payload.size() != sizeof(auth::Proof)) return fail(dropped);
-    const auto expected = auth::connector_proof(secret_, peer_nonce_, my_nonce_);
-    if (!auth::proofs_equal(expected, take<32>(f.payload, 0))) return fail(dropped);
-    auth_complete();
-  } else if (role_ == AuthRole::connector && auth_step_ == 0) {
+  handshake_->on_frame(f.header, f.payload);
+  send_handshake_output();
+  if (handshake_->failed()) {
+    if (role_ == AuthRole::acceptor) return fail("dropped " + peer_ + ": failed job-secret authentication");
     const std::string bad = peer_ + " failed job-secret authentication";
-    if (f.payload.size() != sizeof(auth::Nonce) + sizeof(auth::Proof)) return fail(bad);
-    peer_nonce_ = take<32>(f.payload, 0);
-    const auto expected = auth::acceptor_proof(secret_, my_nonce_, peer_nonce_);
-    const bool acceptor_ok = auth::proofs_equal(expected, take<32>(f.payload, 32));
-    // Our proof goes out either way, so that the acceptor sees (and logs) a
-    // failed proof rather than a bare disconnect; it reveals nothing.
-    const auto proof = auth::connector_proof(secret_, my_nonce_, peer_nonce_);
-    send_auth(std::vector<std::byte>(proof.begin(), proof.end()));
-    auth_step_ = 1;
-    if (!acceptor_ok) {
-      flush_close_reason_ = bad;
-      return;
-    }
+    // A wrong acceptor proof: our own proof is flushed first (see Handshake).
+    if (handshake_->error() == transport::HandshakeError::wrong_secret) flush_close_reason_ = bad;
+    else fail(bad);
+    return;
+  }
+  if (handshake_->done()) {
+    handshake_.reset();
     auth_complete();
-  } else {
-    fail(dropped);
   }
 }
 
@@ -459,7 +440,11 @@ StreamSocket connect_tcp_socket(const asio::any_io_executor& executor, const std
   asio::ip::tcp::resolver resolver(resolver_io);
   std::string last_error = "no attempt made";
   const int tries = options.tries < 1 ? 1 : options.tries;
-  for (int attempt = 1; attempt <= tries; ++attempt) {
+  transport::RetrySchedule retry({.first_delay = options.retry_interval,
+                                  .max_delay = options.retry_interval,
+                                  .growth = 1,
+                                  .max_attempts = tries});
+  for (;;) {
     boost::system::error_code ec;
     auto results = resolver.resolve(host, std::to_string(port), ec);
     if (!ec) {
@@ -474,7 +459,9 @@ StreamSocket connect_tcp_socket(const asio::any_io_executor& executor, const std
       }
     }
     last_error = ec.message();
-    if (attempt < tries) std::this_thread::sleep_for(options.retry_interval);
+    const auto next = retry.after_failure(transport::Clock::now());
+    if (!next) break;
+    std::this_thread::sleep_until(*next);
   }
   throw ConnectError("cannot connect to " + host + ":" + std::to_string(port) + " after " +
                      std::to_string(tries) + (tries == 1 ? " try: " : " tries: ") + last_error);

@@ -27,6 +27,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <rmpi/auth.hpp>
+#include <rmpi/transport/handshake.hpp>
 #include <rmpi/wire.hpp>
 
 #include "protocol.hpp"
@@ -128,7 +129,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   void start_write();
   void check_waiters();
   void enqueue(wire::FrameHeader header, std::vector<std::byte> payload, bool before_auth);
-  void send_auth(std::vector<std::byte> payload);
+  void send_handshake_output();
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   StreamSocket socket_;
@@ -138,9 +139,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   ConnectionHandlers handlers_;
   AuthRole role_ = AuthRole::trusted;
   std::string secret_;
-  auth::Nonce my_nonce_{};
-  auth::Nonce peer_nonce_{};
-  int auth_step_ = 0;
+  std::optional<transport::Handshake> handshake_;  // strand only, until authenticated
 
   wire::HeaderBytes in_header_{};
   Frame in_;
