@@ -674,12 +674,22 @@ struct Router::Impl : std::enable_shared_from_this<Router::Impl> {
 
   // ---- processes --------------------------------------------------------
 
+  // Highest CPU index a process may be bound to, plus one (Linux's own limit is 8192).
+  static constexpr std::uint32_t kMaxCpuIndex = 1u << 16;
+
   void spawn_child_process(Peer& peer, const proto::SpawnProcess& m) {
     const Key key{peer.id, m.id};
     if (processes_.count(key)) {
       peer.conn->send_control(proto::ProcessFailed{
           m.id, "process id " + std::to_string(m.id) + " is already in use on " + label()});
       return;
+    }
+    for (const std::uint32_t cpu : m.cpus) {
+      if (cpu >= kMaxCpuIndex) {
+        peer.conn->send_control(proto::ProcessFailed{
+            m.id, "CPU " + std::to_string(cpu) + " is out of range on " + label()});
+        return;
+      }
     }
     ProcessSpec spec;
     spec.argv = m.argv;
