@@ -50,9 +50,9 @@ po::options_description make_options() {
        "in turn; on each host, core: one core after another, numa/socket: round-robin over "
        "NUMA nodes/packages, ppr:N:RESOURCE: N ranks per hwthread|core|l3cache|numa|socket|node")
       // Binding (binding.hpp): each host's node reports its hwloc topology.
-      ("bind-to", po::value<std::string>()->value_name("none|hwthread|core|l3cache|numa|socket"),
-       "bind each rank to its cores (or hwthreads), or to the l3caches, NUMA nodes or packages "
-       "they are in (default: none)")
+      ("bind-to", po::value<std::string>()->value_name("WORD"),
+       "none (default), hwthread, core: bind each rank to its hwthreads or cores; l3cache, numa, "
+       "socket: to the l3caches, NUMA nodes or packages they are in")
       ("cpus-per-rank", po::value<std::string>()->value_name("N"),
        "cores (hwthreads with --bind-to hwthread) per rank (default 1)")
       ("report-bindings", po::bool_switch(), "print each rank's host and CPUs on stderr")

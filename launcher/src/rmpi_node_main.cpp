@@ -1,6 +1,5 @@
 // rmpi-node: the node daemon, started by a spawner directly or through ssh.
 // This file only parses options; the daemon is rmpi::places::run_node_daemon.
-#include <future>
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -67,15 +66,18 @@ int main(int argc, char** argv) {
   }
   o.parent_link = vm.count("parent-link") > 0;
   o.secret_stdin = vm.count("secret-stdin") > 0;
-  // Spawners map and bind ranks from this host's topology (read while the node starts up);
-  // without it they can still run unbound jobs, and say why when asked to bind.
-  const auto topology = std::async(std::launch::async, [] {
-                          try {
-                            return rmpi::launcher::Topology::of_this_host().to_xml();
-                          } catch (const std::exception&) {
-                            return std::string();
-                          }
-                        }).share();
-  o.host_facts = [topology] { return topology.get(); };
+  // Spawners map and bind ranks from this host's topology, read at the first spawner's Hello
+  // (not here: the node must have one thread when it starts, for its watchdog's fork). Without
+  // it they can still run unbound jobs, and say why when asked to bind.
+  o.host_facts = [] {
+    static const std::string xml = [] {
+      try {
+        return rmpi::launcher::Topology::of_this_host().to_xml();
+      } catch (const std::exception&) {
+        return std::string();
+      }
+    }();
+    return xml;
+  };
   rmpi::places::run_node_daemon(o);
 }

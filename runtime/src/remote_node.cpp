@@ -431,7 +431,7 @@ RemoteNode connect_to_node(const std::string& host, std::uint16_t port, std::chr
   impl->host = host;
   impl->address = host;
   impl->port = port;
-  impl->connect("client", timeout);
+  impl->connect(protocol::Role::client, timeout);
   return RemoteNode(impl);
 }
 

@@ -18,6 +18,8 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // A reaped process's output pipes still open (held by something that escaped
 // the kill of its container) are closed after this, and its exit reported.
 constexpr auto kProcessOutputLinger = std::chrono::milliseconds(500);
+// Highest CPU index a process may be bound to, plus one (Linux's own limit is 8192).
+constexpr std::uint32_t kMaxCpuIndex = 1u << 16;
 }  // namespace
 
 void RouterProcesses::spawn(RouterPeer& peer, const proto::SpawnProcess& m) {
@@ -26,6 +28,13 @@ void RouterProcesses::spawn(RouterPeer& peer, const proto::SpawnProcess& m) {
     peer.conn->send_control(proto::ProcessFailed{
         m.id, "process id " + std::to_string(m.id) + " is already in use on " + router_.label()});
     return;
+  }
+  for (const std::uint32_t cpu : m.cpus) {
+    if (cpu >= kMaxCpuIndex) {
+      peer.conn->send_control(proto::ProcessFailed{
+          m.id, "CPU " + std::to_string(cpu) + " is out of range on " + router_.label()});
+      return;
+    }
   }
   ProcessSpec spec;
   spec.argv = m.argv;
