@@ -105,7 +105,7 @@ TEST_CASE("kill -9 of the sshd session of a node: an event naming host:port; nod
   o.ssh_args = ssh.ssh_args();
   o.connect_timeout = std::chrono::seconds(20);
   auto node = rp::spawn_remote_node("host1", o);
-  const std::string where = "host1:" + std::to_string(node.port());
+  const std::string where = rmpi::testing::node_address(node);
   std::promise<std::string> lost;
   node.set_on_lost([&](const std::string& reason) { lost.set_value(reason); });
   auto c = rp::supervise_place_at(node, rp::executable_path(), "says_node_pid");

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <future>
+#include <string>
 
 #include <doctest/doctest.h>
 
@@ -30,6 +31,14 @@ inline int wait_for_exit(places::RemoteConnection c) {
   auto f = std::async(std::launch::async, [c]() mutable { return c.wait(); });
   REQUIRE(f.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
   return f.get();
+}
+
+/// "address:port" as the node's log lines and errors name it (its log prefix without "PLACE ").
+inline std::string node_address(const places::RemoteNode& node) {
+  const std::string prefix = node.get_log_prefix();
+  REQUIRE(prefix.starts_with("PLACE "));
+  REQUIRE(prefix.ends_with(":" + std::to_string(node.port())));
+  return prefix.substr(6);
 }
 
 /// True once `pid` has ended (or is already reaped), waiting at most `timeout`.

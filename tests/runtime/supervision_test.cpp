@@ -51,6 +51,7 @@ const bool place_mode = rp::init_at_startup();
 
 using rmpi::testing::node_options;
 using rmpi::testing::wait_for_exit;
+using rmpi::testing::node_address;
 
 /// The pid the (re)started place reports.
 pid_t next_pid(rp::RemoteConnection& c) {
@@ -211,7 +212,7 @@ TEST_CASE("supervise_process_at(host) starts its own node; a signal ending the p
 
 TEST_CASE("kill -9 of a node: the program gets an event and errors naming host:port; nothing is left") {
   auto node = rp::spawn_remote_node("localhost", node_options());
-  const std::string where = "localhost:" + std::to_string(node.port());
+  const std::string where = node_address(node);
   std::promise<std::string> lost;
   node.set_on_lost([&](const std::string& reason) { lost.set_value(reason); });
   auto c = rp::supervise_place_at(node, rp::executable_path(), "node_pid_echo",
@@ -239,7 +240,7 @@ TEST_CASE("a SIGSTOPped node is detected by the heartbeat within its bound, name
   ::setenv("RMPI_HEARTBEAT_MS", "400", 1);  // read by this side at connect, and by the node
   auto node = rp::spawn_remote_node("localhost", node_options());
   ::unsetenv("RMPI_HEARTBEAT_MS");
-  const std::string where = "localhost:" + std::to_string(node.port());
+  const std::string where = node_address(node);
   std::promise<std::string> lost;
   node.set_on_lost([&](const std::string& reason) { lost.set_value(reason); });
   auto c = rp::supervise_place_at(node, rp::executable_path(), "node_pid_echo");
@@ -262,7 +263,7 @@ TEST_CASE("a node with restart_on_exit killed with -9 is started again with its 
   rp::NodeOptions o = node_options();
   o.restart_on_exit = true;
   auto node = rp::spawn_remote_node("localhost", o);
-  const std::string first_where = "localhost:" + std::to_string(node.port());
+  const std::string first_where = node_address(node);
   auto supervised = rp::supervise_place_at(node, rp::executable_path(), "node_pid_echo",
                                            {.restart_on_exit = true});
   auto unsupervised = rp::supervise_place_at(node, rp::executable_path(), "pid_echo");
