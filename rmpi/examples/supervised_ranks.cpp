@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
     } catch (const rmpi::RankFailed& e) {
       std::fprintf(stderr, "supervised-ranks: rank %d: %s; shrinking\n", world_id, e.what());
       comm = rmpi::comm_shrink(comm);
+      // A rank whose allreduce completed before the failure is a round ahead of one whose
+      // allreduce failed: the survivors resume at the lowest round (as MPIX_Comm_agree would).
+      round = rmpi::allreduce(comm, rmpi::op::min, round);
     }
   }
   // The world ranks that are not among the survivors.
