@@ -11,9 +11,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -100,6 +102,40 @@ TEST_CASE("a Restarter restarts a killed place exactly `retry` times, then runs 
   node.send_exit();
 }
 
+namespace {
+/// A count that a callback raises and the test waits on, with a bound.
+class WaitableCount {
+ public:
+  void set(int n) {
+    { std::lock_guard lock(mu_); n_ = n; }
+    cv_.notify_all();
+  }
+  int raise() {
+    int now;
+    { std::lock_guard lock(mu_); now = ++n_; }
+    cv_.notify_all();
+    return now;
+  }
+  /// True once the count is `n`, waiting at most `bound`.
+  bool reaches(int n, std::chrono::milliseconds bound) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, bound, [&] { return n_ == n; });
+  }
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int n_ = 0;
+};
+
+/// A strategy object: restarts the first two exits, then stops.
+struct TwoRestarts {
+  WaitableCount calls;
+  void restart(const rp::Respawn& respawn) {
+    if (calls.raise() <= 2) respawn();
+  }
+};
+}  // namespace
+
 TEST_CASE("the retry count resets once the place stayed alive 2 x seconds") {
   auto node = rp::spawn_remote_node("localhost", node_options());
   auto final_fail = std::make_shared<std::promise<void>>();
@@ -108,7 +144,8 @@ TEST_CASE("the retry count resets once the place stayed alive 2 x seconds") {
   auto c = rp::supervise_place_at(node, rp::executable_path(), "pid_echo", o);
   kill_place(next_pid(c));  // the one retry is used
   const pid_t second = next_pid(c);
-  std::this_thread::sleep_for(300ms);  // alive > 2 x 0.1 s: what the reset is about
+  // Not a wait for an event: the reset is about time passing (alive > 2 x 0.1 s).
+  std::this_thread::sleep_for(300ms);
   kill_place(second);                  // a fresh count: restarted again
   const pid_t third = next_pid(c);
   CHECK(c.restart_count() == 2);
@@ -122,8 +159,8 @@ TEST_CASE("restart_on_exit = true respawns at once; the holder sees each restart
   auto node = rp::spawn_remote_node("localhost", node_options());
   auto c = rp::supervise_place_at(node, rp::executable_path(), "pid_echo",
                                   {.restart_on_exit = true});
-  std::atomic<int> seen{0};
-  c.set_on_restart([&](rp::RemoteConnection&, int count) { seen = count; });
+  WaitableCount seen;
+  c.set_on_restart([&](rp::RemoteConnection&, int count) { seen.set(count); });
   pid_t pid = next_pid(c);
   for (int restart = 1; restart <= 3; ++restart) {
     kill_place(pid);
@@ -131,22 +168,12 @@ TEST_CASE("restart_on_exit = true respawns at once; the holder sees each restart
     CHECK(c.restart_count() == restart);
     check_echo(c, 10 + restart);
   }
-  for (int i = 0; i < 1000 && seen != 3; ++i) std::this_thread::sleep_for(5ms);
-  CHECK(seen == 3);
+  CHECK(seen.reaches(3, 5s));
   c.close();  // no more restarts: the place ends with its channel
   CHECK(gone(pid));
   node.send_exit();
 }
 
-namespace {
-/// A strategy object: restarts the first two exits, then stops.
-struct TwoRestarts {
-  std::atomic<int> calls{0};
-  void restart(const rp::Respawn& respawn) {
-    if (++calls <= 2) respawn();
-  }
-};
-}  // namespace
 
 TEST_CASE("an object with restart(respawn) decides the restarts") {
   auto node = rp::spawn_remote_node("localhost", node_options());
@@ -160,8 +187,7 @@ TEST_CASE("an object with restart(respawn) decides the restarts") {
     CHECK(c.restart_count() == restart);
   }
   kill_place(pid);
-  for (int i = 0; i < 1000 && strategy->calls != 3; ++i) std::this_thread::sleep_for(5ms);
-  CHECK(strategy->calls == 3);
+  CHECK(strategy->calls.reaches(3, 5s));
   CHECK(c.restart_count() == 2);
   c.close();
   node.send_exit();
