@@ -14,6 +14,8 @@
 #include <cstring>
 #include <map>
 #include <numeric>
+#include <ranges>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -429,6 +431,72 @@ void span_sizes(const rmpi::Comm& c) {
   }
 }
 
+void irecv_span(const rmpi::Comm& c) {
+  // A window of irecv into one buffer (eager and large messages), the size
+  // error, order against other kinds of receive, and cancel.
+  constexpr int kWindow = 8;
+  constexpr std::size_t kSlot = 70000;  // ints: above the eager limits
+  const auto size_at = [](int i) { return i % 2 ? kSlot : std::size_t{3}; };
+  if (c.id() == 0) {
+    for (int i = 0; i < kWindow; ++i) rmpi::send(c, 1, std::vector<int>(size_at(i), i), rmpi::Tag{3});
+    rmpi::send(c, 1, std::vector<float>(10, 1.5f), rmpi::Tag{4});
+    rmpi::send(c, 1, 5);
+    rmpi::send(c, 1, std::vector<int>(50, 6));
+    rmpi::send(c, 1, 7);
+    (void)rmpi::recv<int>(c, 1);  // the receive of rank 1 was cancelled
+    rmpi::send(c, 1, std::vector<int>(4, 9), rmpi::Tag{6});
+  } else if (c.id() == 1) {
+    std::vector<int> window(kWindow * kSlot, -1);
+    std::vector<rmpi::Request<rmpi::Status>> rs;
+    for (int i = 0; i < kWindow; ++i)
+      rs.push_back(rmpi::irecv(c, 0, std::span<int>(window).subspan(static_cast<std::size_t>(i) * kSlot, kSlot),
+                               rmpi::Tag{3}));
+    const std::size_t first = rmpi::wait_any(rs);
+    expect(first == 0 && rs[0].wait().bytes == size_at(0) * sizeof(int),
+           "wait_any on receives into spans completes the first posted");
+    const auto sts = rmpi::wait_all(rs | std::views::drop(1));
+    bool ok = true;
+    for (int i = 0; i < kWindow; ++i) {
+      const auto at = window.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(i) * kSlot);
+      ok = ok && std::all_of(at, at + static_cast<std::ptrdiff_t>(size_at(i)), [&](int v) { return v == i; }) &&
+           (size_at(i) == kSlot || at[static_cast<std::ptrdiff_t>(size_at(i))] == -1);
+    }
+    for (std::size_t k = 0; k < sts.size(); ++k) {
+      const int i = static_cast<int>(k + 1);
+      ok = ok && sts[k].bytes == size_at(i) * sizeof(int) && sts[k].source == 0 && sts[k].tag == 3;
+    }
+    expect(ok, "the window arrived in posting order, each message in its slot");
+
+    std::vector<float> small(4);
+    auto too_small = rmpi::irecv(c, 0, std::span<float>(small), rmpi::Tag{4});
+    expect_error([&] { too_small.wait(); }, "an irecv into a span that is too small");
+    std::vector<float> fits(16, 0.0f);
+    auto r = rmpi::irecv(c, 0, std::span<float>(fits), rmpi::Tag{4});
+    while (!r.test()) {
+    }
+    expect(r.wait().bytes == 10 * sizeof(float) && fits[9] == 1.5f && fits[10] == 0.0f,
+           "the message stayed receivable after the size error");
+
+    std::vector<int> fifty(64, 0);
+    auto a = rmpi::irecv<int>(c, 0);
+    auto b = rmpi::irecv(c, 0, std::span<int>(fifty));
+    const int third = rmpi::recv<int>(c, 0);
+    const int first_value = a.wait();
+    const rmpi::Status st = b.wait();
+    expect(first_value == 5 && st.bytes == 50 * sizeof(int) && fifty[49] == 6 && fifty[50] == 0 && third == 7,
+           "per-pair order between irecv of a value, irecv into a span and recv");
+
+    std::vector<int> cancelled(4, 0);
+    auto gone = rmpi::irecv(c, 0, std::span<int>(cancelled), rmpi::Tag{6});
+    expect(gone.cancel() && !gone.active(), "cancel of an irecv into a span");
+    rmpi::send(c, 0, 1);
+    std::vector<int> other(4, 0);
+    expect(rmpi::recv(c, 0, std::span<int>(other), rmpi::Tag{6}).bytes == 16 && other == std::vector<int>(4, 9) &&
+               cancelled == std::vector<int>(4, 0),
+           "a cancelled irecv leaves its buffer alone and the message to the next receive");
+  }
+}
+
 void tag_collision(const rmpi::Comm& c) {
   // User messages with Tag{1} (the collectives' internal tag number) are
   // pending at every rank while collectives run: nothing mixes.
@@ -536,6 +604,7 @@ int main(int argc, char** argv) {
     else if (mode == "mixed") mixed(c);
     else if (mode == "cancel") cancel(c);
     else if (mode == "span") span_sizes(c);
+    else if (mode == "irecv-span") irecv_span(c);
     else if (mode == "tags") tag_collision(c);
     else if (mode == "killed") killed(c);
     else if (mode == "sendrecv") sendrecv(c);

@@ -79,6 +79,18 @@ TEST_CASE("a receive into a span too small names both sizes; the message stays r
   CHECK(has(res.ranks[1].out, "received a message of 16 bytes from rank 0 into a buffer of 12 bytes"));
 }
 
+TEST_CASE("irecv into a span: a window in one buffer, the size error, order, cancel; shared memory and TCP") {
+  // Shared memory with the pipelined copy and with CMA pulls, then TCP.
+  for (const auto& [transport, cma] : {std::pair{"auto", "0"}, std::pair{"auto", "1"}, std::pair{"tcp", "0"}}) {
+    CAPTURE(transport);
+    CAPTURE(cma);
+    const auto res = scenario("irecv-span", 2, every(2, {{"RMPI_TRANSPORT", transport}, {"RMPI_SHM_CMA", cma}}));
+    INFO(res.summary());
+    CHECK(res.all_exited_zero());
+    CHECK(has(res.ranks[1].out, "received a message of 40 bytes from rank 0 into a buffer of 16 bytes"));
+  }
+}
+
 TEST_CASE("user Tag{1} never reaches the collectives (their internal tag is 1)") {
   for (int n : {2, 5}) {
     const auto res = scenario("tags", n);

@@ -9,9 +9,13 @@
 ///   rmpi::send(comm, 1, std::vector<double>(n, 1.0));
 ///   auto v = rmpi::recv<std::vector<double>>(comm, 0);
 ///   auto [task, st] = rmpi::recv_with_status<int>(comm, rmpi::any_source, rmpi::any_tag);
+///   rmpi::Request<rmpi::Status> r = rmpi::irecv(comm, 0, std::span<double>(buf));
+#include <memory>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <rmpi/comm.hpp>
 #include <rmpi/request.hpp>
@@ -45,23 +49,48 @@ std::pair<T, Status> recv_with_status(const Comm& comm, Source src, TagMatch tag
   return {std::move(v), r.status()};
 }
 
+namespace detail {
+/// Posts a receive into `into`: a message sent as a vector, span or array of
+/// T with at most `into.size()` elements (a larger one fails the receive
+/// and stays queued). The caller keeps `into` alive until it completes.
+template <class T>
+RequestPtr start_recv_into(const Comm& comm, Source src, std::span<T> into, int wire_tag) {
+  static_assert(!std::is_const_v<T> && std::is_trivially_copyable_v<T>,
+                "rmpi: a receive into a span needs writable, trivially copyable elements");
+  using Wire = std::vector<T>;
+  rmpi::detail::remember_type<Wire>();
+  PostedRecv posted{.type_tag = type_tag<Wire>(), .elem_size = sizeof(T), .capacity = into.size_bytes(),
+                    .target = into.data(),
+                    .prepare = [](void* t, std::size_t) { return static_cast<std::byte*>(t); },
+                    .describe = &describe_span<T>};
+  return comm.start_recv_raw(src, wire_tag, type_tag<Wire>(), type_name<Wire>(), &posted, nullptr);
+}
+/// The value of a receive into a caller's buffer: its Status.
+inline Status finish_recv_into(RequestState& s, std::optional<Status>&) {
+  (void)request_take(s);
+  return request_status(s);
+}
+}  // namespace detail
+
 /// Receives into the caller's buffer (no allocation): a message sent as a
 /// vector, span or array of T with at most `into.size()` elements. A larger
 /// one is an rmpi::Error naming both sizes, and stays receivable.
 template <class T>
 Status recv(const Comm& comm, Source src, std::span<T> into, TagMatch tag = {}) {
-  static_assert(!std::is_const_v<T> && std::is_trivially_copyable_v<T>,
-                "rmpi::recv into a span: elements must be writable and trivially copyable");
-  using Wire = std::vector<T>;
-  rmpi::detail::remember_type<Wire>();
-  detail::PostedRecv posted{.type_tag = type_tag<Wire>(), .elem_size = sizeof(T), .capacity = into.size_bytes(),
-                            .target = into.data(),
-                            .prepare = [](void* t, std::size_t) { return static_cast<std::byte*>(t); },
-                            .describe = &detail::describe_span<T>};
-  auto s = comm.start_recv_raw(src, detail::user_wire_match(tag, "recv"),
-                               type_tag<Wire>(), type_name<Wire>(), &posted, nullptr);
+  auto s = detail::start_recv_into(comm, src, into, detail::user_wire_match(tag, "recv"));
   detail::request_wait(*s);
   return detail::request_status(*s);
+}
+
+/// Posts a receive into the caller's buffer (MPI_Irecv): `into` must stay
+/// alive and untouched until the request completes; `wait()` returns the
+/// Status (its `bytes` say how much of `into` was written). A message larger
+/// than `into` fails the request with the error of the blocking form and
+/// stays receivable. Cancel it before a message matches to reuse `into`.
+template <class T>
+Request<Status> irecv(const Comm& comm, Source src, std::span<T> into, TagMatch tag = {}) {
+  return Request<Status>(detail::start_recv_into(comm, src, into, detail::user_wire_match(tag, "irecv")),
+                         std::make_shared<std::optional<Status>>(), &detail::finish_recv_into);
 }
 
 /// Starts a send (MPI_Isend). An lvalue `val` is borrowed: it must stay alive
