@@ -20,6 +20,7 @@
 #include "client_endpoints.hpp"
 #include "io_thread.hpp"
 #include "local_place.hpp"
+#include "place_run.hpp"
 #include "process.hpp"
 
 namespace rmpi::places {
@@ -267,13 +268,7 @@ Place place(std::function<void(PlaceChannel)> body) {
   auto [outer, inner] = detail::make_queue_pair("in-process place");
   auto impl = std::make_shared<ThreadPlace>(inner);
   std::thread([impl, inner = inner, body = std::move(body)] {
-    int code = 0;
-    try {
-      body(PlaceChannel(inner));
-    } catch (const std::exception& e) {
-      log_message(Severity::error, std::string("in-process place threw: ") + e.what());
-      code = 1;
-    }
+    const int code = detail::run_place_body(body, PlaceChannel(inner), "in-process place");
     inner->shutdown("in-process place ended");
     impl->finish(code);
   }).detach();

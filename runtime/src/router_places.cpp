@@ -1,5 +1,6 @@
 #include "router_places.hpp"
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,8 +23,36 @@ constexpr auto kPlaceSocketLinger = std::chrono::seconds(2);
 }  // namespace
 
 std::string RouterPlaces::describe(const Place& p) const {
-  return "place '" + p.function + "' of " + p.module + " (pid " + std::to_string(p.pid) + ") on " +
+  return std::string(p.thread ? "thread place '" : "place '") + p.function + "' of " + p.module +
+         " (" + (p.thread ? "module host pid " : "pid ") + std::to_string(p.pid) + ") on " +
          router_.label();
+}
+
+pid_t RouterPlaces::start(const RouterPeer& peer, const proto::SpawnPlace& m, int place_fd,
+                          std::uint64_t id) {
+  const RouterOptions& o = router_.options;
+  const std::string here = o.advertise.empty() ? peer.reached_host : o.advertise;
+  proto::Env env = {{"RMPI_NODE_ADDR", router_.own_address},
+                    {"RMPI_LOG_ORIGIN", "PLACE " + (here.empty() ? router_.label_host : here) + ":" +
+                                            std::to_string(router_.port.load())},
+                    {auth::kSecretEnv, o.secret}};
+  if (m.thread) return hosts_.start_place(m.module, env, {m.function, m.thunk, m.name}, place_fd);
+  constexpr int kPlaceFd = 3;
+  ProcessSpec spec;
+  spec.argv = {m.module};
+  spec.env = {{"RMPI_PLACE_FUNC", m.function},
+              {"RMPI_PLACE_THUNK", m.thunk ? "1" : "0"},
+              {"RMPI_PLACE_FD", std::to_string(kPlaceFd)},
+              {"RMPI_PLACE_NAME", m.name}};
+  spec.env.insert(spec.env.end(), env.begin(), env.end());
+  spec.fds = {{place_fd, kPlaceFd}};
+  spec.stdin_mode = Stdio::null;
+  const pid_t pid = spawn_process(spec).pid;
+  std::weak_ptr<Router::Impl> weak = router_.shared_from_this();
+  watch_child(pid, [weak, id](ExitStatus st) {
+    if (auto s = weak.lock()) asio::post(s->strand, [s, id, st] { s->places.on_reaped(id, st); });
+  });
+  return pid;
 }
 
 void RouterPlaces::spawn(RouterPeer& peer, const proto::SpawnPlace& m) {
@@ -33,42 +62,27 @@ void RouterPlaces::spawn(RouterPeer& peer, const proto::SpawnPlace& m) {
   const std::string label = router_.label();
   if (channel_in_use(peer.id, m.channel))
     return fail("channel " + std::to_string(m.channel) + " is already in use");
-  if (m.thread)
-    return fail("cannot run place function '" + m.function + "' of " + m.module +
-                " on a thread of node " + label + ": threads not supported yet");
   if (!m.name.empty() && router_.names.taken(m.name))
     return fail("a place named '" + m.name + "' already exists on " + label);
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     return fail("cannot create a socket pair for place '" + m.function + "' on " + label + ": " +
                 std::strerror(errno));
-  constexpr int kPlaceFd = 3;
-  const RouterOptions& o = router_.options;
-  const std::string here = o.advertise.empty() ? peer.reached_host : o.advertise;
-  ProcessSpec spec;
-  spec.argv = {m.module};
-  spec.env = {{"RMPI_PLACE_FUNC", m.function},
-              {"RMPI_PLACE_THUNK", m.thunk ? "1" : "0"},
-              {"RMPI_PLACE_FD", std::to_string(kPlaceFd)},
-              {"RMPI_PLACE_NAME", m.name},
-              {"RMPI_NODE_ADDR", router_.own_address},
-              {"RMPI_LOG_ORIGIN", "PLACE " + (here.empty() ? router_.label_host : here) + ":" +
-                                      std::to_string(router_.port.load())},
-              {auth::kSecretEnv, o.secret}};
-  spec.fds = {{sv[1], kPlaceFd}};
-  spec.stdin_mode = Stdio::null;
-  ChildProcess child;
+  const std::uint64_t id = router_.new_id();
+  pid_t pid = -1;
   try {
-    child = spawn_process(spec);
+    pid = start(peer, m, sv[1], id);
   } catch (const std::exception& e) {
     ::close(sv[0]);
     ::close(sv[1]);
-    return fail(std::string("cannot start place function '") + m.function + "': " + e.what());
+    return fail(std::string("cannot start ") + (m.thread ? "thread place function '" : "place function '") +
+                m.function + "' of " + m.module + " on " + label + ": " + e.what());
   }
   ::close(sv[1]);
   auto place = std::make_shared<Place>();
-  place->id = router_.new_id();
-  place->pid = child.pid;
+  place->id = id;
+  place->pid = pid;
+  place->thread = m.thread;
   place->module = m.module;
   place->function = m.function;
   place->name = m.name;
@@ -78,15 +92,16 @@ void RouterPlaces::spawn(RouterPeer& peer, const proto::SpawnPlace& m) {
   StreamSocket socket(router_.strand);
   socket.assign(asio::generic::stream_protocol(AF_UNIX, 0), sv[0]);
   ConnectionOptions copts;
-  copts.max_length = o.max_frame_length;
+  copts.max_length = router_.options.max_frame_length;
   place->conn = FramedConnection::create(
-      std::move(socket), "place '" + m.function + "' (pid " + std::to_string(child.pid) + ")",
+      std::move(socket),
+      std::string(m.thread ? "thread place '" : "place '") + m.function + "' (pid " +
+          std::to_string(pid) + ")",
       copts);
   places_[place->id] = place;
   routes_[{peer.id, m.channel}] = {place->id, 0};
   if (!m.name.empty()) router_.names.add(m.name, place->id);
   std::weak_ptr<Router::Impl> weak = router_.shared_from_this();
-  const std::uint64_t id = place->id;
   ConnectionHandlers h;
   h.on_frame = [weak, id](Frame&& f) {
     if (auto s = weak.lock()) s->places.on_frame(id, std::move(f));
@@ -95,9 +110,13 @@ void RouterPlaces::spawn(RouterPeer& peer, const proto::SpawnPlace& m) {
     if (auto s = weak.lock()) s->places.on_socket_closed(id, reason);
   };
   place->conn->start(AuthRole::trusted, {}, std::move(h));
-  watch_child(child.pid, [weak, id](ExitStatus st) {
-    if (auto s = weak.lock()) asio::post(s->strand, [s, id, st] { s->places.on_reaped(id, st); });
-  });
+}
+
+void RouterPlaces::host_ended(pid_t pid, ExitStatus status) {
+  std::vector<std::uint64_t> ended;
+  for (auto& [id, p] : places_)
+    if (p->thread && p->pid == pid && !p->reaped) ended.push_back(id);
+  for (std::uint64_t id : ended) on_reaped(id, status);
 }
 
 bool RouterPlaces::channel_in_use(std::uint64_t peer, std::uint32_t channel) const {
@@ -142,7 +161,13 @@ std::vector<pid_t> RouterPlaces::peer_gone(std::uint64_t peer) {
       if (place.spawner == peer && it->second.second == 0) {
         place.spawner = 0;
         place.channels.erase(0);
-        if (!place.reaped) doomed.push_back(place.pid);
+        if (place.thread && !place.reaped) {
+          // Its thread cannot be killed: its link closes (its channels fail).
+          place.closed_by_router = true;
+          asio::post(router_.strand, [conn = place.conn] { conn->close("its spawner is gone"); });
+        } else if (!place.reaped) {
+          doomed.push_back(place.pid);
+        }
       } else {
         place.channels.erase(it->second.second);
         place.conn->send_control(proto::CloseChannel{it->second.second});
@@ -155,12 +180,14 @@ std::vector<pid_t> RouterPlaces::peer_gone(std::uint64_t peer) {
 
 void RouterPlaces::append_live_pids(std::vector<pid_t>& pids) const {
   for (auto& [id, p] : places_)
-    if (!p->reaped) pids.push_back(p->pid);
+    if (!p->reaped && !p->thread) pids.push_back(p->pid);
+  hosts_.append_live_pids(pids);
 }
 
 bool RouterPlaces::alive(pid_t pid) const {
+  if (hosts_.alive(pid)) return true;
   for (auto& [id, p] : places_)
-    if (p->pid == pid) return !p->reaped;
+    if (p->pid == pid && !p->thread) return !p->reaped;
   return false;
 }
 
@@ -209,6 +236,12 @@ void RouterPlaces::on_control(Place& place, proto::ControlMessage&& m) {
             }
           },
           [&](const proto::Log& log) { router_.logs.route(log, 0); },
+          [&](const proto::PlaceExited& exited) {
+            // A thread place's end (a process place's is its reaping).
+            if (!place.thread || place.reaped) return;
+            const int status = exited.status;
+            on_reaped(place.id, ExitStatus{status, 0});
+          },
           [&](const proto::CloseChannel& close) {
             auto c = place.channels.find(close.channel);
             if (c == place.channels.end()) return;
@@ -231,6 +264,17 @@ void RouterPlaces::on_socket_closed(std::uint64_t id, const std::string& reason)
   if (it == places_.end()) return;
   Place& place = *it->second;
   place.socket_closed = true;
+  if (place.thread && !place.reaped) {
+    if (place.closed_by_router) return on_reaped(id, ExitStatus{128 + SIGKILL, SIGKILL});
+    // The link of a thread closed without its PlaceExited: its host is
+    // ending, and host_ended gives the status; a host that lives on ends the
+    // place after a linger.
+    place.linger = std::make_unique<asio::steady_timer>(router_.strand, kPlaceSocketLinger);
+    place.linger->async_wait([weak = router_.weak_from_this(), id](const boost::system::error_code& ec) {
+      if (auto s = ec ? nullptr : weak.lock()) s->places.on_reaped(id, ExitStatus{1, 0});
+    });
+    return;
+  }
   if (reason.rfind("connection closed by", 0) != 0 && !place.reaped &&
       !router_.supervision.stopped())
     router_.logs.local("warning", describe(place) + ": " + reason);
@@ -241,8 +285,10 @@ void RouterPlaces::on_reaped(std::uint64_t id, ExitStatus st) {
   auto it = places_.find(id);
   if (it == places_.end()) return;
   Place& place = *it->second;
+  if (place.reaped) return;
   place.reaped = true;
   place.status = st;
+  if (place.linger) place.linger->cancel();
   if (!place.socket_closed) {
     // Everything the place wrote is read before its end is reported; a
     // socket kept open by a grandchild is cut after a short linger.
@@ -262,13 +308,18 @@ void RouterPlaces::maybe_finish(std::uint64_t id) {
   if (!place->reaped || !place->socket_closed) return;
   if (place->linger) place->linger->cancel();
   places_.erase(it);
+  if (place->thread) hosts_.place_ended(place->pid);
   if (!place->name.empty()) router_.names.remove(place->name, place->id);
+  const std::string desc = place->status.description();
   for (auto& [pc, target] : place->channels) {
     routes_.erase(target);
     if (pc == 0 && place->spawner == target.first) continue;
-    router_.peers.send(target.first, proto::CloseChannel{target.second});
+    // A named connection hears the exit status too (distributed_place_wait on it).
+    if (place->ready)
+      router_.peers.send(target.first, proto::PlaceExited{target.second, place->status.status, desc});
+    else
+      router_.peers.send(target.first, proto::CloseChannel{target.second});
   }
-  const std::string desc = place->status.description();
   if (place->spawner != 0) {
     if (place->ready) {
       router_.peers.send(place->spawner,

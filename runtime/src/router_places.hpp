@@ -1,9 +1,12 @@
 #pragma once
 // The router's places: spawning a place (a process running a registered
-// function, linked to the node by a socketpair), the routes between peers'
+// function, or a thread of the module's host: router_threads.hpp; either is
+// linked to the node by a socketpair), the routes between peers'
 // sub-channels and places' channels, the place's own control messages
-// (PlaceReady, Log, CloseChannel), and the report of its end to its spawner
-// once it is reaped and everything it wrote was read.
+// (PlaceReady, Log, CloseChannel, a thread place's PlaceExited), and the
+// report of its end to its spawner and to its named connections once its
+// status is known (reaped, or a thread's PlaceExited) and everything it
+// wrote was read.
 #include <sys/types.h>
 
 #include <cstdint>
@@ -19,6 +22,7 @@
 #include "process.hpp"
 #include "protocol.hpp"
 #include "router.hpp"
+#include "router_threads.hpp"
 
 namespace rmpi::places::detail {
 
@@ -26,7 +30,7 @@ struct RouterPeer;
 
 class RouterPlaces {
  public:
-  explicit RouterPlaces(Router::Impl& router) : router_(router) {}
+  explicit RouterPlaces(Router::Impl& router) : router_(router), hosts_(router) {}
 
   /// SpawnPlace from `peer`: PlaceStarted once the place is ready, else ChannelFailed.
   void spawn(RouterPeer& peer, const protocol::SpawnPlace& request);
@@ -47,12 +51,17 @@ class RouterPlaces {
   bool alive(pid_t pid) const;
   /// Closes every place socket (router stopped).
   void close_all(const std::string& reason);
+  /// The module host `pid` ended: its thread places still running end with `status`.
+  void host_ended(pid_t pid, ExitStatus status);
+  RouterModuleHosts& hosts() { return hosts_; }
 
  private:
   using Route = std::pair<std::uint64_t, std::uint32_t>;  // (peer or place id, channel)
   struct Place {
     std::uint64_t id = 0;
-    pid_t pid = -1;
+    pid_t pid = -1;       // a thread place's is its module host's
+    bool thread = false;  // a thread of a module host
+    bool closed_by_router = false;
     std::shared_ptr<FramedConnection> conn;
     std::string module, function, name;
     std::uint64_t spawner = 0;
@@ -70,13 +79,18 @@ class RouterPlaces {
   void on_frame(std::uint64_t id, Frame&& frame);
   void on_control(Place& place, protocol::ControlMessage&& message);
   void on_socket_closed(std::uint64_t id, const std::string& reason);
+  /// The place's status is known: it was reaped, or its thread reported it.
   void on_reaped(std::uint64_t id, ExitStatus status);
+  /// Starts the process, or the thread, that runs the place; its pid. Throws with the reason.
+  pid_t start(const RouterPeer& peer, const protocol::SpawnPlace& request, int place_fd,
+              std::uint64_t id);
   void maybe_finish(std::uint64_t id);
   std::string describe(const Place& place) const;
 
   Router::Impl& router_;
   std::map<std::uint64_t, std::shared_ptr<Place>> places_;
   std::map<Route, Route> routes_;  // (peer, peer channel) → (place, place channel)
+  RouterModuleHosts hosts_;
 };
 
 }  // namespace rmpi::places::detail

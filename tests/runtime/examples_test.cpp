@@ -254,3 +254,12 @@ TEST_CASE("multiple: three workers on three nodes and a bank on a fourth, all an
   CHECK(received.size() == 15);
   check_nothing_left(marker);
 }
+
+TEST_CASE("thread: the bank served on a thread of a node answers as the reference's") {
+  const std::string marker = new_marker("thread");
+  const Run r = run(RMPI_THREAD_EXE, marker, std::chrono::seconds(30));
+  INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
+  CHECK(r.status == 0);
+  CHECK(lines(r.out) == std::vector<std::string>{"(created user0)", "(ok 10)", "(ok 5)"});
+  check_nothing_left(marker);
+}

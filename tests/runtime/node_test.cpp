@@ -517,8 +517,9 @@ TEST_CASE("places: spawned from a registered function, bridged, named, failing")
     CHECK(f.reason == "no place named 'missing' on 127.0.0.1:" + std::to_string(node.port()));
     c.send_data(14, "exit 0");
     CHECK(c.expect<proto::PlaceExited>().status == 0);
-    CHECK(a.expect<proto::CloseChannel>().channel == 1);
-    CHECK(b.expect<proto::CloseChannel>().channel == 1);
+    // The named connections hear the exit status too.
+    CHECK(a.expect<proto::PlaceExited>().channel == 1);
+    CHECK(b.expect<proto::PlaceExited>().channel == 1);
   }
   SUBCASE("a place's log reaches the parent with its PLACE host:port origin") {
     c.send(proto::SpawnPlace{15, RMPI_TEST_PLACE_PATH, "logger", false, false, ""});
@@ -529,10 +530,29 @@ TEST_CASE("places: spawned from a registered function, bridged, named, failing")
     CHECK(log.severity == "warning");
     CHECK(log.origin == "PLACE 127.0.0.1:" + std::to_string(node.port()));
   }
-  SUBCASE("threads are not supported yet: a clear error") {
+  SUBCASE("thread places run in one module host; each reports its own exit status") {
     c.send(proto::SpawnPlace{16, RMPI_TEST_PLACE_PATH, "echo", false, true, ""});
-    CHECK(c.expect<proto::ChannelFailed>().reason.find("threads not supported yet") !=
-          std::string::npos);
+    const auto started = c.expect<proto::PlaceStarted>();
+    CHECK(started.pid > 0);
+    c.send(proto::SpawnPlace{17, RMPI_TEST_PLACE_PATH, "echo", false, true, ""});
+    CHECK(c.expect<proto::PlaceStarted>().pid == started.pid);  // the host's
+    c.send_data(16, "Hello");
+    CHECK(c.expect_data() == std::pair<std::uint32_t, std::string>{16, "Hello"});
+    c.send_data(16, "exit 3");
+    const auto exited = c.expect<proto::PlaceExited>();
+    CHECK(exited.channel == 16);
+    CHECK(exited.status == 3);
+    CHECK(exited.description == "exited with status 3");
+    c.send_data(17, "still here");  // the host went on for the other place
+    CHECK(c.expect_data() == std::pair<std::uint32_t, std::string>{17, "still here"});
+    c.send_data(17, "exit 0");
+    CHECK(c.expect<proto::PlaceExited>().status == 0);
+  }
+  SUBCASE("a thread place of a module that cannot be executed: a clear error") {
+    c.send(proto::SpawnPlace{18, "/no/such/exe", "f", false, true, ""});
+    const auto f = c.expect<proto::ChannelFailed>();
+    CHECK(f.reason.find("cannot start thread place function 'f' of /no/such/exe") != std::string::npos);
+    CHECK(f.reason.find("cannot execute /no/such/exe") != std::string::npos);
   }
 }
 

@@ -15,15 +15,13 @@ namespace {
 using rmpi::places::PlaceChannel;
 
 // Replies to every message on every channel (main and named connections);
-// "exit N" exits with status N, "kill" dies of SIGKILL.
+// "exit N" ends the place with status N (its process, or only its thread
+// in a module host), "kill" dies of SIGKILL.
 void echo(PlaceChannel ch) {
   rmpi::places::ChannelSet set(ch);
   for (;;) {
     auto [conn, msg] = set.get<std::string>();
-    if (msg.rfind("exit ", 0) == 0) {
-      std::fflush(nullptr);
-      ::_exit(std::stoi(msg.substr(5)));
-    }
+    if (msg.rfind("exit ", 0) == 0) rmpi::places::place_exit(std::stoi(msg.substr(5)));
     if (msg == "kill") ::raise(SIGKILL);
     conn.put(msg);
   }

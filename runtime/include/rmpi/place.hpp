@@ -45,6 +45,23 @@ bool init_at_startup();
 /// True in a process that runs as a place.
 bool in_place_process();
 
+namespace detail {
+/// What place_exit throws; the runtime's place runners catch it (it is not
+/// a std::exception, so a place's own `catch (const std::exception&)` lets it through).
+struct PlaceExitRequest {
+  int code = 0;
+};
+/// True on a thread that runs a place function (set by the place runners).
+bool in_place_function();
+}  // namespace detail
+
+/// Ends the calling place with exit code `code`: what its spawner's wait
+/// and distributed_place_wait return. In a process place the process exits
+/// once its queued messages are sent; in a thread place (supervise_thread_at,
+/// place()) only that place ends, where std::exit would end every place of
+/// the process. Outside a place function it is std::exit(code).
+[[noreturn]] void place_exit(int code);
+
 /// This executable's absolute path (/proc/self/exe): the module path of its places.
 std::string executable_path();
 
