@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
-#include <unistd.h>
 
 #include <rmpi/error.hpp>
 #include <rmpi/failure.hpp>
@@ -47,10 +46,6 @@ World::World(int rank, int size, std::chrono::microseconds spin, std::unique_ptr
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, mesh_->ready_fd(), &ev);
     adopt_links();  // the shared-memory links of this node's ranks exist from the start
   }
-  int here = 0;
-  for (int r = 0; r < size; ++r) here += on_this_host(r) ? 1 : 0;
-  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-  oversubscribed_ = cpus > 0 && here > cpus;
 }
 
 World::~World() {
@@ -635,11 +630,11 @@ void World::wait_until(Pred pred) {
   if (pred()) return;
   // Spin for RMPI_SPIN_US: the shared-memory rings are polled on every
   // iteration (a pause between them); the clock (50-100 ns on a VM) only
-  // every kClockEvery iterations; epoll (a system call) every kClockEvery
+  // every kClockEvery iterations; epoll (a system call) with the clock
   // iterations while a socket link is open (only it can see sockets move),
-  // else every kEventsEvery; sched_yield only when this host has more ranks
-  // than CPUs, as Open MPI's yield_when_idle, so that the rank with the data
-  // can run.
+  // else every kEventsEvery; sched_yield with the clock, so that the rank
+  // with the data can run when there are more ranks than cores (or other
+  // load).
   if (spin_.count() > 0) {
     constexpr unsigned kClockEvery = 32;
     const auto spin_end = Clock::now() + spin_;
@@ -648,12 +643,14 @@ void World::wait_until(Pred pred) {
         poll_spinning();
         if (pred()) return;
       }
-      const unsigned events_every = spinning_.empty() ? 1 : socket_links_ > 0 ? kClockEvery : kEventsEvery;
-      if (round % events_every == 0) {
+      // With no spinning link, every pass is an epoll system call anyway.
+      const unsigned clock_every = spinning_.empty() ? 1 : kClockEvery;
+      const unsigned events_every = socket_links_ > 0 ? clock_every : kEventsEvery;
+      if (spinning_.empty() || round % events_every == 0) {
         poll_events(0);
         if (pred()) return;
       }
-      if (round % kClockEvery != 0) {
+      if (round % clock_every != 0) {
         cpu_relax();
         continue;
       }

@@ -205,9 +205,8 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   Fd epoll_;
   std::vector<Peer> peers_;  // indexed by world rank
   std::vector<Peer*> spinning_;
-  int socket_links_ = 0;         // open links that only epoll can see move (sockets)
-  bool oversubscribed_ = false;  // more ranks on this host than CPUs: spinners yield
-  unsigned polls_ = 0;           // progress() calls, to space out epoll when only rings can move
+  int socket_links_ = 0;  // open links that only epoll can see move (sockets)
+  unsigned polls_ = 0;    // progress() calls, to space out epoll when only rings can move
   std::uint64_t activity_ = 0;  // frames delivered, sends completed, links closed
   std::list<Arrival> unexpected_;
   std::list<RequestPtr> posted_;
