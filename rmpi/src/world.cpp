@@ -20,6 +20,13 @@ namespace {
 
 constexpr std::size_t kMaxTypeName = 4096;
 constexpr std::uint64_t kListenerKey = ~std::uint64_t{0};
+// While no socket link is open, epoll only has news of new links and of
+// peers' deaths, and a non-blocking epoll_wait costs 1-3.5 us on the VMs
+// measured (a ring poll: tens of ns): polls that need not block look at
+// epoll once every this many times.
+constexpr unsigned kEventsEvery = 256;
+
+bool is_socket(const Link& l) { return !l.spins() && l.fd() >= 0; }
 
 std::byte g_empty_payload[1];
 
@@ -65,6 +72,7 @@ void World::add_link(int peer, std::unique_ptr<Link> link) {
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, p.link->fd(), &ev);
   }
   if (p.link->spins() || p.link->fd() < 0) spinning_.push_back(&p);
+  if (is_socket(*p.link)) ++socket_links_;
   if (finishing_) {
     p.goodbye = true;
     p.link->close_write();
@@ -120,6 +128,7 @@ void World::link_closed(int peer, bool clean, const std::string& why) {
     log_line("warning", "rank " + std::to_string(rank_),
              "connection to rank " + std::to_string(peer) + " (" + p.where + ") closed: " + why);
   if (p.link && p.link->fd() >= 0) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, p.link->fd(), nullptr);
+  if (p.link && is_socket(*p.link)) --socket_links_;
   // A frame cut off in the middle.
   if (p.into == Into::request && p.target) {
     fail(*p.target, lost(p, "waits for a message from"));
@@ -555,6 +564,7 @@ std::optional<std::size_t> World::test_any(const std::vector<RequestState*>& rs)
 
 void World::progress(int timeout_ms) {
   poll_spinning();
+  if (timeout_ms == 0 && socket_links_ == 0 && ++polls_ % kEventsEvery != 0) return;
   poll_events(timeout_ms);
 }
 
@@ -619,23 +629,31 @@ template <class Pred>
 void World::wait_until(Pred pred) {
   if (pred()) return;
   // Spin for RMPI_SPIN_US: the shared-memory rings are polled on every
-  // iteration (a pause between them); the clock (50-100 ns on a VM), epoll
-  // and sched_yield (a system call each) only every kSyscallEvery
-  // iterations, or on every one when no link spins. Yielding lets the rank
-  // with the data run when there are more ranks than cores.
+  // iteration (a pause between them); the clock (50-100 ns on a VM) only
+  // every kClockEvery iterations; epoll (a system call) with the clock
+  // iterations while a socket link is open (only it can see sockets move),
+  // else every kEventsEvery; sched_yield with the clock, so that the rank
+  // with the data can run when there are more ranks than cores (or other
+  // load).
   if (spin_.count() > 0) {
-    constexpr unsigned kSyscallEvery = 32;
-    const unsigned every = spinning_.empty() ? 1 : kSyscallEvery;
+    constexpr unsigned kClockEvery = 32;
     const auto spin_end = Clock::now() + spin_;
     for (unsigned round = 1;; ++round) {
-      poll_spinning();
-      if (pred()) return;
-      if (round % every != 0) {
+      if (!spinning_.empty()) {
+        poll_spinning();
+        if (pred()) return;
+      }
+      // With no spinning link, every pass is an epoll system call anyway.
+      const unsigned clock_every = spinning_.empty() ? 1 : kClockEvery;
+      const unsigned events_every = socket_links_ > 0 ? clock_every : kEventsEvery;
+      if (spinning_.empty() || round % events_every == 0) {
+        poll_events(0);
+        if (pred()) return;
+      }
+      if (round % clock_every != 0) {
         cpu_relax();
         continue;
       }
-      poll_events(0);
-      if (pred()) return;
       if (Clock::now() >= spin_end) break;
       if (round > 4) ::sched_yield();
     }

@@ -164,7 +164,8 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   bool complete(RequestState& r);
   template <class Pred>
   void wait_until(Pred pred);
-  /// One pass: the spinning links, then epoll_wait(timeout_ms).
+  /// One pass: the spinning links, then epoll_wait(timeout_ms) (a non-blocking
+  /// one only every kEventsEvery passes while no socket link is open).
   void progress(int timeout_ms);
   /// progress(0) on every link that spins; true if one delivered a frame,
   /// completed a send or closed.
@@ -204,6 +205,8 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   Fd epoll_;
   std::vector<Peer> peers_;  // indexed by world rank
   std::vector<Peer*> spinning_;
+  int socket_links_ = 0;  // open links that only epoll can see move (sockets)
+  unsigned polls_ = 0;    // progress() calls, to space out epoll when only rings can move
   std::uint64_t activity_ = 0;  // frames delivered, sends completed, links closed
   std::list<Arrival> unexpected_;
   std::list<RequestPtr> posted_;

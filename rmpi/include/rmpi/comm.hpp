@@ -66,6 +66,13 @@ struct OutMessage {
   std::shared_ptr<void> keep;
 };
 
+/// type_tag<T>() and type_name<T>() folded at compile time (a plain call
+/// searches and hashes the name on every message).
+template <class T>
+inline constexpr std::uint64_t type_tag_of = type_tag<T>();
+template <class T>
+inline constexpr std::string_view type_name_of = type_name<T>();
+
 /// Wire tags: internal tags (collectives) are 0 .. 0x7fff; user Tag{n} is
 /// 0x8000 | n. kAnyUserTag matches every user tag and no internal one.
 inline constexpr int kUserTagBit = 0x8000;
@@ -105,8 +112,8 @@ OutMessage make_out(V&& v, bool keep_rvalue) {
   using D = std::remove_cvref_t<V>;
   using Wire = typename wire_type<D>::type;
   OutMessage m;
-  m.type_tag = type_tag<Wire>();
-  m.type_name = type_name<Wire>();
+  m.type_tag = type_tag_of<Wire>;
+  m.type_name = type_name_of<Wire>;
   rmpi::detail::remember_type<Wire>();
   if constexpr (is_span<D>::value) {
     static_assert(is_bitwise_sendable_v<Wire>, "rmpi: span elements must be trivially copyable");
@@ -233,16 +240,16 @@ Request<V> Comm::start_recv(Source src, int wire_tag) const {
   if constexpr (detail::is_raw_vector<V>::value) {
     using E = typename V::value_type;
     slot->emplace();
-    detail::PostedRecv posted{.type_tag = type_tag<V>(), .elem_size = sizeof(E), .target = slot.get(),
+    detail::PostedRecv posted{.type_tag = detail::type_tag_of<V>, .elem_size = sizeof(E), .target = slot.get(),
                               .prepare = [](void* t, std::size_t bytes) {
                                 auto& vec = **static_cast<std::optional<V>*>(t);
                                 vec.resize(bytes / sizeof(E));
                                 return reinterpret_cast<std::byte*>(vec.data());
                               }};
-    auto s = start_recv_raw(src, wire_tag, type_tag<V>(), type_name<V>(), &posted, slot);
+    auto s = start_recv_raw(src, wire_tag, detail::type_tag_of<V>, detail::type_name_of<V>, &posted, slot);
     return Request<V>(std::move(s), std::move(slot), &detail::finish_recv<V>);
   } else {
-    auto s = start_recv_raw(src, wire_tag, type_tag<V>(), type_name<V>(), nullptr, nullptr);
+    auto s = start_recv_raw(src, wire_tag, detail::type_tag_of<V>, detail::type_name_of<V>, nullptr, nullptr);
     return Request<V>(std::move(s), std::move(slot), &detail::finish_recv<V>);
   }
 }
@@ -253,11 +260,11 @@ void Comm::recv_into(int src, int tag, std::span<E> into) const {
                 "rmpi::Comm::recv_into: elements must be writable and trivially copyable");
   using Wire = std::vector<E>;
   rmpi::detail::remember_type<Wire>();
-  detail::PostedRecv posted{.type_tag = type_tag<Wire>(), .elem_size = sizeof(E),
+  detail::PostedRecv posted{.type_tag = detail::type_tag_of<Wire>, .elem_size = sizeof(E),
                             .capacity = into.size_bytes(), .exact = true, .target = into.data(),
                             .prepare = [](void* t, std::size_t) { return static_cast<std::byte*>(t); },
                             .describe = &detail::describe_span<E>};
-  auto s = start_recv_raw(src, internal_tag(tag), type_tag<Wire>(), type_name<Wire>(), &posted, nullptr);
+  auto s = start_recv_raw(src, internal_tag(tag), detail::type_tag_of<Wire>, detail::type_name_of<Wire>, &posted, nullptr);
   detail::request_wait(*s);
 }
 

@@ -59,11 +59,11 @@ RequestPtr start_recv_into(const Comm& comm, Source src, std::span<T> into, int 
                 "rmpi: a receive into a span needs writable, trivially copyable elements");
   using Wire = std::vector<T>;
   rmpi::detail::remember_type<Wire>();
-  PostedRecv posted{.type_tag = type_tag<Wire>(), .elem_size = sizeof(T), .capacity = into.size_bytes(),
+  PostedRecv posted{.type_tag = type_tag_of<Wire>, .elem_size = sizeof(T), .capacity = into.size_bytes(),
                     .target = into.data(),
                     .prepare = [](void* t, std::size_t) { return static_cast<std::byte*>(t); },
                     .describe = &describe_span<T>};
-  return comm.start_recv_raw(src, wire_tag, type_tag<Wire>(), type_name<Wire>(), &posted, nullptr);
+  return comm.start_recv_raw(src, wire_tag, type_tag_of<Wire>, type_name_of<Wire>, &posted, nullptr);
 }
 /// The value of a receive into a caller's buffer: its Status.
 inline Status finish_recv_into(RequestState& s, std::optional<Status>&) {
