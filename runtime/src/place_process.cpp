@@ -49,16 +49,20 @@ std::mutex thread_links_mu;
 std::vector<std::weak_ptr<detail::FramedConnection>> thread_links;
 thread_local std::weak_ptr<detail::FramedConnection> this_thread_link;
 
+/// Drops the links of ended thread places (thread_links_mu held).
+void forget_closed_thread_links() {
+  std::erase_if(thread_links, [](const auto& weak) {
+    auto c = weak.lock();
+    return !c || !c->is_open();
+  });
+}
+
 void send_thread_place_log(const protocol::Log& log) {
   std::shared_ptr<detail::FramedConnection> conn = this_thread_link.lock();
   if (!conn || !conn->is_open()) {
     std::lock_guard lock(thread_links_mu);
-    conn.reset();
-    std::erase_if(thread_links, [](const auto& weak) {
-      auto c = weak.lock();
-      return !c || !c->is_open();
-    });
-    if (!thread_links.empty()) conn = thread_links.front().lock();
+    forget_closed_thread_links();
+    conn = thread_links.empty() ? nullptr : thread_links.front().lock();
   }
   if (conn) conn->send_control(log);
 }
@@ -92,6 +96,7 @@ class NodeLink : public std::enable_shared_from_this<NodeLink> {
     if (thread_place_) {
       this_thread_link = conn_;
       std::lock_guard lock(thread_links_mu);
+      forget_closed_thread_links();
       thread_links.push_back(conn_);
     } else {
       detail::set_log_sink([conn = conn_](const protocol::Log& log) { conn->send_control(log); });

@@ -66,7 +66,12 @@ void RemoteConnection::Impl::on_exited(int code, const std::string& description)
     std::lock_guard lock(mu);
     holder_closed = closed;
   }
-  if (!policy.enabled() || !spawned || node.expired() || holder_closed) {
+  bool node_ending = true;  // a place that ends with its node is not restarted
+  if (auto n = node.lock()) {
+    std::lock_guard lock(n->mu);
+    node_ending = n->exit_sent;
+  }
+  if (!policy.enabled() || !spawned || node_ending || holder_closed) {
     finish(code, reason);
     return;
   }

@@ -548,6 +548,14 @@ TEST_CASE("places: spawned from a registered function, bridged, named, failing")
     c.send_data(17, "exit 0");
     CHECK(c.expect<proto::PlaceExited>().status == 0);
   }
+  SUBCASE("a thread place's log reaches the parent with its PLACE host:port origin") {
+    c.send(proto::SpawnPlace{19, RMPI_TEST_PLACE_PATH, "logger", false, true, ""});
+    c.expect<proto::PlaceStarted>();
+    CHECK(c.expect_data().second == "logged");
+    auto log = c.expect_log();
+    CHECK(log.text == "hello from the logger place");
+    CHECK(log.origin == "PLACE 127.0.0.1:" + std::to_string(node.port()));
+  }
   SUBCASE("a thread place of a module that cannot be executed: a clear error") {
     c.send(proto::SpawnPlace{18, "/no/such/exe", "f", false, true, ""});
     const auto f = c.expect<proto::ChannelFailed>();

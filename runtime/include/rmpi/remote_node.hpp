@@ -119,8 +119,11 @@ std::pair<RemoteNode, RemoteConnection> spawn_node_supervise_place_at(
 /// supervise-place-at: a place on an existing node.
 RemoteConnection supervise_place_at(RemoteNode& node, const std::string& module,
                                     const std::string& func, const PlaceOptions& options = {});
-/// supervise-thread-at: runs `func` on a thread of a place host on the node
-/// (rmpi::SpawnError with the node's reason if the node does not support it).
+/// supervise-thread-at: runs `func` on a thread of the node's host process
+/// for `module` (started once per module; its thread places share its
+/// globals, its pid and its fate: a crash of it ends each of them, reported
+/// like a dead place, and restart policies apply per place). End one with
+/// place_exit(code) rather than std::exit, which ends the whole host.
 RemoteConnection supervise_thread_at(RemoteNode& node, const std::string& module,
                                      const std::string& func, const PlaceOptions& options = {});
 /// connect-to-named-place.
