@@ -53,7 +53,7 @@ class NodeLink {
   void start() {
     detail::ConnectionHandlers h;
     h.on_frame = [this](detail::Frame&& f) { on_frame(std::move(f)); };
-    h.on_close = [this](const std::string& reason) { on_close(reason); };
+    h.on_close = [this](const detail::CloseReason& reason) { on_close(reason.text); };
     conn_->start(detail::AuthRole::trusted, "", std::move(h));
     detail::set_log_sink([conn = conn_](const protocol::Log& log) { conn->send_control(log); });
   }

@@ -56,8 +56,8 @@ void RemoteNode::Impl::connect(protocol::Role role, std::chrono::seconds timeout
   h.on_frame = [weak](detail::Frame&& f) {
     if (auto s = weak.lock()) s->on_frame(std::move(f));
   };
-  h.on_close = [weak](const std::string& reason) {
-    if (auto s = weak.lock()) s->on_close(reason);
+  h.on_close = [weak](const detail::CloseReason& reason) {
+    if (auto s = weak.lock()) s->on_close(reason.text);
   };
   detail::ConnectOptions copts;
   auto link = detail::connect_and_authenticate(detail::io_context().get_executor(), address, port,

@@ -69,7 +69,7 @@ class RouterPlaces {
 
   void on_frame(std::uint64_t id, Frame&& frame);
   void on_control(Place& place, protocol::ControlMessage&& message);
-  void on_socket_closed(std::uint64_t id, const std::string& reason);
+  void on_socket_closed(std::uint64_t id, const CloseReason& reason);
   void on_reaped(std::uint64_t id, ExitStatus status);
   void maybe_finish(std::uint64_t id);
   std::string describe(const Place& place) const;
