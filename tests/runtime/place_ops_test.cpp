@@ -11,10 +11,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <string>
 
-#include <rmpi/channel_set.hpp>
 #include <rmpi/error.hpp>
 #include <rmpi/place.hpp>
 
@@ -54,23 +52,6 @@ void relays_through_sibling(PlaceChannel ch) {
 }
 RMPI_PLACE(relays_through_sibling);
 
-// A named key/value server: (set k v) → (ok), (get k) → value or #f.
-void tuple_server(PlaceChannel ch) {
-  rp::ChannelSet set(ch);
-  std::map<std::string, Value> table;
-  for (;;) {
-    auto [conn, msg] = set.get<Value>();
-    const std::string& op = msg[0].as_symbol().name;
-    if (op == "set") {
-      table[msg[1].as_string()] = msg[2];
-      conn.put(rp::list(rp::sym("ok")));
-    } else if (op == "get") {
-      auto it = table.find(msg[1].as_string());
-      conn.put(it == table.end() ? Value(false) : it->second);
-    }
-  }
-}
-RMPI_PLACE(tuple_server);
 
 // Given (name key value), connects to the named place `name` on its own node,
 // sets key there and answers what a get of it returns; or, if there is no
