@@ -125,8 +125,9 @@ void FramedConnection::start(AuthRole role, std::string secret, ConnectionHandle
                                        const boost::system::error_code& ec) {
         auto s = weak.lock();
         if (ec || !s || s->authenticated_) return;
-        s->fail("dropped " + s->peer_ + ": did not authenticate within " +
-                std::to_string(s->options_.auth_timeout.count()) + " ms");
+        s->fail(CloseKind::unauthenticated,
+                "dropped " + s->peer_ + ": did not authenticate within " +
+                    std::to_string(s->options_.auth_timeout.count()) + " ms");
       });
       self->handshake_.emplace(role == AuthRole::connector ? transport::HandshakeRole::connector
                                                            : transport::HandshakeRole::acceptor,
@@ -214,7 +215,8 @@ void FramedConnection::start_write() {
                                                      const boost::system::error_code& ec,
                                                      std::size_t) {
                       if (ec) {
-                        self->fail("write to " + self->peer_ + " failed: " + ec.message());
+                        self->fail(CloseKind::io_error,
+                                   "write to " + self->peer_ + " failed: " + ec.message());
                         return;
                       }
                       {
@@ -233,7 +235,8 @@ void FramedConnection::start_write() {
                       if (!empty) {
                         self->start_write();
                       } else if (self->flush_close_reason_) {
-                        self->fail(*self->flush_close_reason_);
+                        self->fail(self->flush_close_reason_->kind,
+                                   self->flush_close_reason_->text);
                       }
                     }));
 }
@@ -271,22 +274,25 @@ void FramedConnection::read_header() {
                                                                std::size_t n) {
         if (self->closed_) return;
         if (ec && self->flush_close_reason_) {
-          self->fail(*self->flush_close_reason_);
+          self->fail(self->flush_close_reason_->kind, self->flush_close_reason_->text);
           return;
         }
         if (ec) {
           if (ec == asio::error::eof || ec == asio::error::connection_reset) {
             if (n == 0 && !self->authenticated_)
-              self->fail("dropped " + self->peer_ +
-                         ": closed the connection during job-secret authentication");
+              self->fail(CloseKind::unauthenticated,
+                         "dropped " + self->peer_ +
+                             ": closed the connection during job-secret authentication");
             else if (n == 0)
-              self->fail("connection closed by " + self->peer_);
+              self->fail(CloseKind::peer_closed, "connection closed by " + self->peer_);
             else
-              self->fail("bad frame from " + self->peer_ + ": connection closed after " +
-                         std::to_string(n) + " of " + std::to_string(wire::kHeaderSize) +
-                         " header bytes");
+              self->fail(CloseKind::bad_frame,
+                         "bad frame from " + self->peer_ + ": connection closed after " +
+                             std::to_string(n) + " of " + std::to_string(wire::kHeaderSize) +
+                             " header bytes");
           } else {
-            self->fail("read from " + self->peer_ + " failed: " + ec.message());
+            self->fail(CloseKind::io_error,
+                       "read from " + self->peer_ + " failed: " + ec.message());
           }
           return;
         }
@@ -295,12 +301,13 @@ void FramedConnection::read_header() {
               self->authenticated_ ? self->options_.max_length : kMaxAuthPayload;
           self->in_.header = wire::decode_header(self->in_header_, limit);
         } catch (const std::exception& e) {
-          self->fail("bad frame from " + self->peer_ + ": " + e.what());
+          self->fail(CloseKind::bad_frame, "bad frame from " + self->peer_ + ": " + e.what());
           return;
         }
         if (!self->authenticated_ && self->in_.header.kind != wire::FrameKind::auth) {
-          self->fail("dropped " + self->peer_ + ": sent a " + kind_name(self->in_.header.kind) +
-                     " frame before authenticating");
+          self->fail(CloseKind::unauthenticated, "dropped " + self->peer_ + ": sent a " +
+                                                     kind_name(self->in_.header.kind) +
+                                                     " frame before authenticating");
           return;
         }
         self->read_payload();
@@ -330,9 +337,11 @@ void FramedConnection::read_payload_part() {
                                                                      std::size_t n) {
         if (self->closed_) return;
         if (ec) {
-          self->fail("bad frame from " + self->peer_ + ": connection closed after " +
-                     std::to_string(have + n) + " of " + std::to_string(self->in_.header.length) +
-                     " payload bytes (" + ec.message() + ")");
+          self->fail(CloseKind::bad_frame, "bad frame from " + self->peer_ +
+                                               ": connection closed after " +
+                                               std::to_string(have + n) + " of " +
+                                               std::to_string(self->in_.header.length) +
+                                               " payload bytes (" + ec.message() + ")");
           return;
         }
         if (self->in_.payload.size() < self->in_.header.length)
@@ -351,7 +360,7 @@ void FramedConnection::on_frame_read() {
     try {
       if (handlers_.on_frame) handlers_.on_frame(std::move(f));
     } catch (const std::exception& e) {
-      fail("bad frame from " + peer_ + ": " + e.what());
+      fail(CloseKind::bad_frame, "bad frame from " + peer_ + ": " + e.what());
       return;
     }
   }
@@ -360,17 +369,22 @@ void FramedConnection::on_frame_read() {
 
 void FramedConnection::handle_auth_frame(Frame&& f) {
   if (authenticated_ || role_ == AuthRole::trusted || !handshake_) {
-    fail("bad frame from " + peer_ + ": unexpected auth frame after authentication");
+    fail(CloseKind::bad_frame,
+         "bad frame from " + peer_ + ": unexpected auth frame after authentication");
     return;
   }
   handshake_->on_frame(f.header, f.payload);
   send_handshake_output();
   if (handshake_->failed()) {
-    if (role_ == AuthRole::acceptor) return fail("dropped " + peer_ + ": failed job-secret authentication");
+    if (role_ == AuthRole::acceptor)
+      return fail(CloseKind::unauthenticated,
+                  "dropped " + peer_ + ": failed job-secret authentication");
     const std::string bad = peer_ + " failed job-secret authentication";
     // A wrong acceptor proof: our own proof is flushed first (see Handshake).
-    if (handshake_->error() == transport::HandshakeError::wrong_secret) flush_close_reason_ = bad;
-    else fail(bad);
+    if (handshake_->error() == transport::HandshakeError::wrong_secret)
+      flush_close_reason_ = CloseReason(CloseKind::unauthenticated, bad);
+    else
+      fail(CloseKind::unauthenticated, bad);
     return;
   }
   if (handshake_->done()) {
@@ -392,14 +406,14 @@ void FramedConnection::auth_complete() {
     try {
       handlers_.on_ready();
     } catch (const std::exception& e) {
-      fail(std::string("connection to ") + peer_ + " failed: " + e.what());
+      fail(CloseKind::io_error, std::string("connection to ") + peer_ + " failed: " + e.what());
     }
   }
 }
 
-void FramedConnection::close(std::string reason) {
-  asio::dispatch(strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
-    self->fail(std::move(reason));
+void FramedConnection::close(std::string reason, CloseKind kind) {
+  asio::dispatch(strand_, [self = shared_from_this(), reason = std::move(reason), kind]() mutable {
+    self->fail(kind, std::move(reason));
   });
 }
 
@@ -410,12 +424,14 @@ void FramedConnection::close_after_flush(std::string reason) {
       std::lock_guard lock(self->mu_);
       idle = !self->writing_ && self->out_.empty() && self->held_.empty();
     }
-    if (idle) self->fail(std::move(reason));
-    else self->flush_close_reason_ = std::move(reason);
+    if (idle)
+      self->fail(CloseKind::closed_here, std::move(reason));
+    else
+      self->flush_close_reason_ = CloseReason(CloseKind::closed_here, std::move(reason));
   });
 }
 
-void FramedConnection::fail(std::string reason) {
+void FramedConnection::fail(CloseKind kind, std::string reason) {
   if (closed_.exchange(true)) return;
   boost::system::error_code ignored;
   auth_timer_.cancel();
@@ -431,7 +447,7 @@ void FramedConnection::fail(std::string reason) {
   check_waiters();
   auto handlers = std::move(handlers_);
   handlers_ = {};
-  if (handlers.on_close) handlers.on_close(reason);
+  if (handlers.on_close) handlers.on_close(CloseReason(kind, std::move(reason)));
 }
 
 StreamSocket connect_tcp_socket(const asio::any_io_executor& executor, const std::string& host,
@@ -489,10 +505,10 @@ std::shared_ptr<FramedConnection> connect_and_authenticate(const asio::any_io_ex
     state->settled = true;
     state->done.set_value();
   };
-  handlers.on_close = [state, user_close](const std::string& reason) {
+  handlers.on_close = [state, user_close](const CloseReason& reason) {
     if (!state->settled) {
       state->settled = true;
-      state->done.set_exception(std::make_exception_ptr(ConnectError(reason)));
+      state->done.set_exception(std::make_exception_ptr(ConnectError(reason.text)));
       return;
     }
     if (user_close) user_close(reason);

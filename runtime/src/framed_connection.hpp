@@ -6,7 +6,7 @@
 // frames are queued and written with gather-writes (header + payload, no
 // copy). Any failure (peer closed, bad frame, failed or late authentication,
 // a handler that throws) closes the connection and calls the close handler
-// exactly once with a reason naming the peer.
+// exactly once with a typed reason (close_reason.hpp) naming the peer.
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -30,6 +30,7 @@
 #include <rmpi/transport/handshake.hpp>
 #include <rmpi/wire.hpp>
 
+#include "close_reason.hpp"
 #include "protocol.hpp"
 
 namespace rmpi::places::detail {
@@ -55,7 +56,7 @@ struct ConnectionHandlers {
   /// with the exception's message as the reason.
   std::function<void(Frame&&)> on_frame;
   /// Exactly once, with the reason, when the connection ends for any cause.
-  std::function<void(const std::string& reason)> on_close;
+  std::function<void(const CloseReason& reason)> on_close;
 };
 
 /// Limits and timeouts of a connection.
@@ -94,9 +95,10 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   void send_data(std::uint32_t channel, std::uint64_t type_tag, std::vector<std::byte> payload,
                  std::uint32_t source = 0);
 
-  /// Closes the connection (thread-safe, idempotent); the close handler gets `reason`.
-  void close(std::string reason);
-  /// Closes once every frame queued so far has been written.
+  /// Closes the connection (thread-safe, idempotent); the close handler gets
+  /// `reason` of kind `kind` (closed_here: on purpose, no failure).
+  void close(std::string reason, CloseKind kind = CloseKind::closed_here);
+  /// Closes (closed_here) once every frame queued so far has been written.
   void close_after_flush(std::string reason);
 
   /// Payload + header bytes queued and not yet written.
@@ -125,7 +127,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   void on_frame_read();
   void handle_auth_frame(Frame&& f);
   void auth_complete();
-  void fail(std::string reason);
+  void fail(CloseKind kind, std::string reason);
   void start_write();
   void check_waiters();
   void enqueue(wire::FrameHeader header, std::vector<std::byte> payload, bool before_auth);
@@ -151,7 +153,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   std::size_t writing_bytes_ = 0;       // their bytes (strand only)
   bool writing_ = false;                // guarded by mu_
   std::vector<std::pair<std::size_t, std::function<void()>>> waiters_;  // strand only
-  std::optional<std::string> flush_close_reason_;                        // strand only
+  std::optional<CloseReason> flush_close_reason_;                        // strand only
   std::atomic<std::size_t> queued_bytes_{0};
   std::atomic<bool> closed_{false};
   std::atomic<bool> authenticated_{false};

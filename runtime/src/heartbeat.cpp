@@ -59,7 +59,8 @@ void LinkHeartbeat::tick() {
   const auto silent = Clock::now() - Clock::time_point(Clock::duration(last_heard_.load()));
   if (watching_ && silent >= bound_) {
     conn->close(peer_ + " sent nothing for " + std::to_string(bound_.count()) +
-                " ms (killed, stopped or cut off; " + kHeartbeatEnv + ")");
+                    " ms (killed, stopped or cut off; " + kHeartbeatEnv + ")",
+                CloseKind::silent);
     return;
   }
   conn->send_control(protocol::Heartbeat{});

@@ -249,7 +249,7 @@ Place dynamic_place(const std::string& module, const std::string& func) {
   std::weak_ptr<ProcessPlace> weak = impl;
   detail::ConnectionHandlers h;
   h.on_frame = [impl](detail::Frame&& f) { impl->on_frame(std::move(f)); };
-  h.on_close = [impl](const std::string& reason) { impl->on_close(reason); };
+  h.on_close = [impl](const detail::CloseReason& reason) { impl->on_close(reason.text); };
   conn->start(detail::AuthRole::trusted, "", std::move(h));
   detail::watch_child(child.pid, [weak](detail::ExitStatus s) {
     if (auto p = weak.lock()) p->on_exit(s);

@@ -89,8 +89,8 @@ class NodeLink : public std::enable_shared_from_this<NodeLink> {
     h.on_frame = [weak](detail::Frame&& f) {
       if (auto self = weak.lock()) self->on_frame(std::move(f));
     };
-    h.on_close = [weak](const std::string& reason) {
-      if (auto self = weak.lock()) self->on_close(reason);
+    h.on_close = [weak](const detail::CloseReason& reason) {
+      if (auto self = weak.lock()) self->on_close(reason.text);
     };
     conn_->start(detail::AuthRole::trusted, "", std::move(h));
     if (thread_place_) {

@@ -119,8 +119,8 @@ ProcessHost::ProcessHost(std::string host, const ProcessHostOptions& o, ProcessH
   h.on_frame = [weak](Frame&& f) {
     if (auto self = weak.lock()) self->on_frame(std::move(f));
   };
-  h.on_close = [weak](const std::string& reason) {
-    if (auto self = weak.lock()) self->report_lost(reason);
+  h.on_close = [weak](const detail::CloseReason& reason) {
+    if (auto self = weak.lock()) self->report_lost(reason.text);
   };
   try {
     im.conn = detail::connect_and_authenticate(detail::io_context().get_executor(), im.address,

@@ -160,6 +160,12 @@ void RemoteConnection::close() {
   if (impl_) impl_->close_by_holder();
 }
 
+int RemoteConnection::pid() const {
+  if (!impl_) return 0;
+  std::lock_guard lock(impl_->mu);
+  return impl_->pid;
+}
+
 int RemoteConnection::restart_count() const {
   if (!impl_) return 0;
   std::lock_guard lock(impl_->mu);

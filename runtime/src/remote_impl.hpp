@@ -58,6 +58,7 @@ struct RemoteConnection::Impl : std::enable_shared_from_this<RemoteConnection::I
   std::mutex mu;
   std::condition_variable cv;
   std::optional<int> status;  // final exit code (no restart follows)
+  int pid = 0;                // of the spawned place on its node's host, as last started
   bool closed = false;        // the connection ended (final)
   std::optional<std::string> lost;
   int restarts = 0;  // restarts made (all of them, for the holder)
@@ -164,7 +165,8 @@ void start_node_process(RemoteNode::Impl& node, const NodeOptions& options);
 /// Ends every node this program started that is still up (atexit).
 void register_spawned_node(const std::shared_ptr<RemoteNode::Impl>& node);
 
-/// Throws NameError for a missing place function or name, else SpawnError.
+/// Throws NameError for a missing place function or name, else SpawnError; `what`
+/// (naming the place and the node host:port) comes first.
 [[noreturn]] void throw_node_error(const std::string& what, const Refusal& refusal);
 
 }  // namespace rmpi::places

@@ -44,7 +44,7 @@ struct Answer {
 }  // namespace
 
 void throw_node_error(const std::string& what, const Refusal& refusal) {
-  if (refusal.failure != protocol::Failure::other) throw NameError(refusal.reason);
+  if (refusal.failure != protocol::Failure::other) throw NameError(what + ": " + refusal.reason);
   throw SpawnError(what + ": " + refusal.reason);
 }
 
@@ -56,8 +56,8 @@ void RemoteNode::Impl::connect(protocol::Role role, std::chrono::seconds timeout
   h.on_frame = [weak](detail::Frame&& f) {
     if (auto s = weak.lock()) s->on_frame(std::move(f));
   };
-  h.on_close = [weak](const std::string& reason) {
-    if (auto s = weak.lock()) s->on_close(reason);
+  h.on_close = [weak](const detail::CloseReason& reason) {
+    if (auto s = weak.lock()) s->on_close(reason.text);
   };
   detail::ConnectOptions copts;
   auto link = detail::connect_and_authenticate(detail::io_context().get_executor(), address, port,
@@ -131,8 +131,13 @@ void RemoteNode::Impl::on_frame(detail::Frame&& f) {
             welcome = m;
           }
           cv.notify_all();
-        } else if constexpr (std::is_same_v<T, protocol::PlaceStarted> ||
-                             std::is_same_v<T, protocol::Connected>) {
+        } else if constexpr (std::is_same_v<T, protocol::PlaceStarted>) {
+          if (auto c = find(m.channel)) {
+            std::lock_guard lock(c->mu);
+            c->pid = m.pid;
+          }
+          if (auto fn = take_pending(m.channel)) fn(std::nullopt);
+        } else if constexpr (std::is_same_v<T, protocol::Connected>) {
           if (auto fn = take_pending(m.channel)) fn(std::nullopt);
         } else if constexpr (std::is_same_v<T, protocol::ChannelFailed>) {
           auto fn = take_pending(m.channel);
@@ -149,7 +154,7 @@ void RemoteNode::Impl::on_frame(detail::Frame&& f) {
         } else if constexpr (std::is_same_v<T, protocol::CloseChannel>) {
           auto c = find(m.channel);
           drop(m.channel);
-          if (c) c->on_closed("closed by " + log_prefix());
+          if (c) c->on_closed("the place ended or closed this channel (" + log_prefix() + ")");
         } else if constexpr (std::is_same_v<T, protocol::Log>) {
           detail::emit_log(m);
         } else if constexpr (std::is_same_v<T, protocol::ProcessStarted>) {

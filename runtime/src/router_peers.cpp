@@ -182,7 +182,7 @@ void RouterPeers::add_peer(asio::ip::tcp::socket tcp) {
   h.on_frame = [weak, id](Frame&& f) {
     if (auto s = weak.lock()) s->peers.on_frame(id, std::move(f));
   };
-  h.on_close = [weak, id](const std::string& reason) {
+  h.on_close = [weak, id](const CloseReason& reason) {
     if (auto s = weak.lock()) s->peers.on_closed(id, reason);
   };
   peer->conn->start(AuthRole::acceptor, router_.options.secret, std::move(h));
@@ -229,7 +229,8 @@ void RouterPeers::on_frame(std::uint64_t id, Frame&& f) {
       try {
         m = decode_control(f.payload);
       } catch (const std::exception& e) {
-        peer->conn->close("bad control message from " + peer->conn->peer() + ": " + e.what());
+        peer->conn->close("bad control message from " + peer->conn->peer() + ": " + e.what(),
+                          CloseKind::bad_frame);
         return;
       }
       if (peer->heartbeat) peer->heartbeat->heard(std::holds_alternative<proto::Heartbeat>(m));
@@ -248,7 +249,7 @@ void RouterPeers::on_frame(std::uint64_t id, Frame&& f) {
   }
 }
 
-void RouterPeers::on_closed(std::uint64_t id, const std::string& reason) {
+void RouterPeers::on_closed(std::uint64_t id, const CloseReason& reason) {
   auto peer = find(id);
   if (!peer) return;
   peers_.erase(id);
@@ -258,18 +259,18 @@ void RouterPeers::on_closed(std::uint64_t id, const std::string& reason) {
     // Never authenticated: nothing of it to clean up, one rate-limited line.
     peer->holds_slot = false;
     unauthenticated_.release();
-    if (!stopped) report_bad_peer(peer->conn->peer(), reason);
+    if (!stopped) report_bad_peer(peer->conn->peer(), reason.text);
     return;
   }
   const bool was_parent = parent_ && *parent_ == id;
   if (was_parent) parent_.reset();
-  if (reason.rfind("connection closed by", 0) != 0 && !stopped) router_.logs.local("warning", reason);
+  if (!reason.orderly() && !stopped) router_.logs.local("warning", reason.text);
   // What the peer owned: the places it spawned and the processes it launched die,
   // its connections to named places close.
   std::vector<pid_t> doomed = router_.places.peer_gone(id);
   for (pid_t pid : router_.processes.owned_by(id)) doomed.push_back(pid);
   if (was_parent && router_.options.parent_link && !router_.supervision.exiting()) {
-    router_.logs.local("error", "the parent connection is gone (" + reason + "); exiting");
+    router_.logs.local("error", "the parent connection is gone (" + reason.text + "); exiting");
     router_.supervision.begin_shutdown(0);
     return;
   }

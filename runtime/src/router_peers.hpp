@@ -65,7 +65,7 @@ class RouterPeers {
   void arm_bad_log_timer();
   void on_authenticated(std::uint64_t id);
   void on_frame(std::uint64_t id, Frame&& frame);
-  void on_closed(std::uint64_t id, const std::string& reason);
+  void on_closed(std::uint64_t id, const CloseReason& reason);
 
   Router::Impl& router_;
   boost::asio::ip::tcp::acceptor acceptor_;

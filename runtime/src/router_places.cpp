@@ -106,7 +106,7 @@ void RouterPlaces::spawn(RouterPeer& peer, const proto::SpawnPlace& m) {
   h.on_frame = [weak, id](Frame&& f) {
     if (auto s = weak.lock()) s->places.on_frame(id, std::move(f));
   };
-  h.on_close = [weak, id](const std::string& reason) {
+  h.on_close = [weak, id](const CloseReason& reason) {
     if (auto s = weak.lock()) s->places.on_socket_closed(id, reason);
   };
   place->conn->start(AuthRole::trusted, {}, std::move(h));
@@ -215,7 +215,7 @@ void RouterPlaces::on_frame(std::uint64_t id, Frame&& f) {
     m = decode_control(f.payload);
   } catch (const std::exception& e) {
     router_.logs.local("error", "bad control message from " + describe(place) + ": " + e.what());
-    place.conn->close("bad control message");
+    place.conn->close("bad control message", CloseKind::bad_frame);
     return;
   }
   on_control(place, std::move(m));
@@ -259,7 +259,7 @@ void RouterPlaces::on_control(Place& place, proto::ControlMessage&& m) {
       m);
 }
 
-void RouterPlaces::on_socket_closed(std::uint64_t id, const std::string& reason) {
+void RouterPlaces::on_socket_closed(std::uint64_t id, const CloseReason& reason) {
   auto it = places_.find(id);
   if (it == places_.end()) return;
   Place& place = *it->second;
@@ -275,9 +275,8 @@ void RouterPlaces::on_socket_closed(std::uint64_t id, const std::string& reason)
     });
     return;
   }
-  if (reason.rfind("connection closed by", 0) != 0 && !place.reaped &&
-      !router_.supervision.stopped())
-    router_.logs.local("warning", describe(place) + ": " + reason);
+  if (!reason.orderly() && !place.reaped && !router_.supervision.stopped())
+    router_.logs.local("warning", describe(place) + ": " + reason.text);
   maybe_finish(id);
 }
 
@@ -294,7 +293,7 @@ void RouterPlaces::on_reaped(std::uint64_t id, ExitStatus st) {
     // socket kept open by a grandchild is cut after a short linger.
     place.linger = std::make_unique<asio::steady_timer>(router_.strand, kPlaceSocketLinger);
     place.linger->async_wait([conn = place.conn](const boost::system::error_code& ec) {
-      if (!ec) conn->close("connection closed by the place's exit");
+      if (!ec) conn->close("closed at the place's exit");
     });
   }
   maybe_finish(id);

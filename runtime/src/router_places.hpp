@@ -78,7 +78,7 @@ class RouterPlaces {
 
   void on_frame(std::uint64_t id, Frame&& frame);
   void on_control(Place& place, protocol::ControlMessage&& message);
-  void on_socket_closed(std::uint64_t id, const std::string& reason);
+  void on_socket_closed(std::uint64_t id, const CloseReason& reason);
   /// The place's status is known: it was reaped, or its thread reported it.
   void on_reaped(std::uint64_t id, ExitStatus status);
   /// Starts the process, or the thread, that runs the place; its pid. Throws with the reason.

@@ -39,6 +39,7 @@ struct Sink {
   std::deque<Frame> frames;
   bool ready = false;
   std::optional<std::string> closed;
+  std::optional<CloseKind> closed_kind;
 
   ConnectionHandlers handlers() {
     ConnectionHandlers h;
@@ -52,9 +53,10 @@ struct Sink {
       frames.push_back(std::move(f));
       cv.notify_all();
     };
-    h.on_close = [this](const std::string& r) {
+    h.on_close = [this](const CloseReason& r) {
       std::lock_guard l(mu);
-      closed = r;
+      closed = r.text;
+      closed_kind = r.kind;
       cv.notify_all();
     };
     return h;
@@ -71,6 +73,11 @@ struct Sink {
     std::unique_lock l(mu);
     REQUIRE(cv.wait_for(l, kWait, [&] { return closed.has_value(); }));
     return *closed;
+  }
+  CloseKind wait_closed_kind() {
+    wait_closed();
+    std::lock_guard l(mu);
+    return *closed_kind;
   }
   bool wait_ready() {
     std::unique_lock l(mu);
@@ -161,6 +168,9 @@ TEST_CASE("frames over a socketpair arrive in order, both ways, with large paylo
   a->close("done");
   CHECK(a_sink.wait_closed() == "done");
   CHECK(b_sink.wait_closed() == "connection closed by b");
+  // The kind, not the text, tells an orderly end from a failure.
+  CHECK(a_sink.wait_closed_kind() == CloseKind::closed_here);
+  CHECK(b_sink.wait_closed_kind() == CloseKind::peer_closed);
 }
 
 TEST_CASE("control messages round-trip; garbage does not decode as one") {
@@ -179,6 +189,7 @@ TEST_CASE("each bad frame closes the connection with a reason naming the problem
     write_raw(p.raw, h.data(), 12);
     ::shutdown(p.raw, SHUT_WR);
     CHECK(p.sink.wait_closed() == "bad frame from test peer: connection closed after 12 of 32 header bytes");
+    CHECK(p.sink.wait_closed_kind() == CloseKind::bad_frame);
   }
   SUBCASE("truncated payload") {
     RawPair p;
@@ -299,6 +310,7 @@ TEST_CASE("a peer with the wrong secret is dropped with a logged reason") {
   const auto reason = server_sink.wait_closed();
   CHECK(reason.find("127.0.0.1:") != std::string::npos);
   CHECK(reason.find("failed job-secret authentication") != std::string::npos);
+  CHECK(server_sink.wait_closed_kind() == CloseKind::unauthenticated);
   CHECK_FALSE(server_sink.ready);
 }
 
@@ -311,6 +323,7 @@ TEST_CASE("a silent peer is dropped at the auth timeout") {
   silent.connect({asio::ip::make_address("127.0.0.1"), l.port()});
   auto server = accepted.get();
   CHECK(sink.wait_closed().find("did not authenticate within 200 ms") != std::string::npos);
+  CHECK(sink.wait_closed_kind() == CloseKind::unauthenticated);
 }
 
 TEST_CASE("a frame other than auth before authenticating is dropped") {

@@ -147,9 +147,9 @@ class Client {
   explicit Client(std::uint16_t port, std::string secret = kSecret) {
     ConnectionHandlers h;
     h.on_frame = [this](Frame&& f) { on_frame(std::move(f)); };
-    h.on_close = [this](const std::string& r) {
+    h.on_close = [this](const CloseReason& r) {
       std::lock_guard l(mu_);
-      closed_ = r;
+      closed_ = r.text;
       cv_.notify_all();
     };
     conn_ = connect_and_authenticate(io_context().get_executor(), "127.0.0.1", port, secret, h);

@@ -8,11 +8,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <future>
-#include <map>
 #include <string>
 #include <vector>
 
-#include <rmpi/channel_set.hpp>
 #include <rmpi/error.hpp>
 #include <rmpi/message_router.hpp>
 #include <rmpi/place.hpp>
@@ -37,23 +35,6 @@ RMPI_PLACE(kills_itself);
 void says_hi(PlaceChannel ch) { ch.put(std::string("hi")); }
 RMPI_PLACE(says_hi);
 
-// A named key/value server: (set k v) → (ok), (get k) → value or #f.
-void tuple_server(PlaceChannel ch) {
-  rp::ChannelSet set(ch);
-  std::map<std::string, Value> table;
-  for (;;) {
-    auto [conn, msg] = set.get<Value>();
-    const std::string& op = msg[0].as_symbol().name;
-    if (op == "set") {
-      table[msg[1].as_string()] = msg[2];
-      conn.put(rp::list(rp::sym("ok")));
-    } else if (op == "get") {
-      auto it = table.find(msg[1].as_string());
-      conn.put(it == table.end() ? Value(false) : it->second);
-    }
-  }
-}
-RMPI_PLACE(tuple_server);
 
 // Sends an int64, a string and a Value, then waits to be told to end.
 void sends_typed(PlaceChannel ch) {
@@ -67,7 +48,7 @@ RMPI_PLACE(sends_typed);
 rp::Place echo_thunk() { return rp::place(rmpi::testing::places::echo); }
 RMPI_PLACE_THUNK(echo_thunk);
 
-rp::Place tuple_thunk() { return rp::place(tuple_server); }
+rp::Place tuple_thunk() { return rp::place(rmpi::testing::places::tuple_server); }
 RMPI_PLACE_THUNK(tuple_thunk);
 
 const bool place_mode = rp::init_at_startup();

@@ -3,9 +3,11 @@
 // one source file of a test binary: it registers the functions with that
 // executable, which the tests then spawn as places.
 #include <cstdlib>
+#include <map>
 #include <stdexcept>
 #include <string>
 
+#include <rmpi/channel_set.hpp>
 #include <rmpi/place.hpp>
 
 namespace rmpi::testing::places {
@@ -37,5 +39,24 @@ inline void throws(PlaceChannel ch) {
   throw std::runtime_error("deliberate failure");
 }
 RMPI_PLACE(throws);
+
+/// A named key/value server: (set k v) → (ok), (get k) → value or #f, on
+/// every channel (its own and each connection to it as a named place).
+inline void tuple_server(PlaceChannel ch) {
+  rmpi::places::ChannelSet set(ch);
+  std::map<std::string, Value> table;
+  for (;;) {
+    auto [conn, msg] = set.get<Value>();
+    const std::string& op = msg[0].as_symbol().name;
+    if (op == "set") {
+      table[msg[1].as_string()] = msg[2];
+      conn.put(rmpi::places::list(rmpi::places::sym("ok")));
+    } else if (op == "get") {
+      auto it = table.find(msg[1].as_string());
+      conn.put(it == table.end() ? Value(false) : it->second);
+    }
+  }
+}
+RMPI_PLACE(tuple_server);
 
 }  // namespace rmpi::testing::places

@@ -64,6 +64,10 @@ class RemoteConnection : public EventContainer {
   /// channel closes for it), a named place's channel closes. Idempotent.
   void close();
 
+  /// Process id of the spawned place on its node's host (of the latest
+  /// start after restarts); 0 for a connection to a named place.
+  int pid() const;
+
   /// Restarts of the place made so far under its restart policy. Messages
   /// put after a restart reach the new place.
   int restart_count() const;

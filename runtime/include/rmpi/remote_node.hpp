@@ -3,7 +3,9 @@
 /// nodes and places on them: spawn_remote_node, create_place_node,
 /// spawn_node_with_place_at, spawn_node_supervise_place_at,
 /// supervise_place_at, supervise_thread_at, connect_to_named_place,
-/// node_send_exit, node_get_first_place, spawn_node_at, spawn_nodes_join.
+/// node_send_exit, node_get_first_place, spawn_node_at, spawn_nodes_join;
+/// dynamic_place with a node as its location; current_node, the node a
+/// place runs on.
 ///
 /// A node on "localhost", "127.0.0.1", "::1" or this machine's host name is
 /// started directly (fork/exec); any other host over SSH. Either way the job
@@ -22,6 +24,7 @@
 #include <rmpi/channel.hpp>
 #include <rmpi/event.hpp>
 #include <rmpi/node.hpp>
+#include <rmpi/place.hpp>
 #include <rmpi/remote_connection.hpp>
 #include <rmpi/restart.hpp>
 #include <rmpi/value.hpp>
@@ -128,6 +131,23 @@ RemoteConnection supervise_thread_at(RemoteNode& node, const std::string& module
                                      const std::string& func, const PlaceOptions& options = {});
 /// connect-to-named-place.
 RemoteConnection connect_to_named_place(RemoteNode& node, const std::string& name);
+/// dynamic-place with #:at node: starts `func` of `module` on `node` (as
+/// supervise_place_at does) and returns a Place handle: its channel is the
+/// place's channel, wait() gives its exit code, pid() its pid on the node's
+/// host. kill() closes the connection (the place's channel closes, as for a
+/// thread place); the node ends the place with the node. Errors as
+/// launch_place's, naming the node host:port.
+Place dynamic_place(const RemoteNode& node, const std::string& module, const std::string& func);
+
+/// The node this place runs on (its router, at $RMPI_NODE_ADDR), so code in a
+/// place can spawn sibling places there and connect to its named places, as
+/// the reference's connect-to-named-place and supervise-place-at do in a
+/// place. One connection per process, made at the first call (again after
+/// it was lost); places spawned through it end with this place. Throws
+/// rmpi::Error outside a place started by a node, rmpi::ConnectError if the
+/// node cannot be reached.
+RemoteNode current_node();
+
 /// node-send-exit.
 void node_send_exit(RemoteNode& node);
 /// node-get-first-place.
