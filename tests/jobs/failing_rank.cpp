@@ -35,6 +35,14 @@
 
 #include <rmpi/rmpi.hpp>
 
+namespace {
+void read_stdin_to_end() {
+  char c;
+  while (::read(0, &c, 1) > 0) {
+  }
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: failing-rank <mode> <rank>\n");
@@ -60,9 +68,7 @@ int main(int argc, char** argv) {
       std::_Exit(9);
     }
     if (me == 0) {
-      char c;
-      while (::read(0, &c, 1) > 0) {
-      }
+      read_stdin_to_end();
     } else {
       (void)rmpi::recv<int>(comm, 0);
     }
@@ -94,11 +100,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   } else if (mode == "stdin_barrier") {
-    if (me == 0) {
-      char c;
-      while (::read(0, &c, 1) > 0) {
-      }
-    }
+    if (me == 0) read_stdin_to_end();
     rmpi::barrier(comm);
   } else if (mode == "half_sent") {
     if (guilty) {
@@ -106,9 +108,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       rmpi::send(comm, 0, std::vector<char>(64u << 20, 'x'));
     } else if (me == 0) {
-      char c;
-      while (::read(0, &c, 1) > 0) {
-      }
+      read_stdin_to_end();
       try {
         (void)rmpi::recv<std::vector<char>>(comm, culprit);
       } catch (const rmpi::RankFailed& e) {
