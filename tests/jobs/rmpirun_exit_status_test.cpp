@@ -2,7 +2,9 @@
 // failure in time is the one reported and returned; a rank that failed
 // because of it (its receive from the dead rank) is never blamed; a rank
 // that exits early never blocks at exit; an uncaught exception, a
-// collective argument error and rmpi::abort end the job naming the rank.
+// collective argument error and rmpi::abort end the job naming the rank; a
+// rank stopped past the detection bound is killed and blamed (128 + signal),
+// one continued within it goes on.
 #include <doctest/doctest.h>
 
 #include <signal.h>

@@ -1,7 +1,8 @@
 // Supervised jobs (issue 10, Deliver 7): under rmpirun --supervise a killed
 // rank is reported and the job goes on; the survivors get rmpi::RankFailed
 // (in a receive from the dead rank, or in a collective), shrink the
-// communicator and finish on it; nothing is left running.
+// communicator and finish on it; nothing is left running. A rank stopped
+// past the detection bound is killed and treated the same.
 #include <doctest/doctest.h>
 
 #include <signal.h>
