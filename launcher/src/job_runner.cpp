@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -23,6 +24,7 @@
 
 #include <rmpi/auth.hpp>
 #include <rmpi/error.hpp>
+#include <rmpi/failure.hpp>
 #include <rmpi/launcher/rank_output.hpp>
 #include <rmpi/launcher/node_options.hpp>
 #include <rmpi/launcher/output_lines.hpp>
@@ -43,6 +45,24 @@ std::string seconds_text(std::chrono::milliseconds ms) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(ms.count()) / 1000.0);
   return buf;
+}
+
+/// "signal 19 (SIGSTOP)".
+std::string signal_text(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return "signal " + std::to_string(sig) + " (SIG" + std::string(abbrev ? abbrev : "?") + ")";
+}
+
+/// The ranks' RMPI_DETECT_TIMEOUT (-x, -genv, else rmpirun's own), so that
+/// the launcher and the ranks agree on the detection bound.
+std::chrono::milliseconds detection_bound_of(const LaunchSpec& spec) {
+  const char* value = std::getenv(kDetectTimeoutEnv);
+  for (const auto& [name, v] : spec.env)
+    if (name == kDetectTimeoutEnv) value = v.c_str();
+  for (const auto& app : spec.apps)
+    for (const auto& [name, v] : app.env)
+      if (name == kDetectTimeoutEnv) value = v.c_str();
+  return rmpi::detail::parse_detection_bound(value);
 }
 
 /// Work posted by I/O callbacks and signal/stdin threads, run by the main thread.
@@ -100,6 +120,10 @@ struct RankState {
   int status = -1;
   std::string how;  // for --print-all-exitcodes
   RankOutput output;
+  // Stopped (SIGSTOP, SIGTSTP...) and not continued: killed at stop_deadline.
+  int stop_signal = 0;
+  std::optional<Clock::time_point> stop_deadline;
+  bool killed_for_stop = false;
 };
 
 class Job {
@@ -113,7 +137,8 @@ class Job {
                                .world_size = static_cast<int>(layout.ranks.size())};
     for (const auto& r : layout.ranks)
       ranks_.push_back(RankState{.host_index = r.host_index, .done = false, .status = -1, .how = {},
-                                 .output = RankOutput(r.rank, output)});
+                                 .output = RankOutput(r.rank, output), .stop_signal = 0, .stop_deadline = {},
+                                 .killed_for_stop = false});
   }
 
   int run();
@@ -133,6 +158,10 @@ class Job {
   void start_nodes();
   void launch_ranks();
   void rank_ended(int rank, int status, const std::string& how, bool failure);
+  void rank_stopped(int rank, int signal);
+  /// Kills the ranks stopped for longer than the detection bound; their end
+  /// then fails the job (or, supervised, is a rank failure the others handle).
+  void kill_stopped_ranks();
   void end_job(int status, const std::string& line);
   /// " while ranks 1, 3 never reached init" when `rank` failed in init
   /// waiting for them (they never came to the rendezvous), else "".
@@ -161,6 +190,7 @@ class Job {
   std::optional<int> first_failure_;  // --supervise: the first rank failure, which did not end the job
   std::optional<Clock::time_point> kill_deadline_;
   std::shared_ptr<StdinWindow> stdin_window_ = std::make_shared<StdinWindow>();
+  std::chrono::milliseconds detection_bound_{0};  // RMPI_DETECT_TIMEOUT: how long a rank may stay stopped
 };
 
 places::ProcessHostEvents Job::events_for(int node) {
@@ -180,10 +210,29 @@ places::ProcessHostEvents Job::events_for(int node) {
   ev.on_stdin_written = [window = stdin_window_](std::uint32_t, std::size_t bytes) {
     window->release(bytes);
   };
+  ev.on_stopped = [this](std::uint32_t id, int signal) {
+    queue_->post([this, id, signal] { rank_stopped(static_cast<int>(id), signal); });
+  };
+  ev.on_continued = [this](std::uint32_t id) {
+    queue_->post([this, id] {
+      RankState& r = ranks_.at(id);
+      if (r.killed_for_stop) return;
+      r.stop_deadline.reset();
+      verbose("rank " + std::to_string(id) + " continued");
+    });
+  };
   ev.on_exited = [this](std::uint32_t id, int status, int signal) {
     queue_->post([this, id, status, signal] {
-      std::string how = signal ? "was killed by signal " + std::to_string(signal) + " (SIG" +
-                                     std::string(sigabbrev_np(signal) ? sigabbrev_np(signal) : "?") + ")"
+      const RankState& r = ranks_.at(id);
+      if (r.killed_for_stop && signal == SIGKILL) {
+        // Blamed on the stop, which is what went wrong, as a shell reports a stopped job.
+        rank_ended(static_cast<int>(id), 128 + r.stop_signal,
+                   "was stopped by " + signal_text(r.stop_signal) + " and not continued within " +
+                       seconds_text(detection_bound_),
+                   true);
+        return;
+      }
+      std::string how = signal ? "was killed by " + signal_text(signal)
                                : "exited with status " + std::to_string(status);
       rank_ended(static_cast<int>(id), status, how, status != 0);
     });
@@ -334,6 +383,28 @@ void Job::rank_ended(int rank, int status, const std::string& how, bool failure)
                         never_arrived(rank));
 }
 
+void Job::rank_stopped(int rank, int signal) {
+  RankState& r = ranks_.at(static_cast<std::size_t>(rank));
+  if (r.done || r.killed_for_stop) return;
+  r.stop_signal = signal;
+  r.stop_deadline = Clock::now() + detection_bound_;
+  verbose("rank " + std::to_string(rank) + " stopped by " + signal_text(signal) + "; killed unless continued within " +
+          seconds_text(detection_bound_));
+}
+
+void Job::kill_stopped_ranks() {
+  const auto now = Clock::now();
+  for (std::size_t i = 0; i < ranks_.size(); ++i) {
+    RankState& r = ranks_[i];
+    if (r.done || !r.stop_deadline || *r.stop_deadline > now) continue;
+    r.stop_deadline.reset();
+    r.killed_for_stop = true;
+    verbose("rank " + std::to_string(i) + " still stopped after " + seconds_text(detection_bound_) + ": SIGKILL");
+    nodes_[static_cast<std::size_t>(node_of_host_[static_cast<std::size_t>(r.host_index)])]->kill(
+        static_cast<std::uint32_t>(i));
+  }
+}
+
 std::string Job::never_arrived(int rank) const {
   // Only an rmpi rank that reached init's rendezvous waited for the others there.
   const std::vector<std::uint32_t> missing = rendezvous_->wait(std::chrono::milliseconds(0));
@@ -357,6 +428,7 @@ void Job::end_job(int status, const std::string& line) {
 }
 
 int Job::run() {
+  detection_bound_ = detection_bound_of(spec_);  // a bad value fails before anything starts
   job_id_ = auth::make_secret().substr(0, 12);
   verbose("job " + job_id_ + ": " + std::to_string(layout_.ranks.size()) + " ranks on " +
           std::to_string(layout_.hosts.size()) + " host entries");
@@ -418,7 +490,10 @@ int Job::run() {
     auto deadline = Clock::now() + std::chrono::seconds(1);
     if (!ending_) deadline = std::min(deadline, timeout_at);
     if (kill_deadline_) deadline = std::min(deadline, *kill_deadline_);
+    for (const auto& r : ranks_)
+      if (r.stop_deadline) deadline = std::min(deadline, *r.stop_deadline);
     queue_->run_until(deadline);
+    kill_stopped_ranks();
     if (!ending_ && Clock::now() >= timeout_at)
       end_job(124, "rmpirun: job timed out after " + seconds_text(*spec_.timeout) +
                        "; ending every rank");

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <typeinfo>
 
+#include <rmpi/quoted_input.hpp>
+
 namespace rmpi {
 namespace {
 
@@ -57,17 +59,18 @@ void abort(const Comm& comm, int code) {
   std::_Exit(code & 0xff);
 }
 
+std::chrono::milliseconds detail::parse_detection_bound(const char* v) {
+  if (!v || !*v) return std::chrono::milliseconds(5000);
+  char* end = nullptr;
+  const double s = std::strtod(v, &end);
+  if (*end != '\0' || !(s > 0) || s > 86400)
+    throw ConfigError(std::string("rmpi: ") + kDetectTimeoutEnv + "=" + quoted_input(v) +
+                      " is not a number of seconds in (0, 86400]");
+  return std::chrono::milliseconds(static_cast<long>(s * 1000));
+}
+
 std::chrono::milliseconds detail::detection_bound() {
-  static const std::chrono::milliseconds bound = [] {
-    const char* v = std::getenv(kDetectTimeoutEnv);
-    if (!v || !*v) return std::chrono::milliseconds(5000);
-    char* end = nullptr;
-    const double s = std::strtod(v, &end);
-    if (*end != '\0' || !(s > 0) || s > 86400)
-      throw ConfigError(std::string("rmpi: ") + kDetectTimeoutEnv + "='" + v +
-                        "' is not a number of seconds in (0, 86400]");
-    return std::chrono::milliseconds(static_cast<long>(s * 1000));
-  }();
+  static const std::chrono::milliseconds bound = parse_detection_bound(std::getenv(kDetectTimeoutEnv));
   return bound;
 }
 

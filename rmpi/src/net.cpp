@@ -23,6 +23,8 @@
 #include <rmpi/transport/handshake.hpp>
 #include <rmpi/transport/retry.hpp>
 
+#include "socket_options.hpp"
+
 namespace rmpi::detail {
 namespace {
 
@@ -196,6 +198,7 @@ Fd connect_tcp(const std::string& host, std::uint16_t port, Clock::time_point de
       if (e == 0) {
         ::freeaddrinfo(res);
         set_nodelay(fd.get());
+        watch_peer_host(fd.get());
         return fd;
       }
       last = errno_text(e);

@@ -16,6 +16,7 @@
 #include <rmpi/wire.hpp>
 
 #include "rank_hello.hpp"
+#include "socket_options.hpp"
 
 namespace rmpi::detail {
 namespace {
@@ -152,7 +153,10 @@ void RankListener::accept_from(int listen_fd, bool local) {
                        " connections are already in their handshake (RMPI_MAX_UNAUTHENTICATED)");
       continue;
     }
-    if (!local) set_nodelay(raw);
+    if (!local) {
+      set_nodelay(raw);
+      watch_peer_host(raw);
+    }
     auto c = std::make_unique<Conn>(secret_, Clock::now() + limits_.handshake_timeout);
     c->fd = std::move(fd);
     c->addr = addr;

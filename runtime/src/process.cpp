@@ -84,10 +84,10 @@ class Reaper {
   void watch_nothing() { reap(); }
   void reap_unwatched(bool on) { reap_unwatched_ = on; }
 
-  void watch(pid_t pid, std::function<void(ExitStatus)> fn) {
+  void watch(pid_t pid, std::function<void(ExitStatus)> fn, std::function<void(RunState, int)> on_run_state) {
     {
       std::lock_guard lock(mu_);
-      watched_[pid] = std::move(fn);
+      watched_[pid] = Watched{std::move(fn), std::move(on_run_state)};
     }
     // The child may have ended before it was registered: check now as well.
     boost::asio::post(io_context(), [this] { reap(); });
@@ -104,8 +104,15 @@ class Reaper {
     });
   }
 
+  // A watched child and what to call for it.
+  struct Watched {
+    std::function<void(ExitStatus)> on_exit;
+    std::function<void(RunState, int)> on_run_state;  // empty: stops are not watched
+  };
+
   void reap() {
     std::vector<std::pair<std::function<void(ExitStatus)>, ExitStatus>> done;
+    std::vector<std::function<void()>> run_state_changes;
     {
       std::lock_guard lock(mu_);
       if (reap_unwatched_) {
@@ -117,31 +124,40 @@ class Reaper {
           int st = 0;
           if (::waitpid(pid, &st, WNOHANG) != pid) break;
           if (auto it = watched_.find(pid); it != watched_.end()) {
-            done.emplace_back(std::move(it->second), exit_status_from_wait(st));
+            done.emplace_back(std::move(it->second.on_exit), exit_status_from_wait(st));
             watched_.erase(it);
           }
         }
       }
       for (auto it = watched_.begin(); it != watched_.end();) {
         int st = 0;
-        pid_t r = ::waitpid(it->first, &st, WNOHANG);
+        const int flags = WNOHANG | (it->second.on_run_state ? WUNTRACED | WCONTINUED : 0);
+        pid_t r = ::waitpid(it->first, &st, flags);
+        if (r == it->first && (WIFSTOPPED(st) || WIFCONTINUED(st))) {
+          // Reported, and the child looked at again: it may have changed since.
+          const RunState state = WIFSTOPPED(st) ? RunState::stopped : RunState::continued;
+          const int sig = WIFSTOPPED(st) ? WSTOPSIG(st) : 0;
+          run_state_changes.push_back([fn = it->second.on_run_state, state, sig] { fn(state, sig); });
+          continue;
+        }
         if (r == it->first) {
-          done.emplace_back(std::move(it->second), exit_status_from_wait(st));
+          done.emplace_back(std::move(it->second.on_exit), exit_status_from_wait(st));
           it = watched_.erase(it);
         } else if (r < 0 && errno == ECHILD) {
-          done.emplace_back(std::move(it->second), ExitStatus{255, 0});
+          done.emplace_back(std::move(it->second.on_exit), ExitStatus{255, 0});
           it = watched_.erase(it);
         } else {
           ++it;
         }
       }
     }
+    for (auto& change : run_state_changes) change();
     for (auto& [fn, status] : done)
       if (fn) fn(status);
   }
 
   std::mutex mu_;
-  std::map<pid_t, std::function<void(ExitStatus)>> watched_;
+  std::map<pid_t, Watched> watched_;
   std::atomic<bool> reap_unwatched_{false};
   boost::asio::signal_set signals_;
 };
@@ -177,8 +193,9 @@ void set_reap_unwatched(bool on) {
   boost::asio::post(io_context(), [] { Reaper::instance().watch_nothing(); });
 }
 
-void watch_child(pid_t pid, std::function<void(ExitStatus)> on_exit) {
-  Reaper::instance().watch(pid, std::move(on_exit));
+void watch_child(pid_t pid, std::function<void(ExitStatus)> on_exit,
+                 std::function<void(RunState, int)> on_run_state) {
+  Reaper::instance().watch(pid, std::move(on_exit), std::move(on_run_state));
 }
 
 namespace {

@@ -58,9 +58,15 @@ struct ExitStatus {
 /// "working directory /nope does not exist on node1".
 ChildProcess spawn_process(const ProcessSpec& spec);
 
+/// A change of a child's job-control state (waitpid's WUNTRACED, WCONTINUED).
+enum class RunState { stopped, continued };
+
 /// Calls `on_exit` once (on the shared io_context thread) when `pid` ends,
-/// and reaps it. Thread-safe; only pids registered here are reaped.
-void watch_child(pid_t pid, std::function<void(ExitStatus)> on_exit);
+/// and reaps it. With `on_run_state`, also calls it each time the child is
+/// stopped (with the stop signal: 19 for SIGSTOP) or continued (signal 0).
+/// Thread-safe; only pids registered here are reaped.
+void watch_child(pid_t pid, std::function<void(ExitStatus)> on_exit,
+                 std::function<void(RunState, int signal)> on_run_state = {});
 
 /// With `on`, the reaper also reaps children it does not watch (orphans
 /// re-parented to a child subreaper); they are not reported. Off by default,

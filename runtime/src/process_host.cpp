@@ -71,6 +71,12 @@ struct ProcessHost::Impl {
           } else if constexpr (std::is_same_v<M, proto::StdinWritten>) {
             if (events.on_stdin_written)
               events.on_stdin_written(m.id, static_cast<std::size_t>(m.bytes));
+          } else if constexpr (std::is_same_v<M, proto::ProcessRunStateChanged>) {
+            if (m.state == proto::ProcessRunState::stopped) {
+              if (events.on_stopped) events.on_stopped(m.id, m.signal);
+            } else if (events.on_continued) {
+              events.on_continued(m.id);
+            }
           } else if constexpr (std::is_same_v<M, proto::ProcessExited>) {
             if (events.on_exited) events.on_exited(m.id, m.status, m.signal);
           } else if constexpr (std::is_same_v<M, proto::Welcome>) {
@@ -192,6 +198,8 @@ void ProcessHost::write_stdin(std::uint32_t id, std::span<const std::byte> bytes
   h.flags = static_cast<std::uint16_t>(proto::IoStream::stdin_);
   impl_->conn->send(h, std::vector<std::byte>(bytes.begin(), bytes.end()));
 }
+
+void ProcessHost::kill(std::uint32_t id) { impl_->conn->send_control(proto::KillProcess{id}); }
 
 void ProcessHost::terminate(std::chrono::milliseconds grace) {
   impl_->conn->send_control(proto::Terminate{static_cast<std::int32_t>(grace.count())});

@@ -153,6 +153,22 @@ struct ProcessExited {
   std::int32_t signal = 0;  // the terminating signal, 0 if it exited
   template <class A> void serialize(A& a) { a(id, status, signal); }
 };
+/// Node → launcher: process `id` was stopped (by `signal`: 19 for SIGSTOP)
+/// or continued (signal 0). The node only reports it; what a stop means is
+/// the launcher's to decide.
+enum class ProcessRunState : std::uint8_t { stopped = 0, continued = 1 };
+struct ProcessRunStateChanged {
+  std::uint32_t id = 0;
+  ProcessRunState state = ProcessRunState::stopped;
+  std::int32_t signal = 0;
+  template <class A> void serialize(A& a) { a(id, state, signal); }
+};
+/// Launcher → node: SIGKILL process `id` and all it started (e.g. a rank
+/// stopped for longer than the detection bound). Nothing if it already ended.
+struct KillProcess {
+  std::uint32_t id = 0;
+  template <class A> void serialize(A& a) { a(id); }
+};
 /// Launcher → node: signal all processes (and places) it started: SIGTERM, then after
 /// `grace_ms` SIGKILL for what is still alive.
 struct Terminate {
@@ -179,7 +195,8 @@ struct Heartbeat {
 using ControlMessage =
     std::variant<Hello, Welcome, SpawnPlace, PlaceStarted, ChannelFailed, PlaceExited, ConnectNamed,
                  Connected, CloseChannel, NewConnection, PlaceReady, Exit, Log, SpawnProcess,
-                 ProcessStarted, ProcessFailed, ProcessExited, Terminate, StdinWritten, Heartbeat>;
+                 ProcessStarted, ProcessFailed, ProcessExited, Terminate, StdinWritten, Heartbeat,
+                 ProcessRunStateChanged, KillProcess>;
 
 /// The name of each message kind, in ControlMessage's order (for messages to users).
 inline constexpr std::array<const char*, std::variant_size_v<ControlMessage>> kMessageNames = {
@@ -187,7 +204,7 @@ inline constexpr std::array<const char*, std::variant_size_v<ControlMessage>> kM
     "PlaceExited",   "ConnectNamed",  "Connected",     "CloseChannel", "NewConnection",
     "PlaceReady",    "Exit",          "Log",           "SpawnProcess", "ProcessStarted",
     "ProcessFailed", "ProcessExited", "Terminate",     "StdinWritten",
-    "Heartbeat"};
+    "Heartbeat",     "ProcessRunStateChanged", "KillProcess"};
 
 /// "SpawnPlace" for a SpawnPlace.
 template <class M>

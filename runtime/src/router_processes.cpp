@@ -72,10 +72,27 @@ void RouterProcesses::spawn(RouterPeer& peer, const proto::SpawnProcess& m) {
   read_output(key, proto::IoStream::stdout_);
   read_output(key, proto::IoStream::stderr_);
   std::weak_ptr<Router::Impl> weak = router_.shared_from_this();
-  watch_child(child.pid, [weak, key](ExitStatus st) {
-    if (auto s = weak.lock())
-      asio::post(s->strand, [s, key, st] { s->processes.on_reaped(key, st); });
-  });
+  watch_child(
+      child.pid,
+      [weak, key](ExitStatus st) {
+        if (auto s = weak.lock())
+          asio::post(s->strand, [s, key, st] { s->processes.on_reaped(key, st); });
+      },
+      [weak, key](RunState state, int sig) {
+        const auto run_state = state == RunState::stopped ? proto::ProcessRunState::stopped
+                                                          : proto::ProcessRunState::continued;
+        if (auto s = weak.lock())
+          asio::post(s->strand, [s, key, run_state, sig] {
+            s->peers.send(key.first, proto::ProcessRunStateChanged{key.second, run_state, sig});
+          });
+      });
+}
+
+void RouterProcesses::kill(std::uint64_t owner, std::uint32_t id) {
+  auto it = processes_.find({owner, id});
+  if (it == processes_.end() || it->second->reaped) return;
+  // SIGKILL ends a stopped process too; what it started goes with it.
+  Containment::instance().signal(it->second->container, it->second->pid, SIGKILL);
 }
 
 void RouterProcesses::read_output(Key key, proto::IoStream which) {

@@ -3,7 +3,8 @@
 // (SpawnProcess), each in its own container, with stdout/stderr streamed
 // back as io frames under flow control (reading pauses while the owner's
 // socket is backed up), stdin written from io frames and acknowledged
-// (StdinWritten), and ProcessExited sent only after all output.
+// (StdinWritten), stops and continues reported (ProcessRunStateChanged),
+// and ProcessExited sent only after all output.
 #include <sys/types.h>
 
 #include <cstddef>
@@ -34,6 +35,8 @@ class RouterProcesses {
   void spawn(RouterPeer& owner, const protocol::SpawnProcess& request);
   /// An io frame from the owner: stdin bytes of process `id` (empty = close its stdin).
   void stdin_from_owner(std::uint64_t owner, std::uint32_t id, std::vector<std::byte> data);
+  /// KillProcess from `owner`: SIGKILL to process `id`'s container (if it still runs).
+  void kill(std::uint64_t owner, std::uint32_t id);
   /// Pids of the live processes the peer launched.
   std::vector<pid_t> owned_by(std::uint64_t owner) const;
   /// Pids of processes not yet reaped.

@@ -14,6 +14,13 @@
 //              survivor prints "failed R: <failed_ranks>", shrinks, runs a
 //              barrier and an allreduce on the survivors and prints
 //              "shrunk <world rank> -> <id>/<cnt> sum <sum of world ranks>"
+//   stdin_barrier : nobody fails: rank 0 reads its stdin to the end, then
+//              every rank runs a barrier and finishes (the test stops and
+//              continues <rank> meanwhile)
+//   half_sent : (2 ranks, supervised, RMPI_TRANSPORT=tcp) <rank> prints
+//              "sending" and sends 64 MiB to rank 0, which reads its stdin to
+//              the end first (the test kills <rank> mid-message meanwhile),
+//              then receives and prints "rank 0 saw: <what() of RankFailed>"
 //   wait     : nobody fails by itself: rank 0 waits in a receive from <rank>,
 //              <rank> in one from rank 0, the others in a barrier (the
 //              test kills or stops <rank>)
@@ -24,8 +31,17 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <rmpi/rmpi.hpp>
+
+namespace {
+void read_stdin_to_end() {
+  char c;
+  while (::read(0, &c, 1) > 0) {
+  }
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3) {
@@ -52,9 +68,7 @@ int main(int argc, char** argv) {
       std::_Exit(9);
     }
     if (me == 0) {
-      char c;
-      while (::read(0, &c, 1) > 0) {
-      }
+      read_stdin_to_end();
     } else {
       (void)rmpi::recv<int>(comm, 0);
     }
@@ -84,6 +98,23 @@ int main(int argc, char** argv) {
       const int sum = rmpi::allreduce(shrunk, rmpi::op::sum, me);
       std::printf("shrunk %d -> %d/%d sum %d\n", me, shrunk.id(), shrunk.cnt(), sum);
       std::fflush(stdout);
+    }
+  } else if (mode == "stdin_barrier") {
+    if (me == 0) read_stdin_to_end();
+    rmpi::barrier(comm);
+  } else if (mode == "half_sent") {
+    if (guilty) {
+      std::printf("sending\n");
+      std::fflush(stdout);
+      rmpi::send(comm, 0, std::vector<char>(64u << 20, 'x'));
+    } else if (me == 0) {
+      read_stdin_to_end();
+      try {
+        (void)rmpi::recv<std::vector<char>>(comm, culprit);
+      } catch (const rmpi::RankFailed& e) {
+        std::printf("rank 0 saw: %s\n", e.what());
+        std::fflush(stdout);
+      }
     }
   } else if (mode == "wait") {
     if (me == 0) (void)rmpi::recv<int>(comm, culprit);

@@ -2,7 +2,9 @@
 // failure in time is the one reported and returned; a rank that failed
 // because of it (its receive from the dead rank) is never blamed; a rank
 // that exits early never blocks at exit; an uncaught exception, a
-// collective argument error and rmpi::abort end the job naming the rank.
+// collective argument error and rmpi::abort end the job naming the rank; a
+// rank stopped past the detection bound is killed and blamed (128 + signal),
+// one continued within it goes on.
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -130,5 +132,44 @@ TEST_CASE("a rank stopped before init: the init timeout names the rank that neve
   CHECK_MESSAGE(std::regex_search(job.err(), std::regex(R"(rmpirun: rank [02] on localhost exited with status 1 )"
                                                         R"(while rank 1 never reached init\n)")),
                 job.err());
+  rmpi::testing::check_no_leftovers(job);
+}
+
+TEST_CASE("SIGSTOP of a rank that others wait on in recv ends the job after the bound, naming it") {
+  RunningJob job(RMPIRUN_EXE, {kDetect, "--oversubscribe", "-n", "3", FAILING_RANK_EXE, "wait", "1"});
+  job.wait_for(R"((ready \d\n(.|\n)*){3})", false);
+  const pid_t pid = rmpi::testing::local_rank_pid(job, 1);
+  REQUIRE(pid > 0);
+  ::kill(pid, SIGSTOP);
+  // Without the stop being seen, nothing ever ends: rank 0 waits in recv from rank 1 forever.
+  const int st = job.wait_exit();
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 128 + SIGSTOP);
+  CHECK_MESSAGE(blamed(job.err()) == std::vector<int>{1}, job.err());
+  CHECK_MESSAGE(job.err().find("rmpirun: rank 1 on localhost was stopped by signal 19 (SIGSTOP) and not "
+                               "continued within 3 s\n") != std::string::npos,
+                job.err());
+  // The stopped rank was killed (SIGKILL works on a stopped process), and nothing is left.
+  rmpi::testing::check_no_leftovers(job);
+}
+
+TEST_CASE("a rank stopped and continued within the bound goes on") {
+  RunningJob job(RMPIRUN_EXE, {"-xRMPI_DETECT_TIMEOUT=1", "--verbose", "--oversubscribe", "-n", "3",
+                               FAILING_RANK_EXE, "stdin_barrier", "1"});
+  job.wait_for(R"((ready \d\n(.|\n)*){3})", false);
+  const pid_t pid = rmpi::testing::local_rank_pid(job, 1);
+  REQUIRE(pid > 0);
+  ::kill(pid, SIGSTOP);
+  job.wait_for(R"(rank 1 stopped by signal 19 \(SIGSTOP\))", true);
+  ::kill(pid, SIGCONT);
+  job.wait_for(R"(rank 1 continued)", true);
+  // Past the bound (1 s) the continued rank is still left alone.
+  CHECK_FALSE(job.saw("SIGKILL|not continued", true, std::chrono::milliseconds(2500)));
+  CHECK(::kill(pid, 0) == 0);
+  job.close_stdin();
+  const int st = job.wait_exit();
+  REQUIRE(WIFEXITED(st));
+  CHECK_MESSAGE(WEXITSTATUS(st) == 0, job.err());
+  CHECK(blamed(job.err()).empty());
   rmpi::testing::check_no_leftovers(job);
 }

@@ -1,7 +1,8 @@
 // Supervised jobs (issue 10, Deliver 7): under rmpirun --supervise a killed
 // rank is reported and the job goes on; the survivors get rmpi::RankFailed
 // (in a receive from the dead rank, or in a collective), shrink the
-// communicator and finish on it; nothing is left running.
+// communicator and finish on it; nothing is left running. A rank stopped
+// past the detection bound is killed and treated the same.
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -59,4 +60,23 @@ TEST_CASE("kill -9 of a supervised rank that others wait on in recv and in a bar
           std::string::npos);
     rmpi::testing::check_no_leftovers(job);
   }
+}
+
+TEST_CASE("a supervised rank stopped past the bound is killed and the survivors go on shrunk") {
+  RunningJob job(RMPIRUN_EXE, {"-xRMPI_DETECT_TIMEOUT=2", "--supervise", "--oversubscribe", "-n", "3",
+                               FAILING_RANK_EXE, "supervised", "1"});
+  job.wait_for(R"((ready \d\n(.|\n)*){3})", false);
+  const pid_t pid = rmpi::testing::local_rank_pid(job, 1);
+  REQUIRE(pid > 0);
+  ::kill(pid, SIGSTOP);
+  const int st = job.wait_exit();
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  INFO(job.out() << job.err());
+  // Rank 0 waited in recv from the stopped rank, rank 2 in a barrier with it.
+  CHECK(count(job.out(), std::regex("shrunk \\d -> [01]/2 sum 2\n")) == 2);
+  CHECK(std::regex_search(job.out(), std::regex("failed 0:( \\d)* 1")));
+  CHECK(job.err().find("rmpirun: rank 1 on localhost was stopped by signal 19 (SIGSTOP) and not continued "
+                       "within 2 s; the job goes on (--supervise)") != std::string::npos);
+  rmpi::testing::check_no_leftovers(job);
 }

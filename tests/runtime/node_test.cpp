@@ -340,6 +340,31 @@ TEST_CASE("rmpi-node without a secret refuses to start; a port in use is an erro
   CHECK(second.wait_stderr("port " + std::to_string(first.port()) + " is in use on"));
 }
 
+TEST_CASE("processes: a stop and a continue are reported, and KillProcess ends a stopped one") {
+  NodeProcess node({"--listen-port", "0"});
+  Client c(node.port());
+  c.send(command(1, {"sh", "-c", "kill -STOP $$; echo continued; exec sleep 600"}));
+  const auto started = c.expect<proto::ProcessStarted>();
+  const auto stopped = c.expect<proto::ProcessRunStateChanged>();
+  CHECK(stopped.id == 1);
+  CHECK(stopped.state == proto::ProcessRunState::stopped);
+  CHECK(stopped.signal == SIGSTOP);
+  ::kill(started.pid, SIGCONT);
+  const auto continued = c.expect<proto::ProcessRunStateChanged>();
+  CHECK(continued.state == proto::ProcessRunState::continued);
+  CHECK(continued.signal == 0);
+  // Stopped again from outside (not by itself: a stop that quickly follows a
+  // continue supersedes it in waitpid, and only the stop is reported).
+  ::kill(started.pid, SIGSTOP);
+  CHECK(c.expect<proto::ProcessRunStateChanged>().state == proto::ProcessRunState::stopped);
+  // SIGKILL ends it although it is stopped (SIGTERM would wait for a SIGCONT).
+  c.send(proto::KillProcess{1});
+  const auto exited = c.expect<proto::ProcessExited>();
+  CHECK(exited.id == 1);
+  CHECK(exited.signal == SIGKILL);
+  CHECK(c.output(1).out == "continued\n");
+}
+
 TEST_CASE("processes: output comes back as io frames, then their exit status") {
   NodeProcess node({"--listen-port", "0"});
   Client c(node.port());

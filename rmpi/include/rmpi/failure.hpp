@@ -61,6 +61,9 @@ namespace detail {
 /// vanished peer may take to be noticed, and how long a rank whose peer died
 /// waits for the launcher before it reports the failure itself.
 std::chrono::milliseconds detection_bound();
+/// The bound a value of RMPI_DETECT_TIMEOUT gives (null or empty: 5 s);
+/// throws rmpi::ConfigError naming the variable and the value.
+std::chrono::milliseconds parse_detection_bound(const char* value);
 /// RMPI_SUPERVISED=1: rank failures are thrown at once, for the program to handle.
 bool supervised();
 /// Installs the terminate handler that reports an uncaught exception as one

@@ -57,6 +57,10 @@ struct ProcessHostEvents {
   /// closed its stdin). A sender keeps what it has sent and not yet seen
   /// here bounded: that is stdin's flow control.
   std::function<void(std::uint32_t id, std::size_t bytes)> on_stdin_written;
+  /// The process was stopped by `signal` (19 for SIGSTOP: waitpid's WUNTRACED).
+  std::function<void(std::uint32_t id, int signal)> on_stopped;
+  /// A stopped process was continued (SIGCONT).
+  std::function<void(std::uint32_t id)> on_continued;
   /// The process ended (after all its output): status is the exit code or 128+signal.
   std::function<void(std::uint32_t id, int status, int signal)> on_exited;
   /// The node or the link to it is gone; no more events follow.
@@ -90,6 +94,9 @@ class ProcessHost {
   void launch(const ProcessLaunch& p);
   /// Bytes for a process's stdin (launched with forward_stdin); empty = end of input.
   void write_stdin(std::uint32_t id, std::span<const std::byte> bytes);
+  /// SIGKILL to one process and all it started (a stopped one too); its end
+  /// is reported by on_exited as usual.
+  void kill(std::uint32_t id);
   /// SIGTERM to every process of the node, SIGKILL after `grace`.
   void terminate(std::chrono::milliseconds grace);
 
