@@ -532,6 +532,8 @@ std::string usage_text() {
          "      4 ranks on this host\n"
          "  rmpirun -f hostfiles/four-hosts -n 8 ./ring\n"
          "      8 ranks over the hostfile's hosts, filling each host's slots in turn\n"
+         "  rmpirun -f hosts ./ring     (hosts: `node1` and `node2`, one a line)\n"
+         "      one rank per core of node1, then of node2, as each node reports its cores\n"
          "  rmpirun -H node1:2,node2:2 --map-by node --tag-output ./hello\n"
          "      4 ranks alternating between node1 and node2, output tagged with ranks\n"
          "  rmpirun -np 6 --oversubscribe -x OMP_NUM_THREADS=1 -x PATH ./app -n 5 --help\n"
