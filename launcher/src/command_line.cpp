@@ -38,17 +38,23 @@ po::options_description make_options() {
       ("help,h", "print this help and exit")
       ("version", "print the version and exit")
       ("hostfile,machinefile,f", po::value<std::string>()->value_name("FILE"),
-       "hosts to run on, one per line: Open MPI (`host slots=N max_slots=M`) or MPICH "
-       "(`host:N`) syntax (also -machinefile)")
+       "hosts to run on, one per line: Open MPI (`host slots=N max_slots=M`; a line without "
+       "slots= gets the host's core count, as its node reports it) or MPICH (`host:N`; in a "
+       "file that uses it, a bare `host` gets 1) syntax (also -machinefile). A host whose node "
+       "cannot report its topology gets 1 slot, with a warning")
       ("host,H", po::value<std::vector<std::string>>()->value_name("H1[:N],H2,..."),
-       "hosts to run on (N slots each, default 1); repeatable")
+       "hosts to run on (N slots each, default 1 per time a host is listed); repeatable")
       ("np,n", po::value<std::string>()->value_name("N"),
        "number of ranks (also -np; default: one per slot; with no hosts, the local host with "
-       "one slot per core); per MPMD part")
+       "one slot per core; with --map-by ppr:N:RESOURCE, N per RESOURCE of every host); per "
+       "MPMD part")
+      ("use-hwthread-cpus", po::bool_switch(),
+       "count a host's hwthreads, not its cores, as its slots when they are not written")
       ("map-by", po::value<std::string>()->value_name("WORD"),
        "slot: fill each host's slots before the next host (default); node: one rank per host "
        "in turn; on each host, core: one core after another, numa/socket: round-robin over "
-       "NUMA nodes/packages, ppr:N:RESOURCE: N ranks per hwthread|core|l3cache|numa|socket|node")
+       "NUMA nodes/packages, ppr:N:RESOURCE: N ranks per hwthread|core|l3cache|numa|socket|node "
+       "(of every host, whatever its slots)")
       // Binding (binding.hpp): each host's node reports its hwloc topology.
       ("bind-to", po::value<std::string>()->value_name("WORD"),
        "none (default), hwthread, core: bind each rank to its hwthreads or cores; l3cache, numa, "
@@ -400,6 +406,7 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
       bad_value("--cpus-per-rank", *cpus, "expected a positive number of cores");
     spec.cpus_per_rank = n;
   }
+  spec.use_hwthread_cpus = vm["use-hwthread-cpus"].as<bool>();
   spec.report_bindings = vm["report-bindings"].as<bool>();
   spec.display_map = vm["display-map"].as<bool>();
   spec.show_topology = vm["topology"].as<bool>();
@@ -525,6 +532,8 @@ std::string usage_text() {
          "      4 ranks on this host\n"
          "  rmpirun -f hostfiles/four-hosts -n 8 ./ring\n"
          "      8 ranks over the hostfile's hosts, filling each host's slots in turn\n"
+         "  rmpirun -f hosts ./ring     (hosts: `node1` and `node2`, one a line)\n"
+         "      one rank per core of node1, then of node2, as each node reports its cores\n"
          "  rmpirun -H node1:2,node2:2 --map-by node --tag-output ./hello\n"
          "      4 ranks alternating between node1 and node2, output tagged with ranks\n"
          "  rmpirun -np 6 --oversubscribe -x OMP_NUM_THREADS=1 -x PATH ./app -n 5 --help\n"

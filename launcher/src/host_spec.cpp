@@ -112,6 +112,8 @@ void add_entry(std::vector<HostEntry>& entries, HostEntry entry, std::string_vie
   HostEntry* target = &entry;
   if (same != entries.end()) {
     same->slots += entry.slots;
+    // Slots written on any line of a host are its slots (Open MPI: one more per bare line).
+    if (entry.slot_source == SlotSource::given) same->slot_source = SlotSource::given;
     if (same->max_slots && entry.max_slots) {
       *same->max_slots += *entry.max_slots;
     } else if (entry.max_slots) {

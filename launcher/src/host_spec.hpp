@@ -30,7 +30,8 @@ void check_user_name(std::string_view user, std::string_view token, std::string_
 /// `user@host`, or `host` when there is no user.
 std::string entry_name(std::string_view user, std::string_view host);
 
-/// Appends `entry`, or adds its slots (and max_slots) to an earlier entry of the same name.
+/// Appends `entry`, or adds its slots (and max_slots) to an earlier entry of the same name
+/// (given slots win over SlotSource::topology).
 /// Throws "<where>: max_slots (M) is less than slots (N) for host '<name>'" when they clash.
 void add_entry(std::vector<HostEntry>& entries, HostEntry entry, std::string_view where);
 

@@ -1,5 +1,6 @@
 #include <rmpi/launcher/hostfile.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -53,9 +54,18 @@ Key key_of(std::string_view key) {
   return Key::unknown;
 }
 
-/// Parses one non-empty line into a HostEntry.
-HostEntry parse_line(const std::vector<std::string>& tokens, const std::string& where) {
+/// One parsed line: its entry, and how its slot count was written.
+struct Line {
+  HostEntry entry;
+  std::string where;
+  bool mpich_count = false;  // MPICH's `host:N`
+  bool bare = false;         // no count at all
+};
+
+/// Parses one non-empty line.
+Line parse_line(const std::vector<std::string>& tokens, const std::string& where) {
   auto spec = detail::parse_host_spec(tokens.front(), where);
+  const bool mpich_count = spec.slots.has_value();
   std::optional<int> max_slots;
   for (std::size_t i = 1; i < tokens.size(); ++i) {
     const std::string& token = tokens[i];
@@ -80,20 +90,21 @@ HostEntry parse_line(const std::vector<std::string>& tokens, const std::string& 
         fail(where, "unknown option", token);
     }
   }
-  HostEntry entry;
+  Line line{.entry = {}, .where = where, .mpich_count = mpich_count, .bare = !spec.slots};
+  HostEntry& entry = line.entry;
   entry.name = detail::entry_name(spec.user, spec.host);
   entry.user = std::move(spec.user);
   entry.host = std::move(spec.host);
   entry.slots = spec.slots.value_or(1);
   entry.max_slots = max_slots;
   entry.origin = where;
-  return entry;
+  return line;
 }
 
 }  // namespace
 
 std::vector<HostEntry> parse_hostfile_text(std::string_view text, std::string_view file_name) {
-  std::vector<HostEntry> entries;
+  std::vector<Line> lines;
   int line_number = 0;
   while (!text.empty()) {
     const auto eol = text.find('\n');
@@ -106,7 +117,15 @@ std::vector<HostEntry> parse_hostfile_text(std::string_view text, std::string_vi
     const auto tokens = tokenize(line);
     if (tokens.empty()) continue;
     const std::string where = std::string(file_name) + ":" + std::to_string(line_number);
-    detail::add_entry(entries, parse_line(tokens, where), where);
+    lines.push_back(parse_line(tokens, where));
+  }
+  // A bare line gets the host's core count in an Open MPI hostfile, 1 slot in an MPICH one
+  // (any `host:N` line makes the file MPICH's).
+  const bool mpich = std::any_of(lines.begin(), lines.end(), [](const Line& l) { return l.mpich_count; });
+  std::vector<HostEntry> entries;
+  for (auto& line : lines) {
+    if (line.bare && !mpich) line.entry.slot_source = SlotSource::topology;
+    detail::add_entry(entries, std::move(line.entry), line.where);
   }
   if (entries.empty()) throw ConfigError(std::string(file_name) + ": no hosts in hostfile");
   return entries;

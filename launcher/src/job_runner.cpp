@@ -25,6 +25,7 @@
 #include <rmpi/auth.hpp>
 #include <rmpi/error.hpp>
 #include <rmpi/failure.hpp>
+#include <rmpi/launcher/host_slots.hpp>
 #include <rmpi/launcher/rank_output.hpp>
 #include <rmpi/launcher/node_options.hpp>
 #include <rmpi/launcher/output_lines.hpp>
@@ -128,17 +129,9 @@ struct RankState {
 
 class Job {
  public:
-  Job(const LaunchSpec& spec, const JobLayout& layout)
-      : spec_(spec), layout_(layout), start_(Clock::now()) {
-    const OutputOptions output{.tag = spec.tag_output,
-                               .timestamp = spec.timestamp_output,
-                               .merge_stderr = spec.merge_stderr_to_stdout,
-                               .dir = spec.output_dir,
-                               .world_size = static_cast<int>(layout.ranks.size())};
-    for (const auto& r : layout.ranks)
-      ranks_.push_back(RankState{.host_index = r.host_index, .done = false, .status = -1, .how = {},
-                                 .output = RankOutput(r.rank, output), .stop_signal = 0, .stop_deadline = {},
-                                 .killed_for_stop = false});
+  Job(const LaunchSpec& spec, std::vector<HostEntry> hosts)
+      : spec_(spec), start_(Clock::now()) {
+    layout_.hosts = std::move(hosts);
   }
 
   int run();
@@ -154,8 +147,9 @@ class Job {
   const std::string& host_label(int rank) const {
     return layout_.hosts[static_cast<std::size_t>(ranks_[static_cast<std::size_t>(rank)].host_index)].name;
   }
-  places::ProcessHostEvents events_for(int node);
-  void start_nodes();
+  places::ProcessHostEvents events_for(int host_index);
+  void start_nodes(const std::vector<int>& host_indexes);
+  void plan();
   void launch_ranks();
   void rank_ended(int rank, int status, const std::string& how, bool failure);
   void rank_stopped(int rank, int signal);
@@ -171,17 +165,16 @@ class Job {
       if (!r.done) return false;
     return true;
   }
-  std::vector<std::pair<std::string, std::string>> rank_env(int rank, int node) const;
+  std::vector<std::pair<std::string, std::string>> rank_env(int rank) const;
 
   const LaunchSpec& spec_;
-  const JobLayout& layout_;
+  JobLayout layout_;  // the hosts, then (plan) every rank's placement
   Clock::time_point start_;
   // Shared with the detached signal and stdin threads, which outlive the job
   // (they block in sigwait and read): what they post after run() is never run.
   std::shared_ptr<EventQueue> queue_ = std::make_shared<EventQueue>();
   std::vector<RankState> ranks_;
-  std::vector<int> node_of_host_;                 // host index → node index (-1: unused)
-  std::vector<std::unique_ptr<ProcessHost>> nodes_;  // by node id
+  std::vector<std::unique_ptr<ProcessHost>> nodes_;  // by host index; null: no node there
   std::unique_ptr<rmpi::RendezvousServer> rendezvous_;
   std::vector<RankCpus> cpus_;  // by rank, from the topology each node reported
   std::string job_id_;
@@ -193,7 +186,7 @@ class Job {
   std::chrono::milliseconds detection_bound_{0};  // RMPI_DETECT_TIMEOUT: how long a rank may stay stopped
 };
 
-places::ProcessHostEvents Job::events_for(int node) {
+places::ProcessHostEvents Job::events_for(int host_index) {
   places::ProcessHostEvents ev;
   ev.on_started = [this](std::uint32_t id, int pid) {
     queue_->post([this, id, pid] { verbose("rank " + std::to_string(id) + " started, pid " + std::to_string(pid)); });
@@ -237,26 +230,26 @@ places::ProcessHostEvents Job::events_for(int node) {
       rank_ended(static_cast<int>(id), status, how, status != 0);
     });
   };
-  ev.on_lost = [this, node](const std::string& reason) {
-    queue_->post([this, node, reason] {
+  ev.on_lost = [this, host_index](const std::string& reason) {
+    queue_->post([this, host_index, reason] {
       bool had_live_rank = false;
       for (std::size_t i = 0; i < ranks_.size(); ++i) {
-        if (node_of_host_[static_cast<std::size_t>(ranks_[i].host_index)] != node || ranks_[i].done) continue;
+        if (ranks_[i].host_index != host_index || ranks_[i].done) continue;
         had_live_rank = true;
         ranks_[i].done = true;
         ranks_[i].status = 1;
         ranks_[i].how = "lost with its node";
       }
       if (had_live_rank && !ending_)
-        end_job(1, "rmpirun: lost the node on " + nodes_[static_cast<std::size_t>(node)]->host() + ": " + reason);
+        end_job(1, "rmpirun: lost the node on " + nodes_[static_cast<std::size_t>(host_index)]->host() + ": " + reason);
     });
   };
   return ev;
 }
 
-std::vector<std::pair<std::string, std::string>> Job::rank_env(int rank, int node) const {
+std::vector<std::pair<std::string, std::string>> Job::rank_env(int rank) const {
   const auto& p = layout_.ranks[static_cast<std::size_t>(rank)];
-  const auto& host = *nodes_[static_cast<std::size_t>(node)];
+  const auto& host = *nodes_[static_cast<std::size_t>(p.host_index)];
   const std::string n = std::to_string(layout_.ranks.size());
   std::vector<std::pair<std::string, std::string>> env = {
       {"RMPI_RANK", std::to_string(rank)},
@@ -303,60 +296,81 @@ std::vector<std::pair<std::string, std::string>> Job::rank_env(int rank, int nod
   return env;
 }
 
-void Job::start_nodes() {
-  node_of_host_.assign(layout_.hosts.size(), -1);
-  std::vector<int> used;
-  for (const auto& r : layout_.ranks) {
-    if (node_of_host_[static_cast<std::size_t>(r.host_index)] == -1) {
-      node_of_host_[static_cast<std::size_t>(r.host_index)] = r.node_id;
-      used.push_back(r.host_index);
-    }
-  }
+void Job::start_nodes(const std::vector<int>& host_indexes) {
+  nodes_.resize(layout_.hosts.size());
   const places::ProcessHostOptions opt = node_options(spec_);
 
   // Start nodes in parallel, at most kConcurrency SSH sessions being set up at once.
   constexpr std::size_t kConcurrency = 16;
-  nodes_.resize(used.size());
-  std::vector<std::string> errors(used.size());
+  std::vector<std::string> errors(host_indexes.size());
   std::atomic<std::size_t> next{0};
   std::vector<std::thread> workers;
-  for (std::size_t w = 0; w < std::min(kConcurrency, used.size()); ++w) {
+  for (std::size_t w = 0; w < std::min(kConcurrency, host_indexes.size()); ++w) {
     workers.emplace_back([&] {
-      for (std::size_t i; (i = next++) < used.size();) {
-        const auto& h = layout_.hosts[static_cast<std::size_t>(used[i])];
-        const int node = node_of_host_[static_cast<std::size_t>(used[i])];
+      for (std::size_t i; (i = next++) < host_indexes.size();) {
+        const auto host = static_cast<std::size_t>(host_indexes[i]);
         try {
-          nodes_[static_cast<std::size_t>(node)] =
-              std::make_unique<ProcessHost>(h.name, opt, events_for(node));
+          nodes_[host] = std::make_unique<ProcessHost>(layout_.hosts[host].name, opt,
+                                                       events_for(host_indexes[i]));
         } catch (const std::exception& e) {
-          errors[static_cast<std::size_t>(node)] = e.what();
+          errors[i] = e.what();
         }
       }
     });
   }
   for (auto& t : workers) t.join();
-  for (std::size_t i = 0; i < errors.size(); ++i)
-    if (!errors[i].empty()) throw SpawnError(errors[i]);
-  for (const auto& n : nodes_)
+  for (const auto& error : errors)
+    if (!error.empty()) throw SpawnError(error);
+  for (const int host : host_indexes) {
+    const auto& n = nodes_[static_cast<std::size_t>(host)];
     verbose("node on " + n->host() + " up at " + n->address() + ":" + std::to_string(n->port()));
+  }
+}
+
+void Job::plan() {
+  // Slots not written come from the hosts' topologies: their nodes start first (Open MPI too
+  // starts its daemons before it maps).
+  start_nodes(hosts_needing_topology(spec_, layout_.hosts));
+  for (const auto& warning : fill_topology_slots(spec_, layout_.hosts, [this](int host_index) {
+         return nodes_[static_cast<std::size_t>(host_index)]->host_facts();
+       }))
+    write_all(2, warning + "\n");
+  layout_ = plan_job(spec_, std::move(layout_.hosts));
+  std::vector<bool> used(layout_.hosts.size(), false);
+  for (const auto& r : layout_.ranks) used[static_cast<std::size_t>(r.host_index)] = true;
+  std::vector<int> missing;
+  for (std::size_t h = 0; h < used.size(); ++h) {
+    if (!used[h]) nodes_[h].reset();  // asked for its topology, runs no rank
+    else if (!nodes_[h]) missing.push_back(static_cast<int>(h));
+  }
+  start_nodes(missing);
+
+  const OutputOptions output{.tag = spec_.tag_output,
+                             .timestamp = spec_.timestamp_output,
+                             .merge_stderr = spec_.merge_stderr_to_stdout,
+                             .dir = spec_.output_dir,
+                             .world_size = static_cast<int>(layout_.ranks.size())};
+  for (const auto& r : layout_.ranks)
+    ranks_.push_back(RankState{.host_index = r.host_index, .done = false, .status = -1, .how = {},
+                               .output = RankOutput(r.rank, output), .stop_signal = 0, .stop_deadline = {},
+                               .killed_for_stop = false});
 }
 
 void Job::launch_ranks() {
   const std::filesystem::path cwd = std::filesystem::current_path();
   for (const auto& p : layout_.ranks) {
-    const int node = node_of_host_[static_cast<std::size_t>(p.host_index)];
     const AppContext& app = app_of_rank(spec_, p.rank);
     places::ProcessLaunch l;
     l.id = static_cast<std::uint32_t>(p.rank);
     l.argv.push_back(app.program);
     l.argv.insert(l.argv.end(), app.args.begin(), app.args.end());
-    l.env = rank_env(p.rank, node);
+    l.env = rank_env(p.rank);
     l.cwd = app.wdir.empty() ? cwd.string() : (cwd / app.wdir).lexically_normal().string();
     l.forward_stdin = p.rank == 0;
     const RankCpus& cpus = cpus_[static_cast<std::size_t>(p.rank)];
     if (cpus.bound) l.cpus = cpus.cpus;
     if (spec_.report_bindings) write_all(2, binding_report(p.rank, host_label(p.rank), cpus));
-    nodes_[static_cast<std::size_t>(node)]->launch(l);
+    nodes_[static_cast<std::size_t>(p.host_index)]->launch(l);
   }
   std::string programs;
   for (const auto& app : spec_.apps) programs += (programs.empty() ? "" : " : ") + app.program;
@@ -430,19 +444,19 @@ void Job::end_job(int status, const std::string& line) {
 int Job::run() {
   detection_bound_ = detection_bound_of(spec_);  // a bad value fails before anything starts
   job_id_ = auth::make_secret().substr(0, 12);
+  plan();
   verbose("job " + job_id_ + ": " + std::to_string(layout_.ranks.size()) + " ranks on " +
           std::to_string(layout_.hosts.size()) + " host entries");
-  start_nodes();
   cpus_ = bind_job(spec_, layout_, [this](int host_index) {
-    return nodes_[static_cast<std::size_t>(node_of_host_[static_cast<std::size_t>(host_index)])]->host_facts();
+    return nodes_[static_cast<std::size_t>(host_index)]->host_facts();
   });
   if (spec_.display_map) write_all(2, map_table(layout_, cpus_));
   // Ranks reach the rendezvous at the address their node's link comes from:
   // it listens on those addresses only (loopback alone for a local job).
   std::vector<std::string> rendezvous_hosts;
   for (const auto& n : nodes_)
-    if (std::find(rendezvous_hosts.begin(), rendezvous_hosts.end(), n->local_address()) ==
-        rendezvous_hosts.end())
+    if (n && std::find(rendezvous_hosts.begin(), rendezvous_hosts.end(), n->local_address()) ==
+                 rendezvous_hosts.end())
       rendezvous_hosts.push_back(n->local_address());
   rendezvous_ = std::make_unique<rmpi::RendezvousServer>(
       rendezvous_hosts, static_cast<std::uint16_t>(spec_.ports.first), auth::job_secret(),
@@ -466,7 +480,7 @@ int Job::run() {
   }).detach();
 
   // stdin goes to rank 0; a reader thread forwards it until EOF.
-  ProcessHost* rank0_host = nodes_[static_cast<std::size_t>(layout_.ranks[0].node_id)].get();
+  ProcessHost* rank0_host = nodes_[static_cast<std::size_t>(layout_.ranks[0].host_index)].get();
   std::thread([rank0_host, this, queue = queue_, window = stdin_window_] {
     std::vector<std::byte> buf(65536);
     for (;;) {
@@ -514,8 +528,8 @@ int Job::run() {
 
 }  // namespace
 
-int run_job(const LaunchSpec& spec, const JobLayout& layout) {
-  Job job(spec, layout);
+int run_job(const LaunchSpec& spec, std::vector<HostEntry> hosts) {
+  Job job(spec, std::move(hosts));
   return job.run();
 }
 

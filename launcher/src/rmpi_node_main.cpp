@@ -1,5 +1,7 @@
 // rmpi-node: the node daemon, started by a spawner directly or through ssh.
 // This file only parses options; the daemon is rmpi::places::run_node_daemon.
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -64,6 +66,12 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // What this node starts (ranks, places) spawns nodes of its own with this same rmpi-node,
+  // wherever it is installed: a program built with pkg-config knows no install prefix, and
+  // rmpirun's PATH need not hold one.
+  std::error_code self_error;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", self_error);
+  if (!self_error) ::setenv("RMPI_NODE_PATH", self.c_str(), 0);
   o.parent_link = vm.count("parent-link") > 0;
   o.secret_stdin = vm.count("secret-stdin") > 0;
   // Spawners map and bind ranks from this host's topology, read at the first spawner's Hello

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <exception>
 #include <string>
-#include <thread>
 #include <variant>
 
 #include <rmpi/error.hpp>
@@ -34,9 +33,7 @@ int main(int argc, char** argv) {
       std::fputs(topology_report(spec).c_str(), stdout);
       return 0;
     }
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const JobLayout layout = plan_job(spec, cores);
-    return run_job(spec, layout);
+    return run_job(spec, resolve_hosts(spec));
   } catch (const std::exception& e) {
     std::string msg = e.what();
     if (msg.rfind("rmpirun: ", 0) != 0) msg = "rmpirun: " + msg;

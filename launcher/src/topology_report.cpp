@@ -13,7 +13,7 @@ std::string topology_report(const LaunchSpec& spec) {
     hosts.push_back(spec.apps[0].program);
     hosts.insert(hosts.end(), spec.apps[0].args.begin(), spec.apps[0].args.end());
   } else {
-    for (const auto& entry : resolve_hosts(spec, 1)) hosts.push_back(entry.name);
+    for (const auto& entry : resolve_hosts(spec)) hosts.push_back(entry.name);
   }
   const auto options = node_options(spec);
   std::string text;

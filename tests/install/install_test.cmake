@@ -1,7 +1,8 @@
 # Script mode: install into a scratch prefix (not on PATH), then
 #  - a CMake consumer that sets no C++ standard and finds no dependency itself: configure,
 #    build, run with a PATH that holds no rmpi (it must find the installed rmpi-node);
-#  - a pkg-config consumer: compile with `pkg-config --cflags --libs rmpi`, run;
+#  - a pkg-config consumer: compile with `pkg-config --cflags --libs rmpi`, run, and run under
+#    the installed rmpirun without the prefix on PATH;
 #  - the installed rmpirun(1) man page.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
@@ -48,6 +49,18 @@ if(NOT last_output MATCHES "${expected_first_line}")
   message(FATAL_ERROR "unexpected pkg-config consumer output: ${last_output}")
 endif()
 message(STATUS "installed rmpi found and used by pkg-config: ${last_output}")
+# Under the installed rmpirun, with nothing of rmpi on PATH: the rank spawns the rmpi-node that
+# runs it (rmpi-node exports RMPI_NODE_PATH to what it starts).
+run(${CMAKE_COMMAND} -E env PATH=${system_path} --unset=RMPI_NODE_PATH
+    ${prefix}/bin/rmpirun -n 1 ${WORK_DIR}/pkg-config-consumer)
+if(NOT last_output MATCHES "${expected_first_line}")
+  message(FATAL_ERROR "unexpected pkg-config consumer output under rmpirun: ${last_output}")
+endif()
+if(NOT last_output MATCHES "consumer: node ${prefix}/bin/rmpi-node up as PLACE ")
+  message(FATAL_ERROR "the pkg-config consumer under rmpirun did not start the installed "
+                      "rmpi-node: ${last_output}")
+endif()
+message(STATUS "pkg-config consumer under the installed rmpirun: ${last_output}")
 
 # The man page: generated from --help, installed in share/man/man1.
 set(man ${prefix}/share/man/man1/rmpirun.1)

@@ -11,12 +11,14 @@ using rmpi::ConfigError;
 using rmpi::launcher::HostEntry;
 using rmpi::launcher::parse_hostfile;
 using rmpi::launcher::parse_hostfile_text;
+using rmpi::launcher::SlotSource;
 
 namespace {
 
 HostEntry entry(std::string user, std::string host, int slots, std::optional<int> max_slots,
-                std::string origin) {
+                std::string origin, SlotSource source = SlotSource::given) {
   HostEntry e;
+  e.slot_source = source;
   e.name = user.empty() ? host : user + "@" + host;
   e.user = std::move(user);
   e.host = std::move(host);
@@ -43,10 +45,10 @@ TEST_CASE("Open MPI syntax: slots, max_slots, synonyms, user@host") {
   CHECK(hosts[0] == entry("", "host1", 2, 4, "hosts:1"));
   CHECK(hosts[1] == entry("", "host2", 3, std::nullopt, "hosts:2"));
   CHECK(hosts[2] == entry("", "host3", 1, 2, "hosts:3"));
-  CHECK(hosts[3] == entry("alice", "host4", 1, std::nullopt, "hosts:4"));
+  CHECK(hosts[3] == entry("alice", "host4", 1, std::nullopt, "hosts:4", SlotSource::topology));
   CHECK(hosts[3].name == "alice@host4");
   CHECK(hosts[4] == entry("", "host5", 6, std::nullopt, "hosts:5"));
-  CHECK(hosts[5] == entry("bob", "host6", 1, 3, "hosts:6"));
+  CHECK(hosts[5] == entry("bob", "host6", 1, 3, "hosts:6", SlotSource::topology));
 }
 
 TEST_CASE("comments, blank lines, tabs and CRLF are ignored; line numbers stay right") {
@@ -60,7 +62,7 @@ TEST_CASE("comments, blank lines, tabs and CRLF are ignored; line numbers stay r
       "f");
   REQUIRE(hosts.size() == 2);
   CHECK(hosts[0] == entry("", "host1", 2, std::nullopt, "f:4"));
-  CHECK(hosts[1] == entry("", "host2", 1, std::nullopt, "f:6"));
+  CHECK(hosts[1] == entry("", "host2", 1, std::nullopt, "f:6", SlotSource::topology));
 }
 
 TEST_CASE("repeated lines add slots to the first entry, which keeps its place") {
@@ -75,6 +77,25 @@ TEST_CASE("repeated lines add slots to the first entry, which keeps its place") 
   CHECK(hosts[0] == entry("", "host1", 5, std::nullopt, "f:1"));
   CHECK(hosts[1] == entry("", "host2", 3, std::nullopt, "f:2"));
   CHECK(hosts[2] == entry("alice", "host1", 1, std::nullopt, "f:5"));
+}
+
+TEST_CASE("Open MPI: a line without slots= gets the host's cores; MPICH: a bare host is 1") {
+  // Open MPI syntax only: bare lines take the count their node reports (host_slots.hpp).
+  auto hosts = parse_hostfile_text("host1\nhost2 slots=2\nhost3 max_slots=4\nhost1\n", "o");
+  REQUIRE(hosts.size() == 3);
+  CHECK(hosts[0] == entry("", "host1", 2, std::nullopt, "o:1", SlotSource::topology));
+  CHECK(hosts[1].slot_source == SlotSource::given);
+  CHECK(hosts[2] == entry("", "host3", 1, 4, "o:3", SlotSource::topology));
+  // A bare line and a counted one of the same host: the count is written (1 + 2, as Open MPI).
+  hosts = parse_hostfile_text("host1\nhost1 slots=2\n", "o");
+  REQUIRE(hosts.size() == 1);
+  CHECK(hosts[0] == entry("", "host1", 3, std::nullopt, "o:1"));
+  // One `host:N` line makes the file MPICH's: its bare hosts get 1 slot each, as in MPICH.
+  hosts = parse_hostfile_text("host1\nhost2:3\nhost3 slots=2\n", "m");
+  REQUIRE(hosts.size() == 3);
+  CHECK(hosts[0] == entry("", "host1", 1, std::nullopt, "m:1"));
+  CHECK(hosts[1] == entry("", "host2", 3, std::nullopt, "m:2"));
+  CHECK(hosts[2] == entry("", "host3", 2, std::nullopt, "m:3"));
 }
 
 TEST_CASE("repeated lines add max_slots too") {
@@ -176,6 +197,7 @@ TEST_CASE("the example hostfiles parse") {
     CHECK(hosts[0].slots == 2);
     CHECK(hosts[2].name == "host3");
     CHECK(hosts[2].slots == 1);
+    CHECK(hosts[2].slot_source == SlotSource::given);
   }
   SUBCASE("mixed") {
     const auto hosts = parse_hostfile(hostfiles_dir / "mixed");

@@ -11,27 +11,39 @@ using rmpi::launcher::MapBy;
 using rmpi::launcher::plan_job;
 using rmpi::launcher::resolve_hosts;
 
-TEST_CASE("no hosts given: the local host with one slot per core") {
+namespace {
+
+/// resolve_hosts with every host that takes its slots from its topology given `slots`.
+std::vector<rmpi::launcher::HostEntry> hosts_with(const LaunchSpec& spec, int slots) {
+  auto hosts = resolve_hosts(spec);
+  for (auto& host : hosts)
+    if (host.slot_source == rmpi::launcher::SlotSource::topology) host.slots = slots;
+  return hosts;
+}
+
+}  // namespace
+
+TEST_CASE("no hosts given: the local host, its slots from its topology") {
   LaunchSpec spec;
-  const auto hosts = resolve_hosts(spec, 3);
+  const auto hosts = resolve_hosts(spec);
   REQUIRE(hosts.size() == 1);
   CHECK(hosts[0].name == "localhost");
-  CHECK(hosts[0].slots == 3);
-  const auto layout = plan_job(spec, 3);
+  CHECK(hosts[0].slot_source == rmpi::launcher::SlotSource::topology);
+  const auto layout = plan_job(spec, hosts_with(spec, 3));
   CHECK(layout.ranks.size() == 3);
   spec.np = 5;
-  CHECK_THROWS_WITH_AS(plan_job(spec, 2),
+  CHECK_THROWS_WITH_AS(plan_job(spec, hosts_with(spec, 2)),
                        "rmpirun: 5 ranks requested but only 2 slots: localhost (2); use "
                        "--oversubscribe or fewer ranks",
                        ConfigError);
   spec.oversubscribe = true;
-  CHECK(plan_job(spec, 2).ranks.size() == 5);
+  CHECK(plan_job(spec, hosts_with(spec, 2)).ranks.size() == 5);
 }
 
 TEST_CASE("np defaults to all slots of the hostfile or -H hosts") {
   LaunchSpec spec;
   spec.hostfile = std::filesystem::path(RMPI_HOSTFILES_DIR) / "four-hosts";
-  const auto layout = plan_job(spec, 1);
+  const auto layout = plan_job(spec, resolve_hosts(spec));
   REQUIRE(layout.hosts.size() == 4);
   REQUIRE(layout.ranks.size() == 8);
   CHECK(layout.ranks[7].host_index == 3);
@@ -39,7 +51,7 @@ TEST_CASE("np defaults to all slots of the hostfile or -H hosts") {
   LaunchSpec listed;
   listed.host_list = rmpi::launcher::parse_host_list("a:2,b");
   listed.map_by = MapBy::node;
-  const auto by_node = plan_job(listed, 1);
+  const auto by_node = plan_job(listed, resolve_hosts(listed));
   REQUIRE(by_node.ranks.size() == 3);
   CHECK(by_node.ranks[1].host_index == 1);
 }
@@ -48,7 +60,7 @@ TEST_CASE("a hostfile and -H together are an error") {
   LaunchSpec spec;
   spec.hostfile = "hosts";
   spec.host_list = rmpi::launcher::parse_host_list("a");
-  CHECK_THROWS_WITH_AS(resolve_hosts(spec, 1), "rmpirun: use either --hostfile or --host, not both",
+  CHECK_THROWS_WITH_AS(resolve_hosts(spec), "rmpirun: use either --hostfile or --host, not both",
                        ConfigError);
 }
 
@@ -56,7 +68,7 @@ TEST_CASE("-ppn N: every host takes N ranks, whatever its slots") {
   LaunchSpec spec;
   spec.hostfile = std::filesystem::path(RMPI_HOSTFILES_DIR) / "four-hosts";  // 2 slots each
   spec.ranks_per_host = 3;
-  const auto layout = plan_job(spec, 1);
+  const auto layout = plan_job(spec, resolve_hosts(spec));
   REQUIRE(layout.ranks.size() == 12);
   for (int r = 0; r < 12; ++r) {
     CAPTURE(r);
@@ -65,9 +77,9 @@ TEST_CASE("-ppn N: every host takes N ranks, whatever its slots") {
   }
   spec.ranks_per_host = 1;
   spec.np = 5;
-  CHECK_THROWS_AS(plan_job(spec, 1), ConfigError);
+  CHECK_THROWS_AS(plan_job(spec, resolve_hosts(spec)), ConfigError);
   spec.np = 2;
-  const auto two = plan_job(spec, 1);
+  const auto two = plan_job(spec, resolve_hosts(spec));
   REQUIRE(two.ranks.size() == 2);
   CHECK(two.ranks[1].host_index == 1);
 }

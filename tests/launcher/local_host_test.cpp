@@ -57,4 +57,3 @@ TEST_CASE("an entry naming a user goes through SSH even to the local host") {
   CHECK_FALSE(is_local_host(entry));
 }
 
-TEST_CASE("local_slot_count is at least 1") { CHECK(rmpi::launcher::local_slot_count() >= 1); }

@@ -27,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include <hwloc.h>
+
 #include "job_processes.hpp"
 #include "ssh_fixture.hpp"
 
@@ -502,6 +504,67 @@ TEST_CASE("rmpirun: more ranks than slots without --oversubscribe lists hosts an
   CHECK(run.r.err.find("9") != std::string::npos);
   CHECK(run.r.err.find("8") != std::string::npos);
   CHECK(run.r.err.find("oversubscribe") != std::string::npos);
+}
+
+namespace {
+
+/// Every fixture host is this machine: its node reports this machine's cores, read here with
+/// hwloc as the node does.
+int this_host_cores() {
+  hwloc_topology_t topology = nullptr;
+  REQUIRE(hwloc_topology_init(&topology) == 0);
+  REQUIRE(hwloc_topology_load(topology) == 0);
+  const int cores = hwloc_get_nbobjs_by_type(topology, HWLOC_OBJ_CORE);
+  hwloc_topology_destroy(topology);
+  REQUIRE(cores >= 1);
+  return cores;
+}
+
+}  // namespace
+
+TEST_CASE("rmpirun: a hostfile line without slots= gets the core count its node reports") {
+  const int cores = this_host_cores();
+  const std::string hostfile = temp_file("hosts_bare", "host1\nhost2\n");
+  {
+    const Run run = rmpirun({"-f", hostfile, kProbe, "info"});
+    INFO("stderr: " << run.r.err);
+    REQUIRE(run.r.exit_code == 0);
+    const auto infos = infos_of(run.r.out);
+    REQUIRE(infos.size() == static_cast<std::size_t>(2 * cores));
+    for (int r = 0; r < 2 * cores; ++r) {
+      CAPTURE(r);
+      auto kv = infos.at(r);
+      CHECK(kv["server"] == (r < cores ? "127.0.0.2" : "127.0.0.3"));
+      CHECK(kv["RMPI_LOCAL_SIZE"] == std::to_string(cores));
+    }
+  }
+  {
+    // One more rank than cores: the error names the hosts and the counts their nodes gave.
+    const Run run = rmpirun({"-f", hostfile, "-n", std::to_string(2 * cores + 1), kProbe, "info"});
+    CHECK(run.r.exit_code == 1);
+    CHECK(run.r.err.find("host1 (" + std::to_string(cores) + "), host2 (" +
+                         std::to_string(cores) + ")") != std::string::npos);
+  }
+  {
+    // -n 1 over three bare hosts: all three nodes report, two run nothing and end at once.
+    const Run run = rmpirun({"-f", temp_file("hosts_bare3", "host1\nhost2\nhost3\n"), "-n", "1",
+                             kProbe, "info"});
+    INFO("stderr: " << run.r.err);
+    REQUIRE(run.r.exit_code == 0);
+    CHECK(infos_of(run.r.out).size() == 1);
+  }
+}
+
+TEST_CASE("rmpirun: --map-by ppr:1:core over -H hosts runs one rank per core of each") {
+  const int cores = this_host_cores();
+  const Run run = rmpirun({"-H", "host1,host2", "--map-by", "ppr:1:core", kProbe, "info"});
+  INFO("stderr: " << run.r.err);
+  REQUIRE(run.r.exit_code == 0);
+  CHECK(infos_of(run.r.out).size() == static_cast<std::size_t>(2 * cores));
+  const Run over = rmpirun({"-H", "host1,host2", "--map-by", "ppr:1:core", "-n",
+                            std::to_string(2 * cores + 1), kProbe, "info"});
+  CHECK(over.r.exit_code == 1);
+  CHECK(over.r.err.find("host2: 1 per core x " + std::to_string(cores)) != std::string::npos);
 }
 
 TEST_CASE("rmpirun sends stdin to rank 0 and /dev/null to the others") {

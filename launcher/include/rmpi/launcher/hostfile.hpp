@@ -14,8 +14,10 @@ namespace rmpi::launcher {
 std::vector<HostEntry> parse_hostfile(const std::filesystem::path& file);
 
 /// Parses hostfile text; `file_name` is used in error messages and origins. `#` starts a
-/// comment, blank lines are skipped, a host without a count gets 1 slot, and lines naming the
-/// same entry again add their slots to the first one (which keeps its position).
+/// comment, blank lines are skipped, and lines naming the same entry again add their slots to
+/// the first one (which keeps its position). A line without a count is SlotSource::topology
+/// (the host's core count, as in Open MPI), except in a file that uses MPICH's `host:N`
+/// anywhere: there it is 1 slot, as in MPICH.
 std::vector<HostEntry> parse_hostfile_text(std::string_view text, std::string_view file_name);
 
 }  // namespace rmpi::launcher

@@ -15,11 +15,13 @@ struct JobLayout {
 };
 
 /// The job's hosts: the hostfile's entries, or the -H entries, or (neither given) the local host
-/// "localhost" with `local_slots` slots. Giving both a hostfile and -H is a ConfigError.
-/// Reads the hostfile.
-std::vector<HostEntry> resolve_hosts(const LaunchSpec& spec, int local_slots);
+/// "localhost" with its core count as slots (SlotSource::topology). Giving both a hostfile and
+/// -H is a ConfigError. Reads the hostfile.
+std::vector<HostEntry> resolve_hosts(const LaunchSpec& spec);
 
-/// resolve_hosts + map_ranks, with np defaulting to the total slot count.
-JobLayout plan_job(const LaunchSpec& spec, int local_slots);
+/// map_ranks over `hosts` (their slots filled in: host_slots.hpp), with -ppn applied and np
+/// defaulting to the total slot count. With --map-by ppr, an -n above what it places is a
+/// ConfigError naming every host and its count.
+JobLayout plan_job(const LaunchSpec& spec, std::vector<HostEntry> hosts);
 
 }  // namespace rmpi::launcher

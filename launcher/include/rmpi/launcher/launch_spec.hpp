@@ -47,6 +47,8 @@ struct LaunchSpec {
   RanksPerResource ppr;
   /// --bind-to.
   BindTo bind_to = BindTo::none;
+  /// --use-hwthread-cpus: a host whose slots are not written gets one per hwthread, not per core.
+  bool use_hwthread_cpus = false;
   /// --cpus-per-rank N.
   int cpus_per_rank = 1;
   /// --report-bindings: a line on stderr per rank with its host and CPUs.

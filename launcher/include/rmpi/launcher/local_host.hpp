@@ -14,7 +14,4 @@ using rmpi::places::is_local_host;
 /// goes through SSH.
 bool is_local_host(const HostEntry& entry);
 
-/// Number of slots the local host gets when no hosts are given: its logical CPU count (>= 1).
-int local_slot_count();
-
 }  // namespace rmpi::launcher
