@@ -629,12 +629,11 @@ template <class Pred>
 void World::wait_until(Pred pred) {
   if (pred()) return;
   // Spin for RMPI_SPIN_US: the shared-memory rings are polled on every
-  // iteration (a pause between them); the clock (50-100 ns on a VM) only
-  // every kClockEvery iterations; epoll (a system call) with the clock
-  // iterations while a socket link is open (only it can see sockets move),
-  // else every kEventsEvery; sched_yield with the clock, so that the rank
-  // with the data can run when there are more ranks than cores (or other
-  // load).
+  // iteration (a pause between them); the clock (50-100 ns on a VM) and
+  // sched_yield only every kClockEvery iterations (yielding lets the rank
+  // with the data run when there are more ranks than cores, or other load);
+  // epoll (a system call) as often as the clock while a socket link is open
+  // (only epoll sees sockets move), else every kEventsEvery iterations.
   if (spin_.count() > 0) {
     constexpr unsigned kClockEvery = 32;
     const auto spin_end = Clock::now() + spin_;

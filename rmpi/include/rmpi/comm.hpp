@@ -254,18 +254,28 @@ Request<V> Comm::start_recv(Source src, int wire_tag) const {
   }
 }
 
+namespace detail {
+/// Posts a receive into `into`: a message sent as a vector, span or array of
+/// E with at most (`exact`: exactly) `into.size()` elements; another size
+/// fails the receive and the message stays queued. The caller keeps `into`
+/// alive until the receive completes.
 template <class E>
-void Comm::recv_into(int src, int tag, std::span<E> into) const {
+RequestPtr start_recv_into(const Comm& comm, Source src, std::span<E> into, int wire_tag, bool exact) {
   static_assert(!std::is_const_v<E> && std::is_trivially_copyable_v<E>,
-                "rmpi::Comm::recv_into: elements must be writable and trivially copyable");
+                "rmpi: a receive into a span needs writable, trivially copyable elements");
   using Wire = std::vector<E>;
   rmpi::detail::remember_type<Wire>();
-  detail::PostedRecv posted{.type_tag = detail::type_tag_of<Wire>, .elem_size = sizeof(E),
-                            .capacity = into.size_bytes(), .exact = true, .target = into.data(),
-                            .prepare = [](void* t, std::size_t) { return static_cast<std::byte*>(t); },
-                            .describe = &detail::describe_span<E>};
-  auto s = start_recv_raw(src, internal_tag(tag), detail::type_tag_of<Wire>, detail::type_name_of<Wire>, &posted, nullptr);
-  detail::request_wait(*s);
+  PostedRecv posted{.type_tag = type_tag_of<Wire>, .elem_size = sizeof(E), .capacity = into.size_bytes(),
+                    .exact = exact, .target = into.data(),
+                    .prepare = [](void* t, std::size_t) { return static_cast<std::byte*>(t); },
+                    .describe = &describe_span<E>};
+  return comm.start_recv_raw(src, wire_tag, type_tag_of<Wire>, type_name_of<Wire>, &posted, nullptr);
+}
+}  // namespace detail
+
+template <class E>
+void Comm::recv_into(int src, int tag, std::span<E> into) const {
+  detail::request_wait(*detail::start_recv_into(*this, src, into, internal_tag(tag), true));
 }
 
 }  // namespace rmpi

@@ -50,21 +50,6 @@ std::pair<T, Status> recv_with_status(const Comm& comm, Source src, TagMatch tag
 }
 
 namespace detail {
-/// Posts a receive into `into`: a message sent as a vector, span or array of
-/// T with at most `into.size()` elements (a larger one fails the receive
-/// and stays queued). The caller keeps `into` alive until it completes.
-template <class T>
-RequestPtr start_recv_into(const Comm& comm, Source src, std::span<T> into, int wire_tag) {
-  static_assert(!std::is_const_v<T> && std::is_trivially_copyable_v<T>,
-                "rmpi: a receive into a span needs writable, trivially copyable elements");
-  using Wire = std::vector<T>;
-  rmpi::detail::remember_type<Wire>();
-  PostedRecv posted{.type_tag = type_tag_of<Wire>, .elem_size = sizeof(T), .capacity = into.size_bytes(),
-                    .target = into.data(),
-                    .prepare = [](void* t, std::size_t) { return static_cast<std::byte*>(t); },
-                    .describe = &describe_span<T>};
-  return comm.start_recv_raw(src, wire_tag, type_tag_of<Wire>, type_name_of<Wire>, &posted, nullptr);
-}
 /// The value of a receive into a caller's buffer: its Status.
 inline Status finish_recv_into(RequestState& s, std::optional<Status>&) {
   (void)request_take(s);
@@ -77,7 +62,7 @@ inline Status finish_recv_into(RequestState& s, std::optional<Status>&) {
 /// one is an rmpi::Error naming both sizes, and stays receivable.
 template <class T>
 Status recv(const Comm& comm, Source src, std::span<T> into, TagMatch tag = {}) {
-  auto s = detail::start_recv_into(comm, src, into, detail::user_wire_match(tag, "recv"));
+  auto s = detail::start_recv_into(comm, src, into, detail::user_wire_match(tag, "recv"), false);
   detail::request_wait(*s);
   return detail::request_status(*s);
 }
@@ -89,7 +74,7 @@ Status recv(const Comm& comm, Source src, std::span<T> into, TagMatch tag = {}) 
 /// stays receivable. Cancel it before a message matches to reuse `into`.
 template <class T>
 Request<Status> irecv(const Comm& comm, Source src, std::span<T> into, TagMatch tag = {}) {
-  return Request<Status>(detail::start_recv_into(comm, src, into, detail::user_wire_match(tag, "irecv")),
+  return Request<Status>(detail::start_recv_into(comm, src, into, detail::user_wire_match(tag, "irecv"), false),
                          std::make_shared<std::optional<Status>>(), &detail::finish_recv_into);
 }
 
