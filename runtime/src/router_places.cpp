@@ -239,8 +239,7 @@ void RouterPlaces::on_control(Place& place, proto::ControlMessage&& m) {
           [&](const proto::PlaceExited& exited) {
             // A thread place's end (a process place's is its reaping).
             if (!place.thread || place.reaped) return;
-            const int status = exited.status;
-            on_reaped(place.id, ExitStatus{status, 0});
+            on_reaped(place.id, ExitStatus{exited.status, 0});
           },
           [&](const proto::CloseChannel& close) {
             auto c = place.channels.find(close.channel);
