@@ -3,7 +3,7 @@
 // node starts this executable once as the module host of its thread places
 // and runs make_bank on a thread there; the calls to it are the same as to
 // any place. One second in, the program banks; two seconds in, it ends the
-// node (and with it the host) and exits.
+// node (and with it the host); at three it exits.
 #include <rmpi/places.hpp>
 
 #include <cstdlib>

@@ -20,6 +20,10 @@ namespace proto = protocol;
 namespace {
 // A reaped place whose socket stays open (a grandchild holds it) is closed after this.
 constexpr auto kPlaceSocketLinger = std::chrono::seconds(2);
+// A thread place whose link closed without its PlaceExited waits this long
+// for its host's reaping (the host's status is its own) before it is ended
+// with status 1, its host living on. Far beyond the time a reap takes.
+constexpr auto kThreadLinkLinger = std::chrono::seconds(10);
 }  // namespace
 
 std::string RouterPlaces::describe(const Place& p) const {
@@ -239,8 +243,7 @@ void RouterPlaces::on_control(Place& place, proto::ControlMessage&& m) {
           [&](const proto::PlaceExited& exited) {
             // A thread place's end (a process place's is its reaping).
             if (!place.thread || place.reaped) return;
-            const int status = exited.status;
-            on_reaped(place.id, ExitStatus{status, 0});
+            on_reaped(place.id, ExitStatus{exited.status, 0});
           },
           [&](const proto::CloseChannel& close) {
             auto c = place.channels.find(close.channel);
@@ -267,9 +270,8 @@ void RouterPlaces::on_socket_closed(std::uint64_t id, const CloseReason& reason)
   if (place.thread && !place.reaped) {
     if (place.closed_by_router) return on_reaped(id, ExitStatus{128 + SIGKILL, SIGKILL});
     // The link of a thread closed without its PlaceExited: its host is
-    // ending, and host_ended gives the status; a host that lives on ends the
-    // place after a linger.
-    place.linger = std::make_unique<asio::steady_timer>(router_.strand, kPlaceSocketLinger);
+    // ending, and host_ended gives the status.
+    place.linger = std::make_unique<asio::steady_timer>(router_.strand, kThreadLinkLinger);
     place.linger->async_wait([weak = router_.weak_from_this(), id](const boost::system::error_code& ec) {
       if (auto s = ec ? nullptr : weak.lock()) s->places.on_reaped(id, ExitStatus{1, 0});
     });

@@ -689,6 +689,31 @@ TEST_CASE("a spawner's socket closed in the middle of a frame: its place ends, t
   CHECK(good.expect<proto::Welcome>().port == node.port());
 }
 
+TEST_CASE("a spawner that goes away: its thread places end, then their host; the node goes on") {
+  NodeProcess node({"--listen-port", "0"});
+  Client parent(node.port());
+  parent.send(proto::Hello{proto::Role::spawner});
+  parent.expect<proto::Welcome>();
+  int host = -1;
+  {
+    Client spawner(node.port());
+    spawner.send(proto::Hello{proto::Role::spawner});
+    spawner.expect<proto::Welcome>();
+    spawner.send(proto::SpawnPlace{1, RMPI_TEST_PLACE_PATH, "echo", false, true, ""});
+    host = pidfd_open(spawner.expect<proto::PlaceStarted>().pid);
+    REQUIRE(host >= 0);
+    spawner.send_data(1, "Hello");
+    CHECK(spawner.expect_data().second == "Hello");
+  }
+  CHECK(wait_gone(host, kWait));
+  ::close(host);
+  // The node still runs thread places, in a new host.
+  parent.send(proto::SpawnPlace{2, RMPI_TEST_PLACE_PATH, "echo", false, true, ""});
+  parent.expect<proto::PlaceStarted>();
+  parent.send_data(2, "again");
+  CHECK(parent.expect_data().second == "again");
+}
+
 TEST_CASE("heartbeats: a peer that speaks them and goes silent is cut off within the bound, named") {
   ::setenv("RMPI_HEARTBEAT_MS", "300", 1);
   NodeProcess node({"--listen-port", "0", "--kill-grace", "0.2"});

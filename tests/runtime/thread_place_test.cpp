@@ -54,6 +54,15 @@ void exits_3(PlaceChannel ch) {
 }
 RMPI_PLACE(exits_3);
 
+/// A thunk: the place it returns (a thread of the host) says its pid, then echoes once.
+rp::Place pid_echo_thunk() {
+  return rp::place([](PlaceChannel ch) {
+    ch.put(static_cast<int>(::getpid()));
+    ch.put(ch.get<Value>());
+  });
+}
+RMPI_PLACE_THUNK(pid_echo_thunk);
+
 const bool place_mode = rp::init_at_startup();
 
 using rmpi::testing::node_options;
@@ -115,6 +124,17 @@ TEST_CASE("a thread place that ends with place_exit(3): distributed_place_wait g
   CHECK_FALSE(rmpi::testing::process_gone(host, std::chrono::milliseconds(0)));
   node.send_exit();
   CHECK(gone(host));
+}
+
+TEST_CASE("a thunk run as a thread place: the place it returns answers, in the host") {
+  auto node = rp::spawn_remote_node("localhost", node_options());
+  auto c = rp::supervise_thread_at(node, rp::executable_path(), "pid_echo_thunk", {.thunk = true});
+  const pid_t host = next_int(c);
+  CHECK(host != ::getpid());
+  check_echo(c, 5);
+  CHECK(wait_for_exit(c) == 0);
+  CHECK(gone(host));
+  node.send_exit();
 }
 
 TEST_CASE("a function the module does not register: the thread place fails with rmpi::NameError") {
