@@ -21,6 +21,7 @@
 #include <rmpi/error.hpp>
 #include <rmpi/log.hpp>
 #include <rmpi/transport/handshake.hpp>
+#include <rmpi/transport/peer_address.hpp>
 #include <rmpi/transport/retry.hpp>
 
 #include "socket_options.hpp"
@@ -162,23 +163,7 @@ std::uint16_t local_port(int fd) {
   return 0;
 }
 
-std::string peer_name(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-    return std::string(buf) + ":" + std::to_string(ntohs(a->sin_port));
-  }
-  if (ss.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-    return "[" + std::string(buf) + "]:" + std::to_string(ntohs(a->sin6_port));
-  }
-  return "a local socket";
-}
+std::string peer_name(int fd) { return transport::peer_address(fd); }
 
 Fd connect_tcp(const std::string& host, std::uint16_t port, Clock::time_point deadline,
                const std::string& what, bool retry_refused) {
@@ -272,9 +257,7 @@ void read_exact(int fd, std::span<std::byte> out, Clock::time_point deadline) {
 
 void write_frame(int fd, const wire::FrameHeader& h, std::span<const std::byte> payload,
                  Clock::time_point deadline) {
-  wire::FrameHeader hh = h;
-  hh.length = payload.size();
-  const auto hb = wire::encode_header(hh);
+  const auto hb = transport::frame_header(h, payload.size());
   // A gather write: header and payload without a copy into one buffer.
   iovec iov[2] = {{const_cast<std::byte*>(hb.data()), hb.size()},
                   {const_cast<std::byte*>(payload.data()), payload.size()}};
@@ -302,13 +285,16 @@ void write_frame(int fd, const wire::FrameHeader& h, std::span<const std::byte> 
 }
 
 Frame read_frame(int fd, std::uint64_t max_length, Clock::time_point deadline) {
-  wire::HeaderBytes hb{};
-  read_exact(fd, hb, deadline);
-  Frame f;
-  f.header = wire::decode_header(hb, max_length);
-  f.payload.resize(f.header.length);
-  read_exact(fd, f.payload, deadline);
-  return f;
+  transport::FrameAssembler in{transport::FrameLimits(max_length)};
+  for (;;) {
+    const std::span<std::byte> room = in.room();
+    read_exact(fd, room, deadline);
+    switch (in.filled(room.size())) {
+      case transport::FrameAssembler::Status::more: break;
+      case transport::FrameAssembler::Status::frame: return in.take();
+      case transport::FrameAssembler::Status::error: throw ProtocolError(in.reason());
+    }
+  }
 }
 
 namespace {

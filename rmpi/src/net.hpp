@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include <rmpi/transport/frame.hpp>
 #include <rmpi/wire.hpp>
 
 namespace rmpi::detail {
@@ -66,10 +67,7 @@ void write_all(int fd, std::span<const std::byte> bytes, Clock::time_point deadl
 void read_exact(int fd, std::span<std::byte> out, Clock::time_point deadline);
 
 /// A whole frame read from a socket.
-struct Frame {
-  wire::FrameHeader header;
-  std::vector<std::byte> payload;
-};
+using transport::Frame;
 void write_frame(int fd, const wire::FrameHeader& h, std::span<const std::byte> payload,
                  Clock::time_point deadline);
 /// Reads and validates one frame (payload at most `max_length` bytes).

@@ -1,8 +1,9 @@
 #pragma once
-// A rank's listener, alive for the whole job: one thread with one epoll loop
-// (no thread per connection) accepts on the TCP and the local socket, runs
-// each connection's job-secret handshake as a small state machine, and only
-// then reads its hello (which rank it is). Hostile peers are bounded:
+// A rank's listener, alive for the whole job: the transport core's accept
+// loop (rmpi/transport/epoll_accept_loop.hpp: one thread, one epoll loop, no
+// thread per connection) accepts on the TCP and the local socket, runs each
+// connection's job-secret handshake and reads its hello (which rank it is);
+// this class settles the pair. Hostile peers are bounded:
 // - at most `max_unauthenticated` connections in their handshake; one more
 //   is accepted and closed at once;
 // - a handshake that is not done by `handshake_timeout` is dropped;
@@ -19,10 +20,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <rmpi/listener_guard.hpp>
+#include <rmpi/transport/epoll_accept_loop.hpp>
 
 #include "net.hpp"
 
@@ -67,38 +68,19 @@ class RankListener {
   std::size_t bad_peers() const;
 
  private:
-  struct Conn;
   enum class Pair { none, connecting, linked };
-  void loop();
-  void accept_from(int listen_fd, bool local);
-  void on_readable(Conn& c);
-  void drop(Conn& c, const std::string& why);
-  void report(const std::string& addr, const std::string& why);
-  void erase(Conn* c);
+  void on_authenticated(Fd fd, bool local, transport::AcceptedPeer peer);
 
   int rank_;
   int size_;
-  std::string secret_;
-  Fd tcp_;
-  Fd local_;
-  ListenerLimits limits_;
-  listener::UnauthenticatedCap cap_;  // listener thread only
-  listener::BadPeerLog bad_log_;
-  Fd epoll_;
-  Fd stop_;
   Fd ready_;
-  std::thread thread_;
-
-  // listener thread only
-  std::vector<std::unique_ptr<Conn>> conns_;
-  Clock::time_point paused_until_{};
-  bool paused_ = false;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Pair> pairs_;
   std::vector<Accepted> accepted_;
-  std::size_t bad_ = 0;
+
+  transport::EpollAcceptLoop loop_;  // last: its thread uses the members above
 };
 
 }  // namespace rmpi::detail

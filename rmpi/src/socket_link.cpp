@@ -101,72 +101,47 @@ void SocketLink::close_write() {
   write_some();
 }
 
-void SocketLink::begin(const wire::FrameHeader& h) {
-  cur_ = h;
-  got_ = 0;
-  in_payload_ = true;
-  dest_ = sink_.frame_begin(peer_, h);
-  if (h.length == 0) end_frame();
-}
-
-void SocketLink::end_frame() {
-  in_payload_ = false;
-  dest_ = nullptr;
-  sink_.frame_end(peer_);
-}
-
-void SocketLink::parse() {
+// The decoder takes every byte of `input` (a partial header it keeps), so
+// the staging buffer is free again after each call.
+void SocketLink::parse(std::span<const std::byte> input) {
   while (!closed_) {
-    const std::size_t avail = in_end_ - in_begin_;
-    if (!in_payload_) {
-      if (avail < wire::kHeaderSize) break;
-      const auto h = wire::decode_header(
-          std::span<const std::byte, wire::kHeaderSize>(inbuf_.data() + in_begin_, wire::kHeaderSize),
-          wire::kDefaultDataLimit);
-      in_begin_ += wire::kHeaderSize;
-      begin(h);
-    } else {
-      if (avail == 0) break;
-      const std::size_t take = std::min<std::size_t>(avail, cur_.length - got_);
-      std::memcpy(dest_ + got_, inbuf_.data() + in_begin_, take);
-      got_ += take;
-      in_begin_ += take;
-      if (got_ == cur_.length) end_frame();
+    const transport::FrameDecoder::Step step = decoder_.next(input);
+    switch (step.event) {
+      case transport::FrameDecoder::Event::need_bytes:
+        return;
+      case transport::FrameDecoder::Event::header:
+        dest_ = sink_.frame_begin(peer_, decoder_.header());
+        break;
+      case transport::FrameDecoder::Event::payload:
+        std::memcpy(dest_ + step.offset, step.bytes.data(), step.bytes.size());
+        break;
+      case transport::FrameDecoder::Event::frame_end:
+        dest_ = nullptr;
+        sink_.frame_end(peer_);
+        break;
+      case transport::FrameDecoder::Event::error:
+        return close(false, "bad frame: " + decoder_.reason());
     }
-  }
-  if (in_begin_ == in_end_) {
-    in_begin_ = in_end_ = 0;
-  } else if (in_begin_ > 0) {
-    std::memmove(inbuf_.data(), inbuf_.data() + in_begin_, in_end_ - in_begin_);
-    in_end_ -= in_begin_;
-    in_begin_ = 0;
   }
 }
 
 void SocketLink::read_some() {
   // Bounded per call, so that one busy peer never starves the others.
   for (int rounds = 0; rounds < 16 && !closed_; ++rounds) {
-    std::byte* into;
-    std::size_t room;
-    const bool direct = in_payload_ && in_begin_ == in_end_ && cur_.length - got_ >= kDirectRead;
-    if (direct) {
-      into = dest_ + got_;
-      room = cur_.length - got_;
-    } else {
-      into = inbuf_.data() + in_end_;
-      room = inbuf_.size() - in_end_;
-    }
+    // A large rest of a payload is read straight into where the sink wants it.
+    const bool direct = decoder_.payload_left() >= kDirectRead;
+    std::byte* into = direct ? dest_ + decoder_.payload_done() : inbuf_.data();
+    const std::size_t room = direct ? static_cast<std::size_t>(decoder_.payload_left()) : inbuf_.size();
     const ssize_t n = ::recv(fd_.get(), into, room, 0);
     if (n > 0) {
       if (direct) {
-        got_ += static_cast<std::size_t>(n);
-        if (got_ == cur_.length) end_frame();
+        decoder_.payload_placed(static_cast<std::size_t>(n));
+        parse({});
       } else {
-        in_end_ += static_cast<std::size_t>(n);
-        parse();
+        parse(std::span<const std::byte>(inbuf_.data(), static_cast<std::size_t>(n)));
       }
     } else if (n == 0) {
-      if (in_payload_ || in_end_ != in_begin_)
+      if (decoder_.end_of_stream() != transport::FrameError::none)
         close(false, "the peer closed the connection in the middle of a message");
       else
         close(true, "");

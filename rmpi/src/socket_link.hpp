@@ -31,9 +31,7 @@ class SocketLink final : public Link {
   };
   void write_some();
   void read_some();
-  void parse();
-  void begin(const wire::FrameHeader& h);
-  void end_frame();
+  void parse(std::span<const std::byte> input);
   void close(bool clean, const std::string& why);
 
   int peer_;
@@ -48,13 +46,9 @@ class SocketLink final : public Link {
   std::uint64_t queued_ = 0;
   std::uint64_t written_ = 0;
 
-  std::vector<std::byte> inbuf_;
-  std::size_t in_begin_ = 0;
-  std::size_t in_end_ = 0;
-  bool in_payload_ = false;
-  wire::FrameHeader cur_{};
-  std::byte* dest_ = nullptr;
-  std::size_t got_ = 0;
+  std::vector<std::byte> inbuf_;         // staging: what one recv brought
+  transport::FrameDecoder decoder_{transport::FrameLimits(wire::kDefaultDataLimit)};
+  std::byte* dest_ = nullptr;            // where the current payload goes (the sink's)
 };
 
 }  // namespace rmpi::detail

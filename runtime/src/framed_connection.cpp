@@ -35,7 +35,8 @@ namespace {
 constexpr std::size_t kMaxFramesPerWrite = 64;
 constexpr std::size_t kMaxBytesPerWrite = 16u << 20;
 // Before authentication only auth frames (at most nonce + proof) are acceptable.
-constexpr std::uint64_t kMaxAuthPayload = transport::kMaxHandshakePayload;
+const transport::FrameLimits kAuthLimits(transport::kMaxHandshakePayload,
+                                             wire::FrameKind::auth);
 
 std::pair<std::string, std::uint16_t> address_of(const sockaddr* sa) {
   char buf[INET6_ADDRSTRLEN] = {};
@@ -50,16 +51,6 @@ std::pair<std::string, std::uint16_t> address_of(const sockaddr* sa) {
     return {buf, ntohs(in6->sin6_port)};
   }
   return {"", 0};
-}
-
-std::string kind_name(wire::FrameKind k) {
-  switch (k) {
-    case wire::FrameKind::auth: return "auth";
-    case wire::FrameKind::control: return "control";
-    case wire::FrameKind::data: return "data";
-    case wire::FrameKind::io: return "io";
-  }
-  return "unknown";
 }
 
 }  // namespace
@@ -100,7 +91,8 @@ FramedConnection::FramedConnection(StreamSocket socket, std::string peer,
       socket_(std::move(socket)),
       peer_(std::move(peer)),
       options_(options),
-      auth_timer_(strand_) {}
+      auth_timer_(strand_),
+      in_(kAuthLimits) {}
 
 FramedConnection::~FramedConnection() = default;
 
@@ -134,20 +126,24 @@ void FramedConnection::start(AuthRole role, std::string secret, ConnectionHandle
                                self->secret_, transport::Clock::now() + self->options_.auth_timeout);
       self->send_handshake_output();
     }
-    self->read_header();
+    self->read_next();
   });
 }
 
 void FramedConnection::send_handshake_output() {
   // The output is whole auth frames: queue each as header + payload.
   const std::vector<std::byte> out = handshake_->take_output();
-  for (std::size_t at = 0; at + wire::kHeaderSize <= out.size();) {
-    const wire::FrameHeader h = wire::decode_header(
-        std::span<const std::byte, wire::kHeaderSize>(out.data() + at, wire::kHeaderSize),
-        transport::kMaxHandshakePayload);
-    const auto payload = out.begin() + static_cast<std::ptrdiff_t>(at + wire::kHeaderSize);
-    enqueue(h, std::vector<std::byte>(payload, payload + static_cast<std::ptrdiff_t>(h.length)), true);
-    at += wire::kHeaderSize + h.length;
+  transport::FrameDecoder frames(transport::FrameLimits(transport::kMaxHandshakePayload));
+  std::span<const std::byte> rest(out);
+  std::vector<std::byte> payload;
+  for (;;) {
+    const auto step = frames.next(rest);
+    if (step.event == transport::FrameDecoder::Event::payload)
+      payload.insert(payload.end(), step.bytes.begin(), step.bytes.end());
+    else if (step.event == transport::FrameDecoder::Event::frame_end)
+      enqueue(frames.header(), std::exchange(payload, {}), true);
+    else if (step.event != transport::FrameDecoder::Event::header)
+      break;
   }
 }
 
@@ -174,8 +170,7 @@ void FramedConnection::send_data(std::uint32_t channel, std::uint64_t type_tag,
 void FramedConnection::enqueue(wire::FrameHeader header, std::vector<std::byte> payload,
                                bool is_auth) {
   if (closed_) return;
-  header.length = payload.size();
-  Outgoing o{wire::encode_header(header), std::move(payload)};
+  Outgoing o{transport::frame_header(header, payload.size()), std::move(payload)};
   const std::size_t bytes = wire::kHeaderSize + o.payload.size();
   bool post_write = false;
   {
@@ -266,96 +261,48 @@ void FramedConnection::when_queue_below(std::size_t limit, std::function<void()>
   });
 }
 
-void FramedConnection::read_header() {
+// One loop reads every frame: exactly the rest of the header, then the
+// payload in growing parts (transport::FrameAssembler).
+void FramedConnection::read_next() {
   if (closed_) return;
+  const std::span<std::byte> room = in_.room();
   asio::async_read(
-      socket_, asio::buffer(in_header_),
+      socket_, asio::buffer(room.data(), room.size()),
       asio::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec,
                                                                std::size_t n) {
         if (self->closed_) return;
-        if (ec && self->flush_close_reason_) {
-          self->fail(self->flush_close_reason_->kind, self->flush_close_reason_->text);
-          return;
+        const auto status = self->in_.filled(n);
+        if (ec) return self->on_read_failed(ec);
+        switch (status) {
+          case transport::FrameAssembler::Status::more:
+            return self->read_next();
+          case transport::FrameAssembler::Status::frame:
+            return self->on_frame_read(self->in_.take());
+          case transport::FrameAssembler::Status::error:
+            if (self->in_.error() == transport::FrameError::unexpected_kind)
+              return self->fail(CloseKind::unauthenticated, "dropped " + self->peer_ + ": sent a " +
+                                transport::frame_kind_name(self->in_.decoder().header().kind) +
+                                " frame before authenticating");
+            return self->fail(CloseKind::bad_frame, "bad frame from " + self->peer_ + ": " + self->in_.reason());
         }
-        if (ec) {
-          if (ec == asio::error::eof || ec == asio::error::connection_reset) {
-            if (n == 0 && !self->authenticated_)
-              self->fail(CloseKind::unauthenticated,
-                         "dropped " + self->peer_ +
-                             ": closed the connection during job-secret authentication");
-            else if (n == 0)
-              self->fail(CloseKind::peer_closed, "connection closed by " + self->peer_);
-            else
-              self->fail(CloseKind::bad_frame,
-                         "bad frame from " + self->peer_ + ": connection closed after " +
-                             std::to_string(n) + " of " + std::to_string(wire::kHeaderSize) +
-                             " header bytes");
-          } else {
-            self->fail(CloseKind::io_error,
-                       "read from " + self->peer_ + " failed: " + ec.message());
-          }
-          return;
-        }
-        try {
-          const std::uint64_t limit =
-              self->authenticated_ ? self->options_.max_length : kMaxAuthPayload;
-          self->in_.header = wire::decode_header(self->in_header_, limit);
-        } catch (const std::exception& e) {
-          self->fail(CloseKind::bad_frame, "bad frame from " + self->peer_ + ": " + e.what());
-          return;
-        }
-        if (!self->authenticated_ && self->in_.header.kind != wire::FrameKind::auth) {
-          self->fail(CloseKind::unauthenticated, "dropped " + self->peer_ + ": sent a " +
-                                                     kind_name(self->in_.header.kind) +
-                                                     " frame before authenticating");
-          return;
-        }
-        self->read_payload();
       }));
 }
 
-void FramedConnection::read_payload() {
-  in_.payload.clear();
-  if (in_.header.length == 0) {
-    on_frame_read();
-    return;
-  }
-  read_payload_part();
+void FramedConnection::on_read_failed(const boost::system::error_code& ec) {
+  if (flush_close_reason_) return fail(flush_close_reason_->kind, flush_close_reason_->text);
+  if (ec != asio::error::eof && ec != asio::error::connection_reset)
+    return fail(CloseKind::io_error, "read from " + peer_ + " failed: " + ec.message());
+  if (in_.end_of_stream() != transport::FrameError::none)
+    return fail(CloseKind::bad_frame, "bad frame from " + peer_ + ": " + in_.reason());
+  if (!authenticated_)
+    return fail(CloseKind::unauthenticated, "dropped " + peer_ + ": closed the connection during job-secret authentication");
+  fail(CloseKind::peer_closed, "connection closed by " + peer_);
 }
 
-// The payload grows as its bytes arrive (doubling, from 1 MiB): a header
-// that claims a large length costs nothing until the bytes are there.
-void FramedConnection::read_payload_part() {
-  constexpr std::size_t kFirstPart = 1u << 20;
-  const std::size_t have = in_.payload.size();
-  const std::size_t want = static_cast<std::size_t>(
-      std::min<std::uint64_t>(in_.header.length, std::max(kFirstPart, 2 * have)));
-  in_.payload.resize(want);
-  asio::async_read(
-      socket_, asio::buffer(in_.payload.data() + have, want - have),
-      asio::bind_executor(strand_, [self = shared_from_this(), have](const boost::system::error_code& ec,
-                                                                     std::size_t n) {
-        if (self->closed_) return;
-        if (ec) {
-          self->fail(CloseKind::bad_frame, "bad frame from " + self->peer_ +
-                                               ": connection closed after " +
-                                               std::to_string(have + n) + " of " +
-                                               std::to_string(self->in_.header.length) +
-                                               " payload bytes (" + ec.message() + ")");
-          return;
-        }
-        if (self->in_.payload.size() < self->in_.header.length)
-          self->read_payload_part();
-        else
-          self->on_frame_read();
-      }));
-}
-
-void FramedConnection::on_frame_read() {
-  Frame f = std::move(in_);
-  in_ = Frame{};
+void FramedConnection::on_frame_read(Frame&& f) {
   if (f.header.kind == wire::FrameKind::auth) {
     handle_auth_frame(std::move(f));
+    if (closed_) return;
   } else {
     try {
       if (handlers_.on_frame) handlers_.on_frame(std::move(f));
@@ -364,7 +311,7 @@ void FramedConnection::on_frame_read() {
       return;
     }
   }
-  read_header();
+  read_next();
 }
 
 void FramedConnection::handle_auth_frame(Frame&& f) {
@@ -395,6 +342,7 @@ void FramedConnection::handle_auth_frame(Frame&& f) {
 
 void FramedConnection::auth_complete() {
   auth_timer_.cancel();
+  in_.set_limits(transport::FrameLimits(options_.max_length));
   {
     std::lock_guard lock(mu_);
     authenticated_ = true;

@@ -27,6 +27,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <rmpi/auth.hpp>
+#include <rmpi/transport/frame.hpp>
 #include <rmpi/transport/handshake.hpp>
 #include <rmpi/wire.hpp>
 
@@ -36,10 +37,7 @@
 namespace rmpi::places::detail {
 
 /// A received frame: its validated header and its payload.
-struct Frame {
-  wire::FrameHeader header;
-  std::vector<std::byte> payload;
-};
+using transport::Frame;
 
 /// Which side of the handshake this end plays.
 enum class AuthRole {
@@ -121,10 +119,9 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
     wire::HeaderBytes header;
     std::vector<std::byte> payload;
   };
-  void read_header();
-  void read_payload();
-  void read_payload_part();
-  void on_frame_read();
+  void read_next();
+  void on_read_failed(const boost::system::error_code& ec);
+  void on_frame_read(Frame&& f);
   void handle_auth_frame(Frame&& f);
   void auth_complete();
   void fail(CloseKind kind, std::string reason);
@@ -143,8 +140,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   std::string secret_;
   std::optional<transport::Handshake> handshake_;  // strand only, until authenticated
 
-  wire::HeaderBytes in_header_{};
-  Frame in_;
+  transport::FrameAssembler in_;  // strand only
 
   std::mutex mu_;
   std::deque<Outgoing> out_;            // guarded by mu_

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <utility>
 
-#include <rmpi/error.hpp>
 
 namespace rmpi::transport {
 namespace {
@@ -13,6 +12,9 @@ std::array<std::byte, N> take(std::span<const std::byte> bytes, std::size_t at) 
   std::array<std::byte, N> out{};
   std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(at), N, out.begin());
   return out;
+}
+std::string not_auth(wire::FrameKind kind) {
+  return std::string("sent a ") + frame_kind_name(kind) + " frame before authenticating";
 }
 }  // namespace
 
@@ -32,38 +34,39 @@ void Handshake::fail(HandshakeError error, std::string reason, bool keep_output)
 }
 
 void Handshake::emit(std::span<const std::byte> payload) {
-  const auto h = wire::encode_header({.kind = wire::FrameKind::auth, .length = payload.size()});
+  const auto h = frame_header({.kind = wire::FrameKind::auth}, payload.size());
   output_.insert(output_.end(), h.begin(), h.end());
   output_.insert(output_.end(), payload.begin(), payload.end());
 }
 
 std::vector<std::byte> Handshake::take_output() { return std::exchange(output_, {}); }
 
+// The decoder takes bytes up to the end of the current header or payload
+// only, so nothing past the handshake's last frame is consumed.
 std::size_t Handshake::feed(std::span<const std::byte> bytes) {
-  std::size_t used = 0;
-  while (state_ == State::in_progress && used < bytes.size()) {
-    const std::size_t n = std::min(want_ - got_, bytes.size() - used);
-    std::memcpy(in_.data() + got_, bytes.data() + used, n);
-    got_ += n;
-    used += n;
-    if (got_ < want_) break;
-    if (want_ == wire::kHeaderSize) {
-      // The header is checked before any byte after it is taken.
-      try {
-        header_ = wire::decode_header(std::span<const std::byte, wire::kHeaderSize>(in_.data(), wire::kHeaderSize),
-                                      kMaxHandshakePayload);
-      } catch (const ProtocolError& e) {
-        fail(HandshakeError::bad_frame, e.what());
+  const std::size_t given = bytes.size();
+  while (state_ == State::in_progress) {
+    const FrameDecoder::Step step = in_.next(bytes);
+    switch (step.event) {
+      case FrameDecoder::Event::need_bytes:
+        return given - bytes.size();
+      case FrameDecoder::Event::header:
         break;
-      }
-      want_ = wire::kHeaderSize + header_.length;
-      if (header_.length > 0) continue;
+      case FrameDecoder::Event::payload:
+        std::memcpy(payload_.data() + step.offset, step.bytes.data(), step.bytes.size());
+        break;
+      case FrameDecoder::Event::frame_end:
+        on_frame(in_.header(), std::span<const std::byte>(payload_.data(), in_.header().length));
+        break;
+      case FrameDecoder::Event::error:
+        if (in_.error() == FrameError::unexpected_kind)
+          fail(HandshakeError::unexpected_frame, not_auth(in_.header().kind));
+        else
+          fail(HandshakeError::bad_frame, in_.reason());
+        break;
     }
-    got_ = 0;
-    want_ = wire::kHeaderSize;
-    on_frame(header_, std::span<const std::byte>(in_.data() + wire::kHeaderSize, header_.length));
   }
-  return used;
+  return given - bytes.size();
 }
 
 void Handshake::on_frame(const wire::FrameHeader& h, std::span<const std::byte> payload) {
@@ -71,7 +74,8 @@ void Handshake::on_frame(const wire::FrameHeader& h, std::span<const std::byte> 
   const bool is_auth = h.kind == wire::FrameKind::auth;
   switch (step_) {
     case Step::challenge: {  // acceptor: the connector's nonce
-      if (!is_auth || payload.size() != sizeof(auth::Nonce))
+      if (!is_auth) return fail(HandshakeError::unexpected_frame, not_auth(h.kind));
+      if (payload.size() != sizeof(auth::Nonce))
         return fail(HandshakeError::unexpected_frame, "the first frame is not a job-secret challenge");
       theirs_ = take<sizeof(auth::Nonce)>(payload, 0);
       std::array<std::byte, kMaxHandshakePayload> reply{};

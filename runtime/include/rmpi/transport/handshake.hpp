@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <rmpi/auth.hpp>
+#include <rmpi/transport/frame.hpp>
 #include <rmpi/wire.hpp>
 
 namespace rmpi::transport {
@@ -65,7 +66,7 @@ class Handshake {
   bool has_output() const { return !output_.empty(); }
 
   /// Bytes feed() needs before it can make progress (0 once finished).
-  std::size_t want() const { return state_ == State::in_progress ? want_ - got_ : 0; }
+  std::size_t want() const { return state_ == State::in_progress ? static_cast<std::size_t>(in_.want()) : 0; }
   State state() const { return state_; }
   bool done() const { return state_ == State::done; }
   bool failed() const { return state_ == State::failed; }
@@ -90,11 +91,9 @@ class Handshake {
   HandshakeError error_ = HandshakeError::none;
   std::string reason_;
   std::vector<std::byte> output_;
-  // The frame being read by feed(): its header, then its payload.
-  std::array<std::byte, wire::kHeaderSize + kMaxHandshakePayload> in_{};
-  std::size_t got_ = 0;
-  std::size_t want_ = wire::kHeaderSize;
-  wire::FrameHeader header_{};
+  // The frames read by feed(), and the payload of the current one.
+  FrameDecoder in_{FrameLimits(kMaxHandshakePayload, wire::FrameKind::auth)};
+  std::array<std::byte, kMaxHandshakePayload> payload_{};
 };
 
 }  // namespace rmpi::transport
