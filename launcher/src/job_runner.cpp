@@ -414,7 +414,7 @@ void Job::kill_stopped_ranks() {
     r.stop_deadline.reset();
     r.killed_for_stop = true;
     verbose("rank " + std::to_string(i) + " still stopped after " + seconds_text(detection_bound_) + ": SIGKILL");
-    nodes_[static_cast<std::size_t>(node_of_host_[static_cast<std::size_t>(r.host_index)])]->kill(
+    nodes_[static_cast<std::size_t>(r.host_index)]->kill(
         static_cast<std::uint32_t>(i));
   }
 }
