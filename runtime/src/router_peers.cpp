@@ -1,7 +1,5 @@
 #include "router_peers.hpp"
 
-#include <cerrno>
-
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 
@@ -15,26 +13,8 @@ namespace rmpi::places::detail {
 namespace asio = boost::asio;
 namespace proto = protocol;
 
-namespace {
-
-// How long the listener pauses when accept runs out of descriptors or memory.
-constexpr auto kAcceptPause = std::chrono::milliseconds(100);
-
-bool out_of_resources(const boost::system::error_code& ec) {
-  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
-         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
-}
-
-}  // namespace
-
 RouterPeers::RouterPeers(Router::Impl& router)
-    : router_(router),
-      acceptor_(router.strand),
-      accept_pause_(router.strand),
-      parent_timer_(router.strand),
-      bad_log_timer_(router.strand),
-      unauthenticated_(router.options.max_unauthenticated),
-      bad_peers_([&router](const std::string& line) { router.logs.local("warning", line); }) {}
+    : router_(router), acceptor_(router.strand), parent_timer_(router.strand) {}
 
 void RouterPeers::listen() {
   const RouterOptions& o = router_.options;
@@ -72,7 +52,22 @@ void RouterPeers::listen() {
 void RouterPeers::start() {
   asio::dispatch(router_.strand, [self = router_.shared_from_this()] {
     RouterPeers& peers = self->peers;
-    peers.accept();
+    const RouterOptions& options = self->options;
+    std::weak_ptr<Router::Impl> weak = self;
+    peers.accepting_ = transport::AsioAcceptLoop::create(
+        self->strand,
+        {.secret = options.secret,
+         .limits = {.max_unauthenticated = options.max_unauthenticated,
+                    .handshake_timeout = options.auth_timeout},
+         .first_frame = std::nullopt},
+        [weak](const std::string& line) {
+          if (auto s = weak.lock()) s->logs.local("warning", line);
+        },
+        [weak](asio::ip::tcp::socket socket, transport::AcceptedPeer peer) {
+          if (auto s = weak.lock(); s && !s->supervision.stopped())
+            s->peers.add_peer(std::move(socket), std::move(peer));
+        });
+    peers.accepting_->listen(std::move(peers.acceptor_));
     const RouterOptions& o = self->options;
     if (o.parent_link && o.parent_timeout.count() > 0) {
       peers.parent_timer_.expires_after(o.parent_timeout);
@@ -90,102 +85,40 @@ void RouterPeers::start() {
 void RouterPeers::stop_accepting() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
-  accept_pause_.cancel();
+  if (accepting_) accepting_->stop();
   parent_timer_.cancel();
 }
 
 void RouterPeers::close_all(const std::string& reason) {
-  bad_log_timer_.cancel();
   auto peers = peers_;
   for (auto& [id, p] : peers) p->conn->close(reason);
 }
 
-void RouterPeers::flush_bad_peer_log() {
-  bad_peers_.flush(std::chrono::steady_clock::time_point::max());
-}
-
-void RouterPeers::accept() {
-  acceptor_.async_accept(asio::bind_executor(
-      router_.strand, [self = router_.shared_from_this()](const boost::system::error_code& ec,
-                                                          asio::ip::tcp::socket socket) {
-        RouterPeers& peers = self->peers;
-        if (!peers.acceptor_.is_open() || self->supervision.stopped()) return;
-        if (!ec) {
-          peers.add_peer(std::move(socket));
-        } else if (out_of_resources(ec)) {
-          // Out of descriptors: pause instead of spinning on a full backlog.
-          peers.report_bad_peer("?", "cannot accept a connection: " + ec.message() +
-                                         "; pausing the listener");
-          peers.accept_pause_.expires_after(kAcceptPause);
-          peers.accept_pause_.async_wait([self](const boost::system::error_code& e) {
-            if (!e && self->peers.acceptor_.is_open() && !self->supervision.stopped())
-              self->peers.accept();
-          });
-          return;
-        }
-        peers.accept();
-      }));
-}
-
-// A peer that failed or never tried the handshake: one line a second at most.
-void RouterPeers::report_bad_peer(const std::string& peer, const std::string& what) {
-  bad_peers_.report(peer, what);
-  arm_bad_log_timer();
-}
-
-void RouterPeers::arm_bad_log_timer() {
-  const auto due = bad_peers_.flush_due();
-  if (!due || bad_log_armed_) return;
-  bad_log_armed_ = true;
-  bad_log_timer_.expires_at(*due);
-  bad_log_timer_.async_wait(
-      [self = router_.shared_from_this()](const boost::system::error_code& ec) {
-        self->peers.bad_log_armed_ = false;
-        if (ec) return;
-        self->peers.bad_peers_.flush();
-        self->peers.arm_bad_log_timer();
-      });
-}
-
-void RouterPeers::add_peer(asio::ip::tcp::socket tcp) {
+// An authenticated connection (the accept loop proved the job secret).
+void RouterPeers::add_peer(asio::ip::tcp::socket tcp, transport::AcceptedPeer accepted) {
   boost::system::error_code ec;
-  if (!unauthenticated_.try_admit()) {
-    const auto remote = tcp.remote_endpoint(ec);
-    const std::string who =
-        ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
-    tcp.close(ec);
-    report_bad_peer(who, "refused a connection: " + std::to_string(unauthenticated_.max()) +
-                             " connections are in their handshake already (" +
-                             listener::kMaxUnauthenticatedEnv + ")");
-    return;
-  }
-  tcp.set_option(asio::ip::tcp::no_delay(true), ec);
   const int family = tcp.local_endpoint(ec).protocol().family();
   StreamSocket socket(router_.strand);
   socket.assign(asio::generic::stream_protocol(family, IPPROTO_TCP), tcp.release());
-  const std::string remote = describe_remote(socket);
   ConnectionOptions copts;
   copts.max_length = router_.options.max_frame_length;
-  copts.auth_timeout = router_.options.auth_timeout;
   auto peer = std::make_shared<RouterPeer>();
   peer->id = router_.new_id();
-  peer->conn = FramedConnection::create(std::move(socket), remote, copts);
+  peer->conn = FramedConnection::create(std::move(socket), accepted.address, copts);
   peer->reached_host = peer->conn->local_endpoint().first;
-  peer->holds_slot = true;
   peers_[peer->id] = peer;
   std::weak_ptr<Router::Impl> weak = router_.shared_from_this();
   const std::uint64_t id = peer->id;
   ConnectionHandlers h;
-  h.on_ready = [weak, id] {
-    if (auto s = weak.lock()) s->peers.on_authenticated(id);
-  };
   h.on_frame = [weak, id](Frame&& f) {
     if (auto s = weak.lock()) s->peers.on_frame(id, std::move(f));
   };
   h.on_close = [weak, id](const CloseReason& reason) {
     if (auto s = weak.lock()) s->peers.on_closed(id, reason);
   };
-  peer->conn->start(AuthRole::acceptor, router_.options.secret, std::move(h));
+  peer->conn->start(AuthRole::trusted, "", std::move(h));
+  peer->heartbeat = LinkHeartbeat::start(router_.strand, peer->conn, "peer " + peer->conn->peer(),
+                                         router_.options.heartbeat, false);
 }
 
 std::shared_ptr<RouterPeer> RouterPeers::find(std::uint64_t id) const {
@@ -209,15 +142,6 @@ void RouterPeers::on_hello(RouterPeer& peer, const proto::Hello& m) {
   if (m.role == proto::Role::spawner && router_.options.host_facts)
     w.host_facts = router_.options.host_facts();
   peer.conn->send_control(w);
-}
-
-void RouterPeers::on_authenticated(std::uint64_t id) {
-  auto peer = find(id);
-  if (!peer || !peer->holds_slot) return;
-  peer->holds_slot = false;
-  unauthenticated_.release();
-  peer->heartbeat = LinkHeartbeat::start(router_.strand, peer->conn, "peer " + peer->conn->peer(),
-                                         router_.options.heartbeat, false);
 }
 
 void RouterPeers::on_frame(std::uint64_t id, Frame&& f) {
@@ -255,13 +179,6 @@ void RouterPeers::on_closed(std::uint64_t id, const CloseReason& reason) {
   peers_.erase(id);
   if (peer->heartbeat) peer->heartbeat->stop();
   const bool stopped = router_.supervision.stopped();
-  if (peer->holds_slot) {
-    // Never authenticated: nothing of it to clean up, one rate-limited line.
-    peer->holds_slot = false;
-    unauthenticated_.release();
-    if (!stopped) report_bad_peer(peer->conn->peer(), reason.text);
-    return;
-  }
   const bool was_parent = parent_ && *parent_ == id;
   if (was_parent) parent_.reset();
   if (!reason.orderly() && !stopped) router_.logs.local("warning", reason.text);

@@ -14,7 +14,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <rmpi/listener_guard.hpp>
+#include <rmpi/transport/asio_accept_loop.hpp>
 
 #include "framed_connection.hpp"
 #include "heartbeat.hpp"
@@ -23,14 +23,13 @@
 
 namespace rmpi::places::detail {
 
-/// One authenticated (or authenticating) connection to the router.
+/// One authenticated connection to the router.
 struct RouterPeer {
   std::uint64_t id = 0;
   std::shared_ptr<FramedConnection> conn;
   protocol::Role role = protocol::Role::client;
   std::string reached_host;  // our address as this peer reached it
-  bool holds_slot = false;   // counted by the unauthenticated cap until it authenticates
-  std::shared_ptr<LinkHeartbeat> heartbeat;  // once authenticated
+  std::shared_ptr<LinkHeartbeat> heartbeat;
 };
 
 class RouterPeers {
@@ -45,8 +44,6 @@ class RouterPeers {
   void stop_accepting();
   /// Closes every connection (router stopped).
   void close_all(const std::string& reason);
-  /// Writes the held-back count of the bad-peer log at once.
-  void flush_bad_peer_log();
 
   std::shared_ptr<RouterPeer> find(std::uint64_t id) const;
   /// Sends to peer `id` if it is still connected.
@@ -56,25 +53,17 @@ class RouterPeers {
   /// Hello → Welcome; the first spawner becomes the parent.
   void on_hello(RouterPeer& peer, const protocol::Hello& hello);
   /// Connections in their handshake (for tests).
-  std::size_t unauthenticated() const { return unauthenticated_.in_use(); }
+  std::size_t unauthenticated() const { return accepting_ ? accepting_->unauthenticated() : 0; }
 
  private:
-  void accept();
-  void add_peer(boost::asio::ip::tcp::socket tcp);
-  void report_bad_peer(const std::string& peer, const std::string& what);
-  void arm_bad_log_timer();
-  void on_authenticated(std::uint64_t id);
+  void add_peer(boost::asio::ip::tcp::socket tcp, transport::AcceptedPeer accepted);
   void on_frame(std::uint64_t id, Frame&& frame);
   void on_closed(std::uint64_t id, const CloseReason& reason);
 
   Router::Impl& router_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::steady_timer accept_pause_;
+  boost::asio::ip::tcp::acceptor acceptor_;  // bound by listen(), then owned by accepting_
+  std::shared_ptr<transport::AsioAcceptLoop> accepting_;  // the handshake of every peer
   boost::asio::steady_timer parent_timer_;
-  boost::asio::steady_timer bad_log_timer_;
-  bool bad_log_armed_ = false;
-  listener::UnauthenticatedCap unauthenticated_;
-  listener::BadPeerLog bad_peers_;
   std::map<std::uint64_t, std::shared_ptr<RouterPeer>> peers_;
   std::optional<std::uint64_t> parent_;
 };

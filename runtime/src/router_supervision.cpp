@@ -52,7 +52,6 @@ void RouterSupervision::begin_shutdown(int code) {
   exiting_ = true;
   exit_code_ = code;
   router_.peers.stop_accepting();
-  router_.peers.flush_bad_peer_log();  // the held-back count
   terminate_all(router_.options.kill_grace);
   // Give up waiting for reaps well after SIGKILL.
   shutdown_timer_.expires_after(router_.options.kill_grace + std::chrono::seconds(2));
@@ -79,7 +78,6 @@ void RouterSupervision::stop() {
   stopped_ = true;
   router_.peers.stop_accepting();
   shutdown_timer_.cancel();
-  router_.peers.flush_bad_peer_log();
   for (pid_t pid : live_pids()) signal_child(pid, SIGKILL);
   router_.peers.close_all("router stopped");
   router_.places.close_all("router stopped");
