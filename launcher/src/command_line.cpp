@@ -46,7 +46,7 @@ po::options_description make_options() {
        "hosts to run on (N slots each, default 1 per time a host is listed); repeatable")
       ("np,n", po::value<std::string>()->value_name("N"),
        "number of ranks (also -np; default: one per slot; with no hosts, the local host with "
-       "one slot per core; with --map-by ppr:N:RESOURCE, N per RESOURCE of every host); per "
+       "one slot per core, and more ranks than that need no --oversubscribe; with --map-by ppr:N:RESOURCE, N per RESOURCE of every host); per "
        "MPMD part")
       ("use-hwthread-cpus", po::bool_switch(),
        "count a host's hwthreads, not its cores, as its slots when they are not written")

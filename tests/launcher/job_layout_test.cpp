@@ -31,13 +31,21 @@ TEST_CASE("no hosts given: the local host, its slots from its topology") {
   CHECK(hosts[0].slot_source == rmpi::launcher::SlotSource::topology);
   const auto layout = plan_job(spec, hosts_with(spec, 3));
   CHECK(layout.ranks.size() == 3);
+  // More ranks than cores on the implicit local host run, as under MPICH's mpiexec.
   spec.np = 5;
-  CHECK_THROWS_WITH_AS(plan_job(spec, hosts_with(spec, 2)),
+  CHECK(plan_job(spec, hosts_with(spec, 2)).ranks.size() == 5);
+}
+
+TEST_CASE("a local host given with -H keeps its slot count: more ranks need --oversubscribe") {
+  LaunchSpec spec;
+  spec.host_list = rmpi::launcher::parse_host_list("localhost:2");
+  spec.np = 5;
+  CHECK_THROWS_WITH_AS(plan_job(spec, resolve_hosts(spec)),
                        "rmpirun: 5 ranks requested but only 2 slots: localhost (2); use "
                        "--oversubscribe or fewer ranks",
                        ConfigError);
   spec.oversubscribe = true;
-  CHECK(plan_job(spec, hosts_with(spec, 2)).ranks.size() == 5);
+  CHECK(plan_job(spec, resolve_hosts(spec)).ranks.size() == 5);
 }
 
 TEST_CASE("np defaults to all slots of the hostfile or -H hosts") {
