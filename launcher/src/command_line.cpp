@@ -67,6 +67,8 @@ po::options_description make_options() {
        "print the topology of each host given after the options (or of the job's hosts) and exit")
       ("oversubscribe", po::bool_switch(),
        "allow more ranks than slots (never more than a host's max_slots)")
+      ("nooversubscribe", po::bool_switch(),
+       "refuse more ranks than slots, also on the local host when no hosts are given (Open MPI)")
       ("max-ranks-per-host", po::value<std::string>()->value_name("N"),
        "fail when a host would get more than N ranks (default: the lower of 1024 and the "
        "host's process limit)")
@@ -411,6 +413,9 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
   spec.display_map = vm["display-map"].as<bool>();
   spec.show_topology = vm["topology"].as<bool>();
   spec.oversubscribe = vm["oversubscribe"].as<bool>();
+  spec.no_oversubscribe = vm["nooversubscribe"].as<bool>();
+  if (spec.oversubscribe && spec.no_oversubscribe)
+    throw ConfigError("rmpirun: use either --oversubscribe or --nooversubscribe, not both");
   if (const auto* max = string_option(vm, "max-ranks-per-host")) {
     spec.max_ranks_per_host = parse_positive("--max-ranks-per-host", *max);
   }

@@ -66,8 +66,9 @@ JobLayout plan_job(const LaunchSpec& spec, std::vector<HostEntry> hosts) {
                       (spec.max_ranks_per_host ? "" : " (the default: the lower of 1024 and this host's process limit)") +
                       "; lower -n or raise --max-ranks-per-host");
   // With no hostfile and no --host, the local host takes more ranks than its cores, as
-  // MPICH's mpiexec does (Open MPI refuses); --bind-to still refuses to share a core.
-  const bool local_default = !spec.hostfile && spec.host_list.empty();
+  // MPICH's mpiexec does (Open MPI refuses, and so does --nooversubscribe); --bind-to
+  // still refuses to share a core.
+  const bool local_default = !spec.hostfile && spec.host_list.empty() && !spec.no_oversubscribe;
   layout.ranks = map_ranks(layout.hosts, np, spec.map_by, spec.oversubscribe || local_default);
   check_ranks_per_host(layout, max, spec.max_ranks_per_host.has_value());
   return layout;

@@ -216,6 +216,9 @@ TEST_CASE("unknown options, missing values, repeated options, no program") {
   CHECK(twice.starts_with("rmpirun: "));
   CHECK(twice.find("more than once") != std::string::npos);
   CHECK(twice.find("np") != std::string::npos);
+  CHECK(error_of({"--oversubscribe", "--nooversubscribe", "p"}) ==
+        "rmpirun: use either --oversubscribe or --nooversubscribe, not both");
+  CHECK(spec_of({"-nooversubscribe", "p"}).no_oversubscribe);
   const auto flag_value = error_of({"--oversubscribe=yes", "p"});
   CHECK(flag_value.starts_with("rmpirun: "));
   CHECK(flag_value.find("oversubscribe") != std::string::npos);

@@ -34,6 +34,12 @@ TEST_CASE("no hosts given: the local host, its slots from its topology") {
   // More ranks than cores on the implicit local host run, as under MPICH's mpiexec.
   spec.np = 5;
   CHECK(plan_job(spec, hosts_with(spec, 2)).ranks.size() == 5);
+  // --nooversubscribe gives Open MPI's refusal.
+  spec.no_oversubscribe = true;
+  CHECK_THROWS_WITH_AS(plan_job(spec, hosts_with(spec, 2)),
+                       "rmpirun: 5 ranks requested but only 2 slots: localhost (2); use "
+                       "--oversubscribe or fewer ranks",
+                       ConfigError);
 }
 
 TEST_CASE("a local host given with -H keeps its slot count: more ranks need --oversubscribe") {

@@ -60,6 +60,8 @@ struct LaunchSpec {
   bool show_topology = false;
   /// --oversubscribe: allow more ranks than slots (up to max_slots).
   bool oversubscribe = false;
+  /// --nooversubscribe: refuse more ranks than slots even on the implicit local host.
+  bool no_oversubscribe = false;
   /// MPICH -genv NAME VALUE (repeatable), in order: set for every rank of every part (a part's
   /// -x of the same NAME wins).
   std::vector<std::pair<std::string, std::string>> env;
