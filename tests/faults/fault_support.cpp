@@ -25,6 +25,8 @@
 
 #include <rmpi/auth.hpp>
 
+#include "process_exit.hpp"
+
 namespace rmpi::faults {
 
 namespace {
@@ -644,7 +646,8 @@ std::string GatedJob::finish(std::chrono::seconds limit) {
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   std::vector<pid_t> left = marked(marker_);
   while (!left.empty() && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    rmpi::testing::wait_until_gone(
+        left, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
     left = marked(marker_);
   }
   for (pid_t p : left) problems += "process " + std::to_string(p) + " (" + comm_of(p) + ") is left; ";

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -30,6 +31,7 @@
 #include <hwloc.h>
 
 #include "job_processes.hpp"
+#include "process_exit.hpp"
 #include "ssh_fixture.hpp"
 
 extern char** environ;
@@ -404,18 +406,16 @@ TEST_CASE("rmpirun: SIGINT ends every rank and exits 130") {
 
   const auto t0 = Clock::now();
   REQUIRE(::kill(pid, SIGINT) == 0);
-  int status = 0;
-  pid_t done = 0;
-  while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 && Clock::now() - t0 < 15s)
-    std::this_thread::sleep_for(20ms);
+  const std::optional<int> reaped = rmpi::testing::reap_child(pid, 15s);
   const auto elapsed = Clock::now() - t0;
-  if (done == 0) {
+  int status = reaped.value_or(0);
+  if (!reaped) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
   }
   ::close(out_pipe[0]);
   INFO("stderr: " << read_file(err_path));
-  REQUIRE(done == pid);
+  REQUIRE(reaped.has_value());
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 130);
   CHECK(elapsed < 5s);

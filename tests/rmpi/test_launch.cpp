@@ -27,6 +27,8 @@
 #include <rmpi/places.hpp>
 #include <rmpi/rmpi.hpp>
 
+#include "process_exit.hpp"
+
 namespace rp = rmpi::places;
 using Clock = std::chrono::steady_clock;
 
@@ -301,7 +303,8 @@ TEST_CASE("launch-demo exits 0 with its result and leaves no process behind") {
   std::vector<int> left = live_in_session(sid);
   for (const auto until = Clock::now() + std::chrono::seconds(5); !left.empty() && Clock::now() < until;
        left = live_in_session(sid))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    rmpi::testing::wait_until_gone({left.begin(), left.end()},
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()));
   CHECK(left.empty());
   if (!left.empty()) ::kill(-sid, SIGKILL);
 }

@@ -228,6 +228,9 @@ TEST_CASE("a client of a server that died gets an error, not a hang") {
     auto b = rp::connect_to_named_place(node, "mortal");
     CHECK(table_set(b, "k", 1) == 1);
     table_die(a, 4);
+    // The cast on `a` and a request on `b` are on two connections, with no
+    // order between them: wait for the end, then `b` must fail, not hang.
+    CHECK(bounded([&] { return a.wait(); }) == 4);
     CHECK_THROWS_AS(bounded([&] { return table_get(b, "k"); }), rmpi::ChannelClosed);
     node.send_exit();
   }

@@ -1,11 +1,7 @@
 #pragma once
 // Helpers of the tests that spawn rmpi-node processes (RMPI_NODE_EXE):
-// node options for loopback tests, a bounded wait for a place's end, and a
-// bounded wait for any process's end (pidfd).
-#include <poll.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <unistd.h>
+// node options for loopback tests and a bounded wait for a place's end
+// (process_gone, for any process, is in tests/support/process_exit.hpp).
 
 #include <chrono>
 #include <future>
@@ -14,6 +10,8 @@
 #include <doctest/doctest.h>
 
 #include <rmpi/remote_node.hpp>
+
+#include "process_exit.hpp"
 
 namespace rmpi::testing {
 
@@ -39,16 +37,6 @@ inline std::string node_address(const places::RemoteNode& node) {
   REQUIRE(prefix.starts_with("PLACE "));
   REQUIRE(prefix.ends_with(":" + std::to_string(node.port())));
   return prefix.substr(6);
-}
-
-/// True once `pid` has ended (or is already reaped), waiting at most `timeout`.
-inline bool process_gone(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return true;
-  pollfd p{fd, POLLIN, 0};
-  const bool ended = ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
-  ::close(fd);
-  return ended;
 }
 
 }  // namespace rmpi::testing

@@ -1,11 +1,12 @@
 #include "job_processes.hpp"
 
+#include "process_exit.hpp"
+
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 namespace rmpi::testing {
 namespace {
@@ -39,8 +40,12 @@ std::vector<std::string> leftovers(const std::string& marker, std::chrono::milli
   const auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
     auto found = processes_with(marker);
-    if (found.empty() || std::chrono::steady_clock::now() >= deadline) return found;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (found.empty() || left.count() <= 0) return found;
+    // Wait for those found to end, then look again (one may have started another).
+    std::vector<pid_t> pids;
+    for (const auto& p : found) pids.push_back(static_cast<pid_t>(std::stol(p)));
+    wait_until_gone(pids, left);
   }
 }
 

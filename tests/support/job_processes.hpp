@@ -12,8 +12,8 @@ namespace rmpi::testing {
 /// `marker`, each as "<pid>: <command line>".
 std::vector<std::string> processes_with(const std::string& marker);
 
-/// Polls (every 50 ms, at most `limit`: teardown is asynchronous) until no
-/// process carries `marker`; returns those still there (empty = none).
+/// Waits (at most `limit`: teardown is asynchronous) until no process
+/// carries `marker`; returns those still there (empty = none).
 std::vector<std::string> leftovers(const std::string& marker,
                                    std::chrono::milliseconds limit = std::chrono::seconds(10));
 

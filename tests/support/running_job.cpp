@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <thread>
 
 #include "job_processes.hpp"
+#include "process_exit.hpp"
 
 namespace rmpi::testing {
 namespace {
@@ -113,15 +113,10 @@ std::optional<int> RunningJob::try_wait_exit(std::chrono::milliseconds limit) {
     if (Clock::now() >= deadline) return std::nullopt;
     pump(deadline);
   }
-  int st = 0;
   // Output closed: rmpirun is exiting (or a leftover holds its pipes: bounded too).
-  for (;;) {
-    const pid_t r = ::waitpid(pid_, &st, WNOHANG);
-    if (r == pid_) break;
-    if (Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  status_ = st;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  const auto st = reap_child(pid_, std::max(left, std::chrono::milliseconds(0)));
+  if (st) status_ = *st;
   return st;
 }
 
