@@ -118,3 +118,37 @@ TEST_CASE("kill -9 of a peer during a shared-memory wait: an error naming the ra
   CHECK(has(res.ranks[1].out, "PASS"));
   CHECK(res.no_child_left);
 }
+
+TEST_CASE("links are made on demand: 16 ranks where only ring neighbours talk map only their neighbours") {
+  const auto res = job(RMPI_SHM_PROGRAM, {"neighbours"}, 16);
+  INFO(res.summary());
+  REQUIRE(res.all_exited_zero());
+  for (const auto& r : res.ranks) {
+    CHECK(has(r.out, "PASS"));
+    CHECK(has(r.out, "SHM_MAPPINGS 3"));  // its own segment and its two neighbours'
+  }
+  CHECK(res.no_child_left);
+}
+
+TEST_CASE("a link coming up under traffic from both sides keeps order; any-source sees ranks never linked") {
+  const auto res = job(RMPI_SHM_PROGRAM, {"both-sides"}, 8, {{"RMPI_SHM_CMA", "0"}});
+  INFO(res.summary());
+  CHECK(res.all_exited_zero());
+  for (const auto& r : res.ranks) CHECK(has(r.out, "PASS"));
+  const auto cma = job(RMPI_SHM_PROGRAM, {"both-sides"}, 4, {{"RMPI_SHM_CMA", "1"}});
+  INFO(cma.summary());
+  CHECK(cma.all_exited_zero());
+  CHECK(cma.no_child_left);
+}
+
+TEST_CASE("kill -9 of a peer never linked, while a receive from it waits: RankFailed naming it") {
+  const auto res = job(RMPI_SHM_PROGRAM, {"kill-unlinked"}, 3);
+  INFO(res.summary());
+  CHECK(!res.timed_out);
+  CHECK(res.ranks[0].signal == SIGKILL);
+  CHECK(res.ranks[1].exit_code == 0);
+  CHECK(has(res.ranks[1].out, "ERROR: "));
+  CHECK(has(res.ranks[1].out, "rank 0"));
+  CHECK(has(res.ranks[1].out, "PASS"));
+  CHECK(res.no_child_left);
+}
