@@ -98,6 +98,21 @@ void sizes(const rmpi::Comm& c, bool huge) {
   }
 }
 
+// Waits (bounded) until process `pid` is seen asleep (state S) three times
+// in a row: blocked in its receive.
+void wait_until_asleep(int pid) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int sleeping_seen = 0;
+  while (std::chrono::steady_clock::now() < deadline && sleeping_seen < 3) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string s;
+    std::getline(stat, s);
+    const auto close = s.rfind(')');
+    sleeping_seen = close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'S' ? sleeping_seen + 1 : 0;
+    ::sched_yield();
+  }
+}
+
 // Rank 0 kills itself with SIGKILL once rank 1 sleeps in its receive.
 void kill_wait(const rmpi::Comm& c) {
   if (c.id() == 1) {
@@ -114,18 +129,7 @@ void kill_wait(const rmpi::Comm& c) {
     return;
   }
   if (c.id() == 0) {
-    const int pid = rmpi::recv<int>(c, 1);
-    // Wait (bounded) until rank 1 is asleep (state S) in its receive.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    int sleeping_seen = 0;
-    while (std::chrono::steady_clock::now() < deadline && sleeping_seen < 3) {
-      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-      std::string s;
-      std::getline(stat, s);
-      const auto close = s.rfind(')');
-      sleeping_seen = close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'S' ? sleeping_seen + 1 : 0;
-      ::sched_yield();
-    }
+    wait_until_asleep(rmpi::recv<int>(c, 1));
     std::fflush(stdout);
     ::raise(SIGKILL);
   }
@@ -193,17 +197,7 @@ void kill_unlinked(const rmpi::Comm& c) {
     }
   } else if (c.id() == 2) {
     const int victim = rmpi::recv<int>(c, 0);
-    const int waiter = rmpi::recv<int>(c, 1);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    int sleeping_seen = 0;
-    while (std::chrono::steady_clock::now() < deadline && sleeping_seen < 3) {
-      std::ifstream stat("/proc/" + std::to_string(waiter) + "/stat");
-      std::string s;
-      std::getline(stat, s);
-      const auto close = s.rfind(')');
-      sleeping_seen = close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'S' ? sleeping_seen + 1 : 0;
-      ::sched_yield();
-    }
+    wait_until_asleep(rmpi::recv<int>(c, 1));
     ::kill(victim, SIGKILL);  // a rank of this job, which told us its pid
   }
   std::fflush(stdout);

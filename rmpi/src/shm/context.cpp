@@ -173,9 +173,14 @@ void Context::maybe_unlink() {
     unlinked_ = true;
     return;
   }
+  // Every slot of the node but ours has its producer bit: a word at a time.
   const SegmentHeader& h = segment_.header();
-  for (std::size_t slot = 0; slot < node_.size(); ++slot)
-    if (slot != my_slot_ && !(h.producers[slot / 64].load(std::memory_order_acquire) >> (slot % 64) & 1)) return;
+  for (std::size_t word = 0; word * 64 < node_.size(); ++word) {
+    const std::size_t in_word = std::min<std::size_t>(64, node_.size() - word * 64);
+    std::uint64_t want = in_word == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << in_word) - 1;
+    if (my_slot_ / 64 == word) want &= ~(std::uint64_t{1} << (my_slot_ % 64));
+    if ((h.producers[word].load(std::memory_order_acquire) & want) != want) return;
+  }
   segment_.unlink_name();
   unlinked_ = true;
 }

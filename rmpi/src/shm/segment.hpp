@@ -20,7 +20,8 @@
 //     and keeps every ring written by exactly one process (SPSC).
 // Fallback, when memfd_create is missing (old kernel, seccomp): shm_open of a
 // job-unique name "/rmpi-<job>-<pid>", unlinked by the engine as soon as every
-// local peer has mapped it (unlink_name()); a crash before that leaves a name,
+// local peer has mapped it (unlink_name()), else when the segment goes at the
+// rank's end (links are made on demand: some peers never map it); a crash before that leaves a name,
 // which sweep_stale_names() removes at the next start (names of dead pids).
 // If a peer cannot map a segment at all (/proc hidden, hidepid), that pair
 // falls back to a socket transport: attach() throws, the engine catches.
