@@ -1,5 +1,8 @@
 #include "mesh.hpp"
 
+#include <sys/epoll.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <variant>
@@ -27,7 +30,19 @@ Transport transport_from_environment() {
 Mesh::Mesh(int rank, std::string secret, std::string node_id, Transport transport, std::vector<Endpoint> table,
            std::unique_ptr<RankListener> listener, std::chrono::seconds connect_timeout)
     : rank_(rank), secret_(std::move(secret)), node_id_(std::move(node_id)), transport_(transport),
-      table_(std::move(table)), listener_(std::move(listener)), connect_timeout_(connect_timeout) {}
+      table_(std::move(table)), listener_(std::move(listener)), connect_timeout_(connect_timeout),
+      ready_(::epoll_create1(EPOLL_CLOEXEC)) {
+  if (!ready_) throw Error(std::string("rmpi: epoll_create1 failed: ") + std::strerror(errno));
+  watch(listener_->ready_fd());
+}
+
+void Mesh::watch(int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  if (::epoll_ctl(ready_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+    throw Error(std::string("rmpi: cannot watch for new links: ") + std::strerror(errno));
+}
 
 Mesh::~Mesh() = default;
 
@@ -35,11 +50,20 @@ bool Mesh::local_path(int peer) const {
   return transport_ != Transport::tcp && table_[static_cast<std::size_t>(peer)].node_id == node_id_;
 }
 
-void Mesh::use_shm(std::unique_ptr<shm::Context> context) { shm_ = std::move(context); }
+void Mesh::use_shm(std::unique_ptr<shm::Context> context) {
+  shm_ = std::move(context);
+  if (!shm_) return;
+  std::vector<shm::LocalRank> node;
+  if (transport_ != Transport::tcp)
+    for (std::size_t r = 0; r < table_.size(); ++r)
+      if (table_[r].node_id == node_id_ && !table_[r].shm.empty()) node.push_back({static_cast<int>(r), table_[r].shm});
+  shm_->set_node(node, table_[static_cast<std::size_t>(rank_)].host);
+  watch(shm_->bell_fd());
+}
 
 std::string Mesh::where(int peer) const {
   const Endpoint& e = table_[static_cast<std::size_t>(peer)];
-  if (static_cast<std::size_t>(peer) < shm_peer_.size() && shm_peer_[static_cast<std::size_t>(peer)])
+  if (shm_ && shm_->reaches(peer))
     return "shared memory on " + e.host;
   if (local_path(peer)) return "local socket on " + e.host;
   return e.host + ":" + std::to_string(e.port);
@@ -51,22 +75,14 @@ std::unique_ptr<Link> Mesh::make_link(int peer, Fd fd, FrameSink& sink) const {
 
 std::vector<std::pair<int, std::unique_ptr<Link>>> Mesh::take_accepted(FrameSink& sink) {
   std::vector<std::pair<int, std::unique_ptr<Link>>> out;
-  if (shm_ && !shm_opened_) {
-    // Every rank of this node with a segment, in rank order (the ring slots).
-    shm_opened_ = true;
-    std::vector<shm::LocalRank> node;
-    for (std::size_t r = 0; r < table_.size(); ++r)
-      if (transport_ != Transport::tcp && table_[r].node_id == node_id_ && !table_[r].shm.empty())
-        node.push_back({static_cast<int>(r), table_[r].shm});
-    out = shm_->open_all(node, table_[static_cast<std::size_t>(rank_)].host, sink);
-    shm_peer_.assign(table_.size(), false);
-    for (const auto& [peer, link] : out) shm_peer_[static_cast<std::size_t>(peer)] = true;
-  }
+  if (shm_) out = shm_->take_new(sink);
   for (auto& a : listener_->take()) out.emplace_back(a.peer, make_link(a.peer, std::move(a.fd), sink));
   return out;
 }
 
 std::unique_ptr<Link> Mesh::connect(int peer, FrameSink& sink) {
+  if (shm_ && shm_->reaches(peer))
+    if (auto link = shm_->link(peer, sink)) return link;  // else (logged) a socket
   const auto deadline = Clock::now() + connect_timeout_;
   const Endpoint& e = table_[static_cast<std::size_t>(peer)];
   const bool local = local_path(peer);

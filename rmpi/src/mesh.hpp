@@ -1,9 +1,11 @@
 #pragma once
 // The rank mesh of a job: the endpoint of every rank (from the rendezvous),
-// this rank's listener, and links made on demand. A pair connects at its
-// first message, over a Unix socket inside a node or TCP otherwise
-// (RMPI_TRANSPORT=tcp: TCP always), with the job-secret handshake; the
-// listener settles simultaneous connects (the lower rank's wins).
+// this rank's listener, and links made on demand. A pair links at its
+// first message (a send, or a receive that names the peer): over shared
+// memory inside a node (shm::Context: each side makes its half, the peer
+// finds it through its bell), else over a Unix socket inside a node or TCP
+// otherwise (RMPI_TRANSPORT=tcp: TCP always), with the job-secret handshake;
+// the listener settles simultaneous connects (the lower rank's wins).
 #include <memory>
 #include <string>
 #include <utility>
@@ -35,9 +37,11 @@ class Mesh {
        std::unique_ptr<RankListener> listener, std::chrono::seconds connect_timeout);
   ~Mesh();
 
-  /// The descriptor the engine polls for accepted connections.
-  int ready_fd() const { return listener_->ready_fd(); }
-  /// Links of the connections accepted since the last call.
+  /// The descriptor the engine polls for new links: accepted connections,
+  /// and the shared-memory bell (a peer linked, or data while we slept).
+  int ready_fd() const { return ready_.get(); }
+  /// Links of the connections accepted, and of the shared-memory peers that
+  /// linked to us, since the last call.
   std::vector<std::pair<int, std::unique_ptr<Link>>> take_accepted(FrameSink& sink);
   /// The link to `peer`, connecting now (blocking, bounded by the connect
   /// timeout). Throws rmpi::ConnectError naming the rank and where it is.
@@ -46,8 +50,7 @@ class Mesh {
   std::string where(int peer) const;
   /// Stops the listener (at finish).
   void stop() { listener_->stop(); }
-  /// Shared memory for the ranks of this node (set before the engine
-  /// starts): their links are handed out by the first take_accepted().
+  /// Shared memory for the ranks of this node (set before the engine starts).
   void use_shm(std::unique_ptr<shm::Context> context);
   /// Whether `peer` runs on this rank's node (the same node id).
   bool on_this_node(int peer) const {
@@ -55,6 +58,7 @@ class Mesh {
   }
 
  private:
+  void watch(int fd);  // adds fd to ready_
   bool local_path(int peer) const;
   std::unique_ptr<Link> make_link(int peer, Fd fd, FrameSink& sink) const;
 
@@ -66,8 +70,7 @@ class Mesh {
   std::unique_ptr<RankListener> listener_;
   std::chrono::seconds connect_timeout_;
   std::unique_ptr<shm::Context> shm_;
-  bool shm_opened_ = false;
-  std::vector<bool> shm_peer_;  // peers reached over shared memory
+  Fd ready_;  // an epoll fd: the listener's ready fd and the shm bell
 };
 
 }  // namespace rmpi::detail

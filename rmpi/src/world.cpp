@@ -43,8 +43,7 @@ World::World(int rank, int size, std::chrono::microseconds spin, std::unique_ptr
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = kListenerKey;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, mesh_->ready_fd(), &ev);
-    adopt_links();  // the shared-memory links of this node's ranks exist from the start
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, mesh_->ready_fd(), &ev);  // links, shared memory too, come on demand
   }
 }
 

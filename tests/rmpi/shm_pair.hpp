@@ -98,7 +98,7 @@ struct Side {
       : mine(shm::Segment::create(1, ring_bytes, "test", kind)),
         sleeper(std::make_unique<shm::Sleeper>(mine.bell())) {
     send_info(sock, mine.info());
-    link = std::make_unique<shm::Link>(mine, shm::Segment::attach(recv_info(sock)), 0, 0, opt);
+    link = std::make_unique<shm::Link>(mine, shm::Segment::attach(recv_info(sock), 0), 0, 0, opt);
   }
 
   /// Progresses until `done()` or throws after `limit`.

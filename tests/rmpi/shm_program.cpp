@@ -98,6 +98,21 @@ void sizes(const rmpi::Comm& c, bool huge) {
   }
 }
 
+// Waits (bounded) until process `pid` is seen asleep (state S) three times
+// in a row: blocked in its receive.
+void wait_until_asleep(int pid) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int sleeping_seen = 0;
+  while (std::chrono::steady_clock::now() < deadline && sleeping_seen < 3) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string s;
+    std::getline(stat, s);
+    const auto close = s.rfind(')');
+    sleeping_seen = close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'S' ? sleeping_seen + 1 : 0;
+    ::sched_yield();
+  }
+}
+
 // Rank 0 kills itself with SIGKILL once rank 1 sleeps in its receive.
 void kill_wait(const rmpi::Comm& c) {
   if (c.id() == 1) {
@@ -114,21 +129,78 @@ void kill_wait(const rmpi::Comm& c) {
     return;
   }
   if (c.id() == 0) {
-    const int pid = rmpi::recv<int>(c, 1);
-    // Wait (bounded) until rank 1 is asleep (state S) in its receive.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    int sleeping_seen = 0;
-    while (std::chrono::steady_clock::now() < deadline && sleeping_seen < 3) {
-      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-      std::string s;
-      std::getline(stat, s);
-      const auto close = s.rfind(')');
-      sleeping_seen = close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'S' ? sleeping_seen + 1 : 0;
-      ::sched_yield();
-    }
+    wait_until_asleep(rmpi::recv<int>(c, 1));
     std::fflush(stdout);
     ::raise(SIGKILL);
   }
+}
+
+// Only ring neighbours talk (small and pipelined messages): each rank links
+// to its two neighbours, not to every rank of the node.
+void neighbours(const rmpi::Comm& c) {
+  const int n = c.size(), right = (c.id() + 1) % n, left = (c.id() + n - 1) % n;
+  for (unsigned k = 0; k < 20; ++k) {
+    const std::size_t len = k == 10 ? 40000 : 8 + k;
+    auto s = rmpi::isend(c, right, pattern(len, static_cast<unsigned>(c.id()) * 100 + k));
+    expect(intact(rmpi::recv<std::vector<std::uint8_t>>(c, left), len, static_cast<unsigned>(left) * 100 + k),
+           "message " + std::to_string(k) + " from the left neighbour");
+    s.wait();
+  }
+  std::printf("SHM_MAPPINGS %d\n", shm_mappings());
+}
+
+// Pairs (2i, 2i+1) first meet by both sending a burst at once (eager and
+// pipelined sizes), then every rank sends to rank 0, which receives from any
+// source without having linked to most of them: order per pair, nobody lost.
+void both_sides(const rmpi::Comm& c) {
+  constexpr unsigned kBurst = 60, kToRoot = 30;
+  const auto len = [](unsigned k) -> std::size_t { return k % 7 == 3 ? 20000 + k : k * 13 % 300; };
+  const int peer = c.id() ^ 1;
+  if (peer < c.size()) {
+    std::vector<rmpi::Request<>> sends;
+    for (unsigned k = 0; k < kBurst; ++k)
+      sends.push_back(rmpi::isend(c, peer, pattern(len(k), static_cast<unsigned>(c.id()) * 1000 + k)));
+    for (unsigned k = 0; k < kBurst; ++k)
+      expect(intact(rmpi::recv<std::vector<std::uint8_t>>(c, peer), len(k), static_cast<unsigned>(peer) * 1000 + k),
+             "burst message " + std::to_string(k) + " in order");
+    rmpi::wait_all(sends);
+  }
+  if (c.id() != 0) {
+    for (unsigned k = 0; k < kToRoot; ++k) rmpi::send(c, 0, static_cast<int>(k));
+    return;
+  }
+  std::vector<int> next(static_cast<std::size_t>(c.size()), 0);
+  for (unsigned i = 0; i < kToRoot * static_cast<unsigned>(c.size() - 1); ++i) {
+    const auto [k, st] = rmpi::recv_with_status<int>(c, rmpi::any_source);
+    expect(st.source > 0 && st.source < c.size(), "a source that exists");
+    if (st.source <= 0 || st.source >= c.size()) continue;
+    expect(k == next[static_cast<std::size_t>(st.source)]++, "in order from rank " + std::to_string(st.source));
+  }
+  for (int r = 1; r < c.size(); ++r)
+    expect(next[static_cast<std::size_t>(r)] == static_cast<int>(kToRoot), "all from rank " + std::to_string(r));
+}
+
+// Rank 1 waits for a message from rank 0, with which it never exchanged
+// anything; rank 2 (told both pids) kills rank 0 once rank 1 sleeps.
+void kill_unlinked(const rmpi::Comm& c) {
+  if (c.id() == 0) {
+    rmpi::send(c, 2, static_cast<int>(::getpid()));
+    rmpi::recv<int>(c, 2);  // never comes: killed first
+  } else if (c.id() == 1) {
+    rmpi::send(c, 2, static_cast<int>(::getpid()));
+    try {
+      rmpi::recv<int>(c, 0);
+      expect(false, "a receive from a killed rank must fail");
+    } catch (const rmpi::RankFailed& e) {
+      expect(e.rank() == 0, "the failure names rank 0");
+      std::printf("ERROR: %s\n", e.what());
+    }
+  } else if (c.id() == 2) {
+    const int victim = rmpi::recv<int>(c, 0);
+    wait_until_asleep(rmpi::recv<int>(c, 1));
+    ::kill(victim, SIGKILL);  // a rank of this job, which told us its pid
+  }
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -141,8 +213,11 @@ int main(int argc, char** argv) {
     else if (mode == "sizes") sizes(c, false);
     else if (mode == "huge") sizes(c, true);
     else if (mode == "kill-wait") kill_wait(c);
+    else if (mode == "neighbours") neighbours(c);
+    else if (mode == "both-sides") both_sides(c);
+    else if (mode == "kill-unlinked") kill_unlinked(c);
     else expect(false, "unknown scenario");
-    if (mode != "kill-wait") rmpi::finish();
+    if (mode != "kill-wait" && mode != "kill-unlinked") rmpi::finish();
   } catch (const std::exception& e) {
     std::printf("EXCEPTION: %s\n", e.what());
     return 1;

@@ -107,8 +107,10 @@ TEST_CASE("8 ranks on 2 cores over shared memory: ring and collectives") {
   }
 }
 
-TEST_CASE("kill -9 of a peer during a shared-memory wait: an error naming the rank, no hang") {
-  const auto res = job(RMPI_SHM_PROGRAM, {"kill-wait"}, 2);
+namespace {
+// Rank 0 was killed with SIGKILL while rank 1 waited for it: rank 1 saw an
+// error naming rank 0, and nothing hung or was left running.
+void check_rank_1_saw_rank_0_die(const JobResult& res) {
   INFO(res.summary());
   CHECK(!res.timed_out);
   CHECK(res.ranks[0].signal == SIGKILL);
@@ -117,4 +119,35 @@ TEST_CASE("kill -9 of a peer during a shared-memory wait: an error naming the ra
   CHECK(has(res.ranks[1].out, "rank 0"));
   CHECK(has(res.ranks[1].out, "PASS"));
   CHECK(res.no_child_left);
+}
+}  // namespace
+
+TEST_CASE("kill -9 of a peer during a shared-memory wait: an error naming the rank, no hang") {
+  check_rank_1_saw_rank_0_die(job(RMPI_SHM_PROGRAM, {"kill-wait"}, 2));
+}
+
+TEST_CASE("links are made on demand: 16 ranks where only ring neighbours talk map only their neighbours") {
+  const auto res = job(RMPI_SHM_PROGRAM, {"neighbours"}, 16);
+  INFO(res.summary());
+  REQUIRE(res.all_exited_zero());
+  for (const auto& r : res.ranks) {
+    CHECK(has(r.out, "PASS"));
+    CHECK(has(r.out, "SHM_MAPPINGS 3"));  // its own segment and its two neighbours'
+  }
+  CHECK(res.no_child_left);
+}
+
+TEST_CASE("a link coming up under traffic from both sides keeps order; any-source sees ranks never linked") {
+  const auto res = job(RMPI_SHM_PROGRAM, {"both-sides"}, 8, {{"RMPI_SHM_CMA", "0"}});
+  INFO(res.summary());
+  CHECK(res.all_exited_zero());
+  for (const auto& r : res.ranks) CHECK(has(r.out, "PASS"));
+  const auto cma = job(RMPI_SHM_PROGRAM, {"both-sides"}, 4, {{"RMPI_SHM_CMA", "1"}});
+  INFO(cma.summary());
+  CHECK(cma.all_exited_zero());
+  CHECK(cma.no_child_left);
+}
+
+TEST_CASE("kill -9 of a peer never linked, while a receive from it waits: RankFailed naming it") {
+  check_rank_1_saw_rank_0_die(job(RMPI_SHM_PROGRAM, {"kill-unlinked"}, 3));
 }

@@ -244,7 +244,7 @@ TEST_CASE("kill -9 of the sender in the middle of a pipelined message fails the 
   child.join();
 }
 
-TEST_CASE("a receiver asleep in epoll (wake socket and pidfd) is woken by data, then by the peer's death") {
+TEST_CASE("a receiver asleep in epoll (its rank's bell and the pidfd) is woken by data, then by the peer's death") {
   Child child([](int sock) {
     Side s(sock);
     char go = 0;
@@ -253,12 +253,13 @@ TEST_CASE("a receiver asleep in epoll (wake socket and pidfd) is woken by data, 
     ::pause();  // killed by the parent
   });
   Side s(child.sock);
+  shm::RankBell bell(s.mine.bell());
   const int ep = ::epoll_create1(EPOLL_CLOEXEC);
   REQUIRE(ep >= 0);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u32 = 1;
-  REQUIRE(::epoll_ctl(ep, EPOLL_CTL_ADD, s.link->wake_fd(), &ev) == 0);
+  REQUIRE(::epoll_ctl(ep, EPOLL_CTL_ADD, bell.fd(), &ev) == 0);
   ev.data.u32 = 2;
   REQUIRE(::epoll_ctl(ep, EPOLL_CTL_ADD, s.link->pidfd(), &ev) == 0);
   std::atomic<int> phase{0};
@@ -278,7 +279,7 @@ TEST_CASE("a receiver asleep in epoll (wake socket and pidfd) is woken by data, 
     REQUIRE(n > 0);  // woken, not timed out
     ++sleeps;
     for (int i = 0; i < n; ++i) {
-      if (out[i].data.u32 == 1) s.link->drain_wakes();
+      if (out[i].data.u32 == 1) bell.drain();
       else s.link->peer_alive();
     }
   };

@@ -7,7 +7,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <string>
 
 #include <rmpi/error.hpp>
@@ -49,7 +52,7 @@ TEST_CASE("a memfd segment is mapped by a peer through /proc and names nothing i
   const shm::SegmentInfo info = recv_info(child.sock);
   CHECK(info.posix_name.empty());
   CHECK(info.fd >= 0);
-  shm::Segment peer = shm::Segment::attach(info);
+  shm::Segment peer = shm::Segment::attach(info, 1);
   CHECK(peer.slots() == 2);
   CHECK(peer.ring_bytes() == 4096);
   CHECK(peer.ring_data(1)[5] == std::byte{42});
@@ -60,7 +63,7 @@ TEST_CASE("a memfd segment is mapped by a peer through /proc and names nothing i
   child.join();
   // The creator is gone: its segment cannot be reached any more (the kernel
   // frees it once this last mapping goes), and no name was ever left behind.
-  CHECK_THROWS_WITH_AS(shm::Segment::attach(info), doctest::Contains("cannot open /proc/"), rmpi::Error);
+  CHECK_THROWS_WITH_AS(shm::Segment::attach(info, 1), doctest::Contains("cannot open /proc/"), rmpi::Error);
   CHECK(shm_names_of(pid).empty());
   CHECK(peer.ring_data(1)[5] == std::byte{42});  // our mapping stays valid until unmapped
 }
@@ -71,7 +74,7 @@ TEST_CASE("the posix fallback is unlinked once mapped, and a killed creator's na
     const auto info = seg.info();
     REQUIRE(!info.posix_name.empty());
     CHECK(shm_names_of(::getpid()).size() == 1);
-    shm::Segment peer = shm::Segment::attach(info);
+    shm::Segment peer = shm::Segment::attach(info, 0);
     seg.unlink_name();
     CHECK(shm_names_of(::getpid()).empty());
     seg.ring_data(0)[0] = std::byte{7};
@@ -97,18 +100,49 @@ TEST_CASE("attach rejects what is not a live rmpi segment") {
     auto seg = shm::Segment::create(1, 4096, "segtest");
     auto info = seg.info();
     info.size += 4096;
-    CHECK_THROWS_WITH_AS(shm::Segment::attach(info), doctest::Contains("were announced"), rmpi::Error);
+    CHECK_THROWS_WITH_AS(shm::Segment::attach(info, 0), doctest::Contains("were announced"), rmpi::Error);
   }
   SUBCASE("a memfd that is not a segment") {
     const int fd = ::memfd_create("not-a-segment", MFD_CLOEXEC);
     REQUIRE(fd >= 0);
     REQUIRE(::ftruncate(fd, 1 << 20) == 0);
     const shm::SegmentInfo info{::getpid(), fd, 1 << 20, {}};
-    CHECK_THROWS_WITH_AS(shm::Segment::attach(info), doctest::Contains("is not an rmpi segment"), rmpi::Error);
+    CHECK_THROWS_WITH_AS(shm::Segment::attach(info, 0), doctest::Contains("is not an rmpi segment"), rmpi::Error);
     ::close(fd);
   }
   SUBCASE("a pid that does not exist") {
     const shm::SegmentInfo info{999999999, 3, 8192, {}};
-    CHECK_THROWS_AS(shm::Segment::attach(info), rmpi::Error);
+    CHECK_THROWS_AS(shm::Segment::attach(info, 0), rmpi::Error);
   }
+}
+
+TEST_CASE("a peer maps the header and its own slot only; the other slots stay untouched zeros") {
+  auto seg = shm::Segment::create(64, 64 * 1024, "segtest");
+  const auto info = seg.info();
+  shm::Segment peer = shm::Segment::attach(info, 5);
+  peer.ring_data(5)[0] = std::byte{9};
+  peer.control(5).tail.store(3);
+  CHECK(seg.ring_data(5)[0] == std::byte{9});
+  CHECK(seg.control(5).tail.load() == 3);
+  CHECK(seg.control(6).tail.load() == 0);  // the initial state is the file's zeros
+  CHECK_THROWS_WITH_AS(peer.control(6), doctest::Contains("slot 6 is not mapped"), rmpi::Error);
+  CHECK_THROWS_WITH_AS(shm::Segment::attach(info, 64), doctest::Contains("has 64 slots, slot 64"), rmpi::Error);
+  // Only the pages of the header and of slot 5 are mapped by the peer.
+  std::ifstream maps("/proc/self/maps");
+  std::size_t mapped = 0;
+  const std::string inode_of_seg = [&] {
+    struct stat st{};
+    REQUIRE(::fstat(info.fd, &st) == 0);
+    return std::to_string(st.st_ino);
+  }();
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("rmpi-shm") == std::string::npos || line.find(" " + inode_of_seg + " ") == std::string::npos) continue;
+    const auto dash = line.find('-');
+    const auto lo = std::stoull(line.substr(0, dash), nullptr, 16);
+    const auto hi = std::stoull(line.substr(dash + 1, line.find(' ') - dash - 1), nullptr, 16);
+    mapped += hi - lo;
+  }
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  // Ours: the whole segment; the peer's: a header page, a control page and one ring.
+  CHECK(mapped == shm::segment_size(64, 64 * 1024) + page + page + 64 * 1024);
 }

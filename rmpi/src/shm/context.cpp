@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -54,7 +55,7 @@ std::string origin(int rank) { return "rank " + std::to_string(rank); }
 }  // namespace
 
 Context::Context(int rank, Segment segment, LinkOptions options)
-    : rank_(rank), segment_(std::move(segment)), options_(options) {}
+    : rank_(rank), segment_(std::move(segment)), bell_(segment_.bell()), options_(options) {}
 
 Context::~Context() = default;
 
@@ -99,44 +100,68 @@ std::string Context::descriptor() const {
   return s;
 }
 
-std::vector<std::pair<int, std::unique_ptr<detail::Link>>> Context::open_all(const std::vector<LocalRank>& node,
-                                                                              const std::string& host,
-                                                                              detail::FrameSink& sink) {
-  std::vector<std::pair<int, std::unique_ptr<detail::Link>>> links;
-  // Slots: the position among the ranks of the node that have a segment.
-  std::vector<const LocalRank*> with_shm;
+void Context::set_node(const std::vector<LocalRank>& node, const std::string& host) {
+  where_ = "shared memory on " + host;
+  node_.clear();
   for (const auto& r : node)
-    if (!r.descriptor.empty()) with_shm.push_back(&r);
-  std::sort(with_shm.begin(), with_shm.end(), [](auto* a, auto* b) { return a->rank < b->rank; });
-  std::uint32_t my_slot = 0;
-  bool found = false;
-  for (std::uint32_t i = 0; i < with_shm.size(); ++i)
-    if (with_shm[i]->rank == rank_) {
-      my_slot = i;
-      found = true;
-    }
-  if (!found) return links;
-  for (std::uint32_t slot = 0; slot < with_shm.size(); ++slot) {
-    const LocalRank& r = *with_shm[slot];
-    if (r.rank == rank_) continue;
-    Descriptor d;
-    try {
-      if (!parse(r.descriptor, d))
-        throw Error("a malformed descriptor \"" + r.descriptor.substr(0, 60) + "\"");
-      // Every rank of the node computed the same slots; each segment must hold them.
-      if (slot >= segment_.slots() || my_slot >= d.slots)
-        throw Error(std::to_string(with_shm.size()) + " ranks on the node, but segments of " +
-                    std::to_string(segment_.slots()) + " and " + std::to_string(d.slots) + " slots");
-      auto link = std::make_unique<shm::Link>(segment_, Segment::attach(d.info), my_slot, slot, options_);
-      links.emplace_back(r.rank, std::make_unique<ShmLink>(r.rank, std::move(link), "shared memory on " + host,
-                                                           sink, this));
-      peer_slots_.push_back(slot);
-    } catch (const Error& e) {
-      // The peer may have mapped our segment already: tell it that we do not
-      // read its ring, so that its sends fail instead of waiting for ever.
-      if (slot < segment_.slots()) segment_.control(slot).consumer_gone.store(1, std::memory_order_release);
-      log_line("warning", origin(rank_),
-               "no shared memory with rank " + std::to_string(r.rank) + ", using a socket: " + e.what());
+    if (!r.descriptor.empty() && r.rank >= 0) node_.push_back(r);
+  std::sort(node_.begin(), node_.end(), [](const LocalRank& a, const LocalRank& b) { return a.rank < b.rank; });
+  const auto me = std::find_if(node_.begin(), node_.end(), [&](const LocalRank& r) { return r.rank == rank_; });
+  if (me == node_.end()) {
+    node_.clear();
+    return;
+  }
+  // Every rank of the node computes the same slots; each segment must hold them.
+  if (node_.size() > segment_.slots()) {
+    log_line("warning", origin(rank_),
+             "no shared memory: " + std::to_string(node_.size()) + " ranks on the node, but a segment of " +
+                 std::to_string(segment_.slots()) + " slots; this rank uses sockets");
+    node_.clear();
+    return;
+  }
+  my_slot_ = static_cast<std::uint32_t>(me - node_.begin());
+  slot_of_rank_.assign(static_cast<std::size_t>(node_.back().rank) + 1, -1);
+  for (std::size_t i = 0; i < node_.size(); ++i) slot_of_rank_[static_cast<std::size_t>(node_[i].rank)] = static_cast<int>(i);
+  tried_.assign(node_.size(), false);
+  tried_[my_slot_] = true;
+}
+
+std::unique_ptr<detail::Link> Context::link(int peer, detail::FrameSink& sink) {
+  const int found = slot_of(peer);
+  if (found < 0 || tried_[static_cast<std::size_t>(found)]) return nullptr;
+  const auto slot = static_cast<std::uint32_t>(found);
+  tried_[slot] = true;
+  const LocalRank& r = node_[slot];
+  Descriptor d;
+  try {
+    if (!parse(r.descriptor, d)) throw Error("a malformed descriptor \"" + r.descriptor.substr(0, 60) + "\"");
+    if (my_slot_ >= d.slots)
+      throw Error(std::to_string(node_.size()) + " ranks on the node, but its segment has " + std::to_string(d.slots) +
+                  " slots");
+    auto link = std::make_unique<shm::Link>(segment_, Segment::attach(d.info, my_slot_), my_slot_, slot, options_);
+    return std::make_unique<ShmLink>(peer, std::move(link), where_, sink, this);
+  } catch (const Error& e) {
+    // The peer may write our ring already: tell it that we do not read it,
+    // so that its sends fail instead of waiting for ever.
+    segment_.control(slot).consumer_gone.store(1, std::memory_order_release);
+    log_line("warning", origin(rank_),
+             "no shared memory with rank " + std::to_string(peer) + ", using a socket: " + e.what());
+    return nullptr;
+  }
+}
+
+std::vector<std::pair<int, std::unique_ptr<detail::Link>>> Context::take_new(detail::FrameSink& sink) {
+  std::vector<std::pair<int, std::unique_ptr<detail::Link>>> links;
+  bell_.drain();
+  const SegmentHeader& h = segment_.header();
+  for (std::size_t word = 0; word * 64 < node_.size(); ++word) {
+    std::uint64_t bits = h.producers[word].load(std::memory_order_acquire);
+    while (bits) {
+      const std::size_t slot = word * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+      if (slot >= node_.size() || tried_[slot]) continue;
+      const int peer = node_[slot].rank;
+      if (auto l = link(peer, sink)) links.emplace_back(peer, std::move(l));
     }
   }
   return links;
@@ -148,8 +173,14 @@ void Context::maybe_unlink() {
     unlinked_ = true;
     return;
   }
-  for (const std::uint32_t s : peer_slots_)
-    if (!segment_.control(s).producer_attached.load(std::memory_order_acquire)) return;
+  // Every slot of the node but ours has its producer bit: a word at a time.
+  const SegmentHeader& h = segment_.header();
+  for (std::size_t word = 0; word * 64 < node_.size(); ++word) {
+    const std::size_t in_word = std::min<std::size_t>(64, node_.size() - word * 64);
+    std::uint64_t want = in_word == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << in_word) - 1;
+    if (my_slot_ / 64 == word) want &= ~(std::uint64_t{1} << (my_slot_ % 64));
+    if ((h.producers[word].load(std::memory_order_acquire) & want) != want) return;
+  }
   segment_.unlink_name();
   unlinked_ = true;
 }

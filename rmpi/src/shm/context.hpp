@@ -1,10 +1,10 @@
 #pragma once
 // The shared-memory side of one rank: its segment (created at init, before
-// the rendezvous, so that its descriptor can be published), the options read
-// from the environment, and the links to the other ranks of its node, all
-// opened when the engine starts (a first message over shared memory cannot
-// announce itself the way a connection does: the reader must already poll
-// the ring).
+// the rendezvous, so that its descriptor can be published), its bell, the
+// options read from the environment, and the links to the other ranks of its
+// node, made on demand like connections: at the first message to a peer
+// (link()), or when a peer announces that it writes to us (take_new(): its
+// bit in our segment's `producers`, and a ring of our bell).
 //
 // | variable          | meaning                                                  |
 // |-------------------|----------------------------------------------------------|
@@ -48,24 +48,42 @@ class Context {
   /// What the rendezvous publishes for this rank (Endpoint::shm).
   std::string descriptor() const;
 
-  /// Links to every other rank of `node` (this rank included in the list,
-  /// ordered by rank; the order gives each rank its ring slot). A peer whose
-  /// segment cannot be mapped is skipped with a logged line: that pair uses
-  /// sockets.
-  std::vector<std::pair<int, std::unique_ptr<detail::Link>>> open_all(const std::vector<LocalRank>& node,
-                                                                       const std::string& host, detail::FrameSink& sink);
+  /// The ranks of this node (this rank included; their order by rank gives
+  /// each its ring slot). Call once, before link() and take_new().
+  void set_node(const std::vector<LocalRank>& node, const std::string& host);
+  /// Whether `peer` is reached over shared memory (on this node, with a segment).
+  bool reaches(int peer) const { return slot_of(peer) >= 0; }
+  /// The link to `peer` (reaches(peer)), made now; null, with a logged line,
+  /// if its segment cannot be mapped (that pair then uses a socket).
+  std::unique_ptr<detail::Link> link(int peer, detail::FrameSink& sink);
+  /// Links to the peers that began writing to this rank since the last call.
+  std::vector<std::pair<int, std::unique_ptr<detail::Link>>> take_new(detail::FrameSink& sink);
+  /// The descriptor that is readable when a peer rang this rank's bell.
+  int bell_fd() const { return bell_.fd(); }
 
-  /// Unlinks a posix segment once every peer has mapped it (cheap check).
+  /// Unlinks a posix segment once every peer of the node has mapped it
+  /// (cheap check); else the name goes when the segment does.
   void maybe_unlink();
 
   const LinkOptions& options() const { return options_; }
 
  private:
   Context(int rank, Segment segment, LinkOptions options);
+  int slot_of(int rank) const {
+    return rank >= 0 && static_cast<std::size_t>(rank) < slot_of_rank_.size() && rank != rank_
+               ? slot_of_rank_[static_cast<std::size_t>(rank)]
+               : -1;
+  }
+
   int rank_;
   Segment segment_;
+  RankBell bell_;
   LinkOptions options_;
-  std::vector<std::uint32_t> peer_slots_;  // slots that peers write
+  std::string where_;                   // "shared memory on <host>"
+  std::vector<int> slot_of_rank_;       // -1: not on this node or no segment
+  std::vector<LocalRank> node_;
+  std::uint32_t my_slot_ = 0;
+  std::vector<bool> tried_;             // by slot: a link was made (or failed)
   bool unlinked_ = false;
 };
 

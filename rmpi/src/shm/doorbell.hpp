@@ -13,12 +13,14 @@
 //   * futex: FUTEX_WAIT on `seq`, for a rank whose every pending peer is on
 //     shared memory. Waits are sliced (a timeout) so that the caller can poll
 //     the peers' pidfds for deaths between slices.
-//   * epoll: the receiver binds an abstract Unix datagram socket (its name is
-//     in the doorbell), adds it to its epoll set beside its sockets and its
-//     peers' pidfds, and a sender sends it one byte. One socket per link, because the
-//     engine polls one fd per link (an epoll fd holding this socket and the
-//     peer's pidfd). Abstract names vanish with
-//     the process; anyone who sends garbage there only causes a spurious wake.
+//   * epoll: the receiver binds one abstract Unix datagram socket (RankBell;
+//     its name is in the doorbell), adds it to its epoll set beside its
+//     sockets and its peers' pidfds, and a sender sends it one byte. One
+//     socket per rank, whatever the number of links: a wake-up says "look at
+//     your rings", and the engine looks at all of them. A producer that
+//     attaches (a new link) always rings it, so that the receiver finds the
+//     link even if it never spins. Abstract names vanish with the process;
+//     anyone who sends garbage there only causes a spurious wake.
 //     (An eventfd reached with pidfd_getfd would need ptrace rights over the
 //     receiver; a datagram socket needs none.)
 #include <atomic>
@@ -29,26 +31,27 @@
 
 namespace rmpi::detail::shm {
 
-/// The sending side of wake-ups: one unbound datagram socket, opened lazily.
+/// The sending side of wake-ups (stateless: the one unbound datagram
+/// socket they go through is the process's, opened at the first).
 class Waker {
  public:
-  Waker() = default;
-  Waker(const Waker&) = delete;
-  Waker& operator=(const Waker&) = delete;
-  ~Waker();
-
   /// Wakes the consumer of `ring` (whose segment's doorbell is `bell`) if
   /// it sleeps. Call after publishing, or after freeing space for a producer.
   void notify(Doorbell& bell, RingControl& ring) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (bell.state.load(std::memory_order_relaxed) != Doorbell::awake) wake_futex(bell);
-    if (ring.reader_sleeps.load(std::memory_order_relaxed)) wake_socket(ring);
+    if (ring.reader_sleeps.load(std::memory_order_relaxed)) wake_socket(bell);
+  }
+  /// Wakes the owner of `bell` whether it sleeps or not: a new link.
+  void announce(Doorbell& bell) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (bell.state.load(std::memory_order_relaxed) != Doorbell::awake) wake_futex(bell);
+    wake_socket(bell);
   }
 
  private:
-  void wake_futex(Doorbell& bell);
-  void wake_socket(RingControl& ring);
-  int sock_ = -1;
+  static void wake_futex(Doorbell& bell);
+  static void wake_socket(Doorbell& bell);
 };
 
 /// The receiving side: arms the doorbell of this process's own segment.
@@ -77,27 +80,28 @@ class Sleeper {
   Doorbell* bell_;
 };
 
-/// The epoll side of one ring: a datagram socket bound to a fresh abstract
-/// name, written into the ring's `bell_name`.
-class RingBell {
+/// Announces an epoll sleep on one ring (its producer then rings the bell);
+/// the caller looks at the ring again afterwards.
+inline void arm_ring(RingControl& ring) {
+  ring.reader_sleeps.store(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+inline void disarm_ring(RingControl& ring) { ring.reader_sleeps.store(0, std::memory_order_relaxed); }
+
+/// The epoll side of a rank: one datagram socket bound to a fresh abstract
+/// name, written into its doorbell's `bell_name`.
+class RankBell {
  public:
   /// Throws rmpi::Error if the socket cannot be made.
-  explicit RingBell(RingControl& ring);
-  RingBell(const RingBell&) = delete;
-  RingBell& operator=(const RingBell&) = delete;
-  ~RingBell();
+  explicit RankBell(Doorbell& bell);
+  RankBell(const RankBell&) = delete;
+  RankBell& operator=(const RankBell&) = delete;
+  ~RankBell();
   int fd() const { return sock_; }
-  /// Announces a sleep; the caller looks at the ring again afterwards.
-  void arm() {
-    ring_->reader_sleeps.store(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
-  void disarm() { ring_->reader_sleeps.store(0, std::memory_order_relaxed); }
   /// Reads the pending wake-up bytes.
   void drain();
 
  private:
-  RingControl* ring_;
   int sock_ = -1;
 };
 

@@ -50,7 +50,8 @@ Link::Link(const Segment& mine, Segment peer, std::uint32_t my_slot, std::uint32
   in_ctl_->cma.store(cma, std::memory_order_release);
   in_ctl_->attached.store(1, std::memory_order_release);
   out_ctl_->producer_attached.store(1, std::memory_order_release);
-  waker_.notify(peer_.bell(), *out_ctl_);
+  peer_.header().producers[my_slot / 64].fetch_or(std::uint64_t{1} << (my_slot % 64), std::memory_order_release);
+  waker_.announce(peer_.bell());
 }
 
 Link::~Link() {
@@ -59,25 +60,15 @@ Link::~Link() {
   if (pidfd_ >= 0) ::close(pidfd_);
 }
 
-int Link::wake_fd() {
-  if (!bell_) bell_ = std::make_unique<RingBell>(*in_ctl_);
-  return bell_->fd();
-}
-
 bool Link::arm_sleep() {
-  wake_fd();
-  bell_->arm();
+  arm_ring(*in_ctl_);
   armed_ = true;
   if (pending() || !failure_.empty() || eof_) {
-    bell_->disarm();
+    disarm_ring(*in_ctl_);
     armed_ = false;
     return false;
   }
   return true;
-}
-
-void Link::drain_wakes() {
-  if (bell_) bell_->drain();
 }
 
 void Link::abandon(std::string why) {
@@ -316,7 +307,7 @@ bool Link::drain_in(FrameSink& sink) {
 
 bool Link::progress(FrameSink& sink) {
   if (armed_) {
-    bell_->disarm();
+    disarm_ring(*in_ctl_);
     armed_ = false;
   }
   if (!failure_.empty()) return false;

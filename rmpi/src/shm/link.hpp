@@ -57,10 +57,11 @@ class Link {
  public:
   using Ticket = std::uint64_t;
 
-  /// `mine` is this process's segment; `peer` the peer's, attached. This
-  /// process writes slot `my_slot` of `peer` and reads slot `peer_slot` of
+  /// `mine` is this process's segment; `peer` the peer's, attached at slot
+  /// `my_slot`, which this process writes; it reads slot `peer_slot` of
   /// `mine`. Probes whether it can pull from the peer (CMA) and says so in
-  /// its ring's control words. Throws rmpi::Error if the peer is gone.
+  /// its ring's control words, then announces itself in the peer's
+  /// `producers` and rings its bell. Throws rmpi::Error if the peer is gone.
   Link(const Segment& mine, Segment peer, std::uint32_t my_slot, std::uint32_t peer_slot,
        LinkOptions options = {});
   ~Link();
@@ -92,13 +93,10 @@ class Link {
   /// Cheap: whether progress() would find something (for the sleep re-check).
   bool pending() const;
 
-  /// The descriptor of this link's epoll wake-up socket (made on first call).
-  int wake_fd();
-  /// Before sleeping in epoll on wake_fd(): tells the peer to send a wake-up
-  /// byte; false (and nothing armed) if something is there already.
+  /// Before sleeping in epoll (on the rank's RankBell and the peer's pidfd):
+  /// tells the peer to ring the bell; false (and nothing armed) if something
+  /// is there already.
   bool arm_sleep();
-  /// Drains wake-up bytes (after epoll reported wake_fd()).
-  void drain_wakes();
   /// Stops reading: the peer's sends fail (like a closed socket).
   void abandon(std::string why);
 
@@ -162,7 +160,6 @@ class Link {
   RingControl* out_ctl_;  // in the peer's segment
   RingControl* in_ctl_;   // in mine
   Waker waker_;
-  std::unique_ptr<RingBell> bell_;
   bool armed_ = false;
   pid_t peer_pid_;
   int pidfd_ = -1;

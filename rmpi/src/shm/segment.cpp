@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <charconv>
@@ -20,27 +21,36 @@
 namespace rmpi::detail::shm {
 namespace {
 
-constexpr std::size_t kHeaderBytes = (sizeof(SegmentHeader) + kCacheLine - 1) / kCacheLine * kCacheLine;
-constexpr std::size_t kControlBytes = (sizeof(RingControl) + kCacheLine - 1) / kCacheLine * kCacheLine;
 constexpr std::size_t kMinRing = 4096;
 constexpr const char* kShmDir = "/dev/shm";
 constexpr std::string_view kNamePrefix = "rmpi-";
 
 std::string errno_text() { return std::strerror(errno); }
 
-std::size_t round_ring(std::size_t bytes) { return std::bit_ceil(std::max(bytes, kMinRing)); }
+std::size_t page_size() {
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return page;
+}
+std::size_t round_page(std::size_t n) { return (n + page_size() - 1) / page_size() * page_size(); }
+
+// Layout: the header page(s), then per slot its control page(s) and its ring,
+// every part page-aligned so that a peer can map its slot alone.
+std::size_t header_bytes() { return round_page(sizeof(SegmentHeader)); }
+std::size_t control_bytes() { return round_page(sizeof(RingControl)); }
+std::size_t round_ring(std::size_t bytes) { return std::bit_ceil(std::max({bytes, kMinRing, page_size()})); }
+std::size_t slot_stride(std::size_t ring) { return control_bytes() + ring; }
 
 }  // namespace
 
 std::size_t segment_size(std::uint32_t slots, std::size_t ring_bytes) {
-  const std::size_t ring = round_ring(ring_bytes);
-  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  const std::size_t raw = kHeaderBytes + slots * (kControlBytes + ring);
-  return (raw + page - 1) / page * page;
+  return header_bytes() + slots * slot_stride(round_ring(ring_bytes));
 }
 
 Segment Segment::create(std::uint32_t slots, std::size_t ring_bytes, std::string_view job_id,
                         SegmentKind kind) {
+  if (slots == 0 || slots > SegmentHeader::kMaxSlots)
+    throw Error("rmpi: shared memory: " + std::to_string(slots) + " ranks on a node, at most " +
+                std::to_string(SegmentHeader::kMaxSlots) + " share memory");
   const std::size_t ring = round_ring(ring_bytes);
   const std::size_t size = segment_size(slots, ring);
   Segment s;
@@ -82,7 +92,9 @@ Segment Segment::create(std::uint32_t slots, std::size_t ring_bytes, std::string
   h->ring_bytes = ring;
   h->pid = static_cast<std::uint64_t>(::getpid());
   h->self_address = reinterpret_cast<std::uint64_t>(h);
-  for (std::uint32_t i = 0; i < slots; ++i) new (&s.control(i)) RingControl;
+  // The slots' control words are left as the file's zero bytes, which is
+  // their initial state: no page of a slot is touched before its peer writes.
+  static_assert(RingControl::unknown == 0 && Doorbell::awake == 0);
   // Under Yama's ptrace_scope 1 only ancestors may read our memory; local
   // peers pull large payloads from it (CMA), so let them, as Open MPI does.
   // No Yama (EINVAL): the usual same-user rule applies.
@@ -90,7 +102,7 @@ Segment Segment::create(std::uint32_t slots, std::size_t ring_bytes, std::string
   return s;
 }
 
-Segment Segment::attach(const SegmentInfo& info) {
+Segment Segment::attach(const SegmentInfo& info, std::uint32_t slot) {
   const std::string who = "the segment of pid " + std::to_string(info.pid);
   Segment s;
   if (info.posix_name.empty()) {
@@ -104,31 +116,43 @@ Segment Segment::attach(const SegmentInfo& info) {
   }
   struct stat st{};
   if (::fstat(s.fd_, &st) != 0 || static_cast<std::uint64_t>(st.st_size) != info.size ||
-      info.size < kHeaderBytes)
+      info.size < header_bytes())
     throw Error("rmpi: shared memory: " + who + " has " + std::to_string(st.st_size) + " bytes, " +
                 std::to_string(info.size) + " were announced");
-  s.size_ = info.size;
+  s.size_ = header_bytes();
   s.info_ = info;
   s.base_ = ::mmap(nullptr, s.size_, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd_, 0);
   if (s.base_ == MAP_FAILED) {
     s.base_ = nullptr;
     throw Error("rmpi: shared memory: cannot map " + who + ": " + errno_text());
   }
-  // The descriptor is not needed once mapped (the mapping keeps the memory).
-  ::close(s.fd_);
-  s.fd_ = -1;
   const SegmentHeader& h = s.header();
   if (h.magic != kSegmentMagic || h.version != kSegmentVersion ||
       h.pid != static_cast<std::uint64_t>(info.pid) || h.ring_bytes < kMinRing ||
-      !std::has_single_bit(h.ring_bytes) || segment_size(h.slots, h.ring_bytes) != s.size_)
+      !std::has_single_bit(h.ring_bytes) || h.ring_bytes < page_size() || h.slots > SegmentHeader::kMaxSlots ||
+      segment_size(h.slots, h.ring_bytes) != info.size)
     throw Error("rmpi: shared memory: " + who + " is not an rmpi segment of version " +
                 std::to_string(kSegmentVersion));
+  if (slot >= h.slots)
+    throw Error("rmpi: shared memory: " + who + " has " + std::to_string(h.slots) + " slots, slot " +
+                std::to_string(slot) + " was asked for");
+  const std::size_t stride = slot_stride(h.ring_bytes);
+  s.slot_ = slot;
+  s.slot_map_ = ::mmap(nullptr, stride, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd_,
+                       static_cast<off_t>(header_bytes() + slot * stride));
+  if (s.slot_map_ == MAP_FAILED) {
+    s.slot_map_ = nullptr;
+    throw Error("rmpi: shared memory: cannot map slot " + std::to_string(slot) + " of " + who + ": " + errno_text());
+  }
+  // The descriptor is not needed once mapped (the mapping keeps the memory).
+  ::close(s.fd_);
+  s.fd_ = -1;
   return s;
 }
 
 Segment::Segment(Segment&& o) noexcept
-    : base_(std::exchange(o.base_, nullptr)), size_(o.size_), fd_(std::exchange(o.fd_, -1)),
-      owner_(o.owner_), info_(std::move(o.info_)) {}
+    : base_(std::exchange(o.base_, nullptr)), size_(o.size_), slot_map_(std::exchange(o.slot_map_, nullptr)),
+      slot_(o.slot_), fd_(std::exchange(o.fd_, -1)), owner_(o.owner_), info_(std::move(o.info_)) {}
 
 Segment& Segment::operator=(Segment&& o) noexcept {
   if (this != &o) {
@@ -140,18 +164,24 @@ Segment& Segment::operator=(Segment&& o) noexcept {
 
 Segment::~Segment() {
   if (owner_) unlink_name();
+  if (slot_map_) ::munmap(slot_map_, slot_stride(ring_bytes()));  // the header says its size
   if (base_) ::munmap(base_, size_);
   if (fd_ >= 0) ::close(fd_);
 }
 
-RingControl& Segment::control(std::uint32_t slot) const {
-  auto* p = static_cast<std::byte*>(base_) + kHeaderBytes + slot * (kControlBytes + ring_bytes());
-  return *std::launder(reinterpret_cast<RingControl*>(p));
+std::byte* Segment::slot_start(std::uint32_t slot) const {
+  if (slot_map_) {
+    if (slot != slot_) throw Error("rmpi: shared memory: slot " + std::to_string(slot) + " is not mapped here");
+    return static_cast<std::byte*>(slot_map_);
+  }
+  return static_cast<std::byte*>(base_) + header_bytes() + slot * slot_stride(ring_bytes());
 }
 
-std::byte* Segment::ring_data(std::uint32_t slot) const {
-  return static_cast<std::byte*>(base_) + kHeaderBytes + slot * (kControlBytes + ring_bytes()) + kControlBytes;
+RingControl& Segment::control(std::uint32_t slot) const {
+  return *std::launder(reinterpret_cast<RingControl*>(slot_start(slot)));
 }
+
+std::byte* Segment::ring_data(std::uint32_t slot) const { return slot_start(slot) + control_bytes(); }
 
 void Segment::unlink_name() {
   if (!owner_ || info_.posix_name.empty()) return;

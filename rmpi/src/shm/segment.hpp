@@ -1,8 +1,11 @@
 #pragma once
 // The shared-memory segment of one rank: its doorbell and its inbound rings,
 // one ring per local peer (slot = the sender's index among the node's ranks).
-// Each rank creates its own segment and maps, read-write, the segment of every
-// local peer it sends to.
+// Each rank creates its own segment; a peer that links to it (at their first
+// message) maps, read-write, only the header page and the one slot it writes
+// (Segment::attach), and sets its bit in `producers` so that the owner finds
+// the new link. The file is sparse and a slot's control words start zeroed
+// (the initial state): pages are used only by the slots that are written.
 //
 // Why a memfd reached through /proc/<pid>/fd/<n>:
 //   * nothing is named: the memory belongs to the open file descriptions and
@@ -17,7 +20,8 @@
 //     and keeps every ring written by exactly one process (SPSC).
 // Fallback, when memfd_create is missing (old kernel, seccomp): shm_open of a
 // job-unique name "/rmpi-<job>-<pid>", unlinked by the engine as soon as every
-// local peer has mapped it (unlink_name()); a crash before that leaves a name,
+// local peer has mapped it (unlink_name()), else when the segment goes at the
+// rank's end (links are made on demand: some peers never map it); a crash before that leaves a name,
 // which sweep_stale_names() removes at the next start (names of dead pids).
 // If a peer cannot map a segment at all (/proc hidden, hidepid), that pair
 // falls back to a socket transport: attach() throws, the engine catches.
@@ -37,12 +41,14 @@ inline constexpr std::uint32_t kSegmentVersion = 1;
 
 /// The receiver's doorbell for all its rings: `state` says whether its
 /// owner sleeps on the futex (a sender that published data checks it, after a
-/// full fence, before paying a wake-up). Sleeping in epoll is per ring
-/// (RingControl::reader_sleeps), because the engine polls one fd per link.
+/// full fence, before paying a wake-up). Sleeping in epoll is announced per
+/// ring (RingControl::reader_sleeps); the wake-up then goes to the rank's one
+/// abstract datagram socket, `bell_name` (see doorbell.hpp).
 struct Doorbell {
   enum State : std::uint32_t { awake = 0, futex = 1 };
   alignas(kCacheLine) std::atomic<std::uint32_t> seq{0};  // the futex word
   std::atomic<std::uint32_t> state{awake};
+  char bell_name[44] = {};
 };
 
 /// Shared control words of one ring, each written by one side only.
@@ -57,9 +63,8 @@ struct RingControl {
   std::atomic<std::uint32_t> consumer_gone{0};  // consumer: it reads no more (closed or broken)
   std::atomic<std::uint32_t> producer_attached{0};  // producer: 1 once it has mapped this segment
   /// Consumer: 1 while it sleeps in epoll; a producer then sends one byte to
-  /// the abstract datagram socket `bell_name` (see doorbell.hpp).
+  /// the doorbell's socket (Doorbell::bell_name).
   alignas(kCacheLine) std::atomic<std::uint32_t> reader_sleeps{0};
-  char bell_name[44] = {};
 };
 
 struct SegmentHeader {
@@ -72,6 +77,11 @@ struct SegmentHeader {
   /// there with process_vm_readv to learn whether single copy works.
   std::uint64_t self_address = 0;
   Doorbell bell;
+  /// Producers: bit `slot` set once the rank of that slot has attached and
+  /// may write its ring (the owner then links back to it). Sized for
+  /// kMaxSlots; the header takes one page.
+  static constexpr std::uint32_t kMaxSlots = 16384;
+  alignas(kCacheLine) std::atomic<std::uint64_t> producers[kMaxSlots / 64];
 };
 
 /// What a peer needs to map a segment (published through the rendezvous).
@@ -96,9 +106,10 @@ class Segment {
   /// `job_id` names the posix fallback. Throws rmpi::Error.
   static Segment create(std::uint32_t slots, std::size_t ring_bytes, std::string_view job_id,
                         SegmentKind kind = SegmentKind::memfd);
-  /// Maps a peer's segment; throws rmpi::Error naming the pid when it
-  /// cannot (gone, not ours, not a segment, wrong version).
-  static Segment attach(const SegmentInfo& info);
+  /// Maps the header and ring `slot` (the one this process writes) of a
+  /// peer's segment; throws rmpi::Error naming the pid when it cannot (gone,
+  /// not ours, not a segment, wrong version, no such slot).
+  static Segment attach(const SegmentInfo& info, std::uint32_t slot);
 
   Segment() = default;
   Segment(Segment&& o) noexcept;
@@ -110,6 +121,7 @@ class Segment {
   const SegmentInfo& info() const { return info_; }
   SegmentHeader& header() const { return *static_cast<SegmentHeader*>(base_); }
   Doorbell& bell() const { return header().bell; }
+  /// Of an attached segment, only the slot given to attach() is mapped.
   RingControl& control(std::uint32_t slot) const;
   std::byte* ring_data(std::uint32_t slot) const;
   std::uint32_t slots() const { return header().slots; }
@@ -120,8 +132,11 @@ class Segment {
   void unlink_name();
 
  private:
-  void* base_ = nullptr;
-  std::size_t size_ = 0;
+  std::byte* slot_start(std::uint32_t slot) const;
+  void* base_ = nullptr;   // the header (owner: the whole segment)
+  std::size_t size_ = 0;   // bytes mapped at base_
+  void* slot_map_ = nullptr;  // attached: the one slot mapped
+  std::uint32_t slot_ = 0;
   int fd_ = -1;  // kept open by the creator: peers reach it through /proc
   bool owner_ = false;
   SegmentInfo info_;

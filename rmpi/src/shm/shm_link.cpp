@@ -1,11 +1,5 @@
 #include "shm_link.hpp"
 
-#include <sys/epoll.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include <rmpi/error.hpp>
 
 #include "context.hpp"
@@ -14,31 +8,12 @@ namespace rmpi::detail::shm {
 
 ShmLink::ShmLink(int peer, std::unique_ptr<shm::Link> link, std::string where, detail::FrameSink& sink,
                  Context* context)
-    : peer_(peer), link_(std::move(link)), where_(std::move(where)), sink_(sink), context_(context) {
-  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_ < 0) throw Error(std::string("rmpi: shared memory: epoll_create1: ") + std::strerror(errno));
-  for (const int fd : {link_->wake_fd(), link_->pidfd()}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      const std::string why = std::strerror(errno);
-      ::close(epoll_);
-      throw Error("rmpi: shared memory: cannot watch the link to rank " + std::to_string(peer) + ": " + why);
-    }
-  }
-}
-
-ShmLink::~ShmLink() {
-  if (epoll_ >= 0) ::close(epoll_);
-}
+    : peer_(peer), link_(std::move(link)), where_(std::move(where)), sink_(sink), context_(context) {}
 
 void ShmLink::progress(std::uint32_t events) {
   if (closed_) return;
   if (events) {
-    // Something in our epoll fd fired: wake-up bytes, or the peer's pidfd.
-    link_->drain_wakes();
-    link_->peer_alive();
+    link_->peer_alive();  // the pidfd fired
   }
   try {
     if (link_->progress(*this)) moved_ = true;
@@ -52,12 +27,10 @@ void ShmLink::progress(std::uint32_t events) {
 void ShmLink::report() {
   if (closed_) return;
   if (!link_->failure().empty()) {
-    closed_ = true;
-    ::epoll_ctl(epoll_, EPOLL_CTL_DEL, link_->pidfd(), nullptr);  // readable for ever once dead
+    closed_ = true;  // the engine stops watching the pidfd (readable for ever once dead)
     sink_.link_closed(peer_, false, link_->failure());
   } else if (link_->eof() && link_->idle()) {
     closed_ = true;
-    ::epoll_ctl(epoll_, EPOLL_CTL_DEL, link_->pidfd(), nullptr);
     sink_.link_closed(peer_, true, "");
   }
 }

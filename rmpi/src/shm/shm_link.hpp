@@ -1,10 +1,10 @@
 #pragma once
 // The engine's view of a shared-memory link (rmpi/src/link.hpp): a
-// shm::Link behind the same interface as a socket. fd() is an epoll fd that
-// holds the link's wake-up socket and the peer's pidfd, so the engine's
-// epoll sees both "data for you while you slept" and "the peer died";
-// spins() is true, so the engine polls the ring on every spin iteration
-// without a system call, and prepare_to_block() arms the wake-up.
+// shm::Link behind the same interface as a socket. fd() is the peer's
+// pidfd, so the engine's epoll sees "the peer died"; "data for you while you
+// slept" rings the rank's one bell (RankBell, watched through the mesh's
+// ready fd). spins() is true, so the engine polls the ring on every spin
+// iteration without a system call, and prepare_to_block() arms the wake-up.
 #include <memory>
 #include <string>
 
@@ -17,11 +17,9 @@ class Context;
 
 class ShmLink final : public detail::Link, private shm::FrameSink {
  public:
-  /// Throws rmpi::Error if the epoll fd cannot be made.
   ShmLink(int peer, std::unique_ptr<shm::Link> link, std::string where, detail::FrameSink& sink, Context* context);
-  ~ShmLink() override;
 
-  int fd() const override { return epoll_; }
+  int fd() const override { return link_->pidfd(); }
   bool wants_write() const override { return false; }  // space in the ring wakes us like data does
   void progress(std::uint32_t events) override;
   bool spins() const override { return true; }
@@ -45,7 +43,6 @@ class ShmLink final : public detail::Link, private shm::FrameSink {
   std::string where_;
   detail::FrameSink& sink_;
   Context* context_;
-  int epoll_ = -1;
   bool closed_ = false;
   bool moved_ = false;  // progress delivered or sent something since prepare_to_block
 };
