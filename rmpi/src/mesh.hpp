@@ -49,6 +49,8 @@ class Mesh {
   /// Shared memory for the ranks of this node (set before the engine
   /// starts): their links are handed out by the first take_accepted().
   void use_shm(std::unique_ptr<shm::Context> context);
+  /// The latest incarnation of `peer` that connected to this rank.
+  std::uint32_t incarnation_of(int peer) const { return listener_->incarnation_of(peer); }
   /// Whether `peer` runs on this rank's node (the same node id).
   bool on_this_node(int peer) const {
     return table_[static_cast<std::size_t>(peer)].node_id == node_id_;
