@@ -23,11 +23,13 @@
 //              then receives and prints "rank 0 saw: <what() of RankFailed>"
 //   restart_once : (under --restart-every) every other rank sends <rank>
 //              "go" and waits in a receive from it; <rank>'s first process
-//              takes every "go" and kills itself (SIGKILL). The survivors
+//              takes every "go", sends each -1 with tag 5 and kills itself
+//              (SIGKILL); the restarted one sends 100 + K with tag 5. The survivors
 //              print "failed R: <failed_ranks>", receive from any source what
 //              the restarted <rank> sends them (its rmpi::restart_count()),
 //              print "R: back K from S, failed now:<failed_ranks>" and send it
-//              10 * R, which it prints as "restarted K got X from S"
+//              10 * R, which it prints as "restarted K got X from S"; then
+//              they print "R: tag 5 from <rank>: <value>" (the new process's)
 //   always_fails : (under --restart-every) <rank> returns 3 right after init in
 //              every process; the others do as in supervised
 //   wait     : nobody fails by itself: rank 0 waits in a receive from <rank>,
@@ -97,11 +99,15 @@ int main(int argc, char** argv) {
     if (guilty && rmpi::restart_count() == 0) {
       for (int r = 0; r < n; ++r)
         if (r != me) (void)rmpi::recv<int>(comm, r);
+      for (int r = 0; r < n; ++r)
+        if (r != me) rmpi::send(comm, r, -1, rmpi::Tag(5));  // never delivered as the new process's
       ::raise(SIGKILL);
     }
     if (guilty) {
       for (int r = 0; r < n; ++r)
         if (r != me) rmpi::send(comm, r, rmpi::restart_count());
+      for (int r = 0; r < n; ++r)
+        if (r != me) rmpi::send(comm, r, 100 + rmpi::restart_count(), rmpi::Tag(5));
       for (int r = 0; r < n; ++r) {
         if (r == me) continue;
         const int x = rmpi::recv<int>(comm, r);
@@ -123,6 +129,7 @@ int main(int argc, char** argv) {
       for (int r : comm.failed_ranks()) now += " " + std::to_string(r);
       std::printf("%d: back %d from %d, failed now:%s\n", me, count, st.source, now.c_str());
       rmpi::send(comm, culprit, 10 * me);
+      std::printf("%d: tag 5 from %d: %d\n", me, culprit, rmpi::recv<int>(comm, culprit, rmpi::Tag(5)));
     }
     std::fflush(stdout);
   } else if (mode == "always_fails" && guilty) {

@@ -96,6 +96,8 @@ TEST_CASE("--restart-every: a rank killed in its first process is restarted once
     CHECK(job.out().find(std::to_string(r) + ": back 1 from 1, failed now:\n") != std::string::npos);
     CHECK(job.out().find("restarted 1 got " + std::to_string(10 * r) + " from " + std::to_string(r) + "\n") !=
           std::string::npos);
+    // What the first process sent before it died is never delivered as the new one's.
+    CHECK(job.out().find(std::to_string(r) + ": tag 5 from 1: 101\n") != std::string::npos);
   }
   CHECK(count(job.err(), std::regex("restarting it")) == 1);
   CHECK(job.err().find("rmpirun: rank 1 on localhost was killed by signal 9 (SIGKILL); restarting it in 0.1 s "
