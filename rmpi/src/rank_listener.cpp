@@ -102,7 +102,8 @@ void RankListener::on_authenticated(Fd fd, bool local, transport::AcceptedPeer p
     std::uint32_t& known = incarnations_[static_cast<std::size_t>(from)];
     const bool restarted = hello->incarnation > known;
     if (restarted) known = hello->incarnation;
-    if (restarted || p == Pair::none || (p == Pair::connecting && from < rank_)) {
+    // A restarted peer replaces the old link; simultaneous connects are settled as always.
+    if ((restarted && p == Pair::linked) || p == Pair::none || (p == Pair::connecting && from < rank_)) {
       accept = true;
       p = Pair::linked;
     }

@@ -14,8 +14,9 @@
 // Simultaneous connects of a pair are settled here, deterministically: the
 // connection started by the lower rank wins. Each side keeps a state per
 // peer (none / connecting / linked) under one mutex shared with the engine.
-// A hello from a later incarnation of a peer (a restarted rank) is always
-// accepted: it replaces the pair's link (World::add_link drops the old one).
+// A hello from a later incarnation of a peer (a restarted rank) is accepted
+// where the pair was linked: it replaces the pair's link (World::add_link
+// drops the old one).
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>

@@ -111,6 +111,9 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   /// Adds a link made outside the Mesh (shared memory, at init): `peer`'s
   /// messages then go through it. Both sides must attach one.
   void attach(int peer, std::unique_ptr<Link> link) { add_link(peer, std::move(link)); }
+  /// Takes the connections the listener accepted (a restarted peer's among
+  /// them: it is then no longer gone).
+  void adopt_links();
   /// A restarted rank (rmpi::restart_count() > 0) links to every peer at
   /// init, so that each learns it is back (a peer that finished is gone).
   void rejoin();
@@ -181,7 +184,6 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   /// prepare_to_block() on every link: the epoll timeout to use (0 when a
   /// link has data already, 1 ms with a link that has no fd, else -1).
   int prepare_to_block();
-  void adopt_links();
   void add_link(int peer, std::unique_ptr<Link> link);
   /// `p` connected again as a new process (a restart): the old link's
   /// operations fail, its queued messages are dropped, the peer starts afresh.
