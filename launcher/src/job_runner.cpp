@@ -366,7 +366,7 @@ void Job::plan() {
   for (const auto& r : layout_.ranks)
     ranks_.push_back(RankState{.host_index = r.host_index, .done = false, .status = -1, .how = {},
                                .output = RankOutput(r.rank, output), .stop_signal = 0, .stop_deadline = {},
-                               .killed_for_stop = false});
+                               .killed_for_stop = false, .schedule = {}, .restart_at = {}, .restarts = 0});
 }
 
 void Job::launch_ranks() {
