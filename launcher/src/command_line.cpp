@@ -102,6 +102,15 @@ po::options_description make_options() {
       ("supervise", po::bool_switch(),
        "a failed rank does not end the job: the others get rmpi::RankFailed and may go on "
        "(rmpi::comm_shrink); the status is rank 0's, or the first failure's if rank 0 failed")
+      ("restart-every", po::value<std::string>()->value_name("SECONDS"),
+       "with --supervise (implied): a failed rank is started again at the same rank, on the "
+       "same host, with the same program, arguments and environment, SECONDS after it failed "
+       "(rmpi::restart_count() tells it which restart it is; it rejoins the world and the "
+       "others may talk to it again); the try count resets once it stayed up 2 x SECONDS. "
+       "The status is 0 if every rank ended 0, else the first failure's")
+      ("max-restarts", po::value<std::string>()->value_name("N"),
+       "with --restart-every: give up on a rank after N restarts in a row (default: no "
+       "limit); the job then goes on without it as with --supervise alone")
       ("kill-grace", po::value<std::string>()->value_name("SECONDS"),
        "time between SIGTERM and SIGKILL when ending a job (default: 3)")
       ("allow-run-as-root", po::bool_switch(), "accepted and ignored (Open MPI habit)")
@@ -453,6 +462,19 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
   }
   spec.print_all_exitcodes = vm["print-all-exitcodes"].as<bool>();
   spec.supervise = vm["supervise"].as<bool>();
+  if (const auto* every = string_option(vm, "restart-every")) {
+    spec.restart_every = parse_seconds("--restart-every", *every, true);
+    spec.supervise = true;
+  }
+  if (const auto* max = string_option(vm, "max-restarts")) {
+    if (!spec.restart_every) throw ConfigError("rmpirun: --max-restarts needs --restart-every SECONDS");
+    int n = -1;
+    const auto* last = max->data() + max->size();
+    const auto [end, ec] = std::from_chars(max->data(), last, n);
+    if (max->empty() || ec != std::errc{} || end != last || n < 0)
+      bad_value("--max-restarts", *max, "expected a number of restarts (>= 0)");
+    spec.max_restarts = n;
+  }
   if (const auto* grace = string_option(vm, "kill-grace")) {
     spec.kill_grace = parse_seconds("--kill-grace", *grace, true);
   }
@@ -526,7 +548,8 @@ std::string usage_text() {
       << "\n"
          "Ranks' environment: RMPI_RANK, RMPI_SIZE, RMPI_LOCAL_RANK, RMPI_LOCAL_SIZE, RANK,\n"
          "WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, PMI_RANK, PMI_SIZE, OMPI_COMM_WORLD_RANK,\n"
-         "OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK and OMPI_COMM_WORLD_LOCAL_SIZE.\n"
+         "OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK and OMPI_COMM_WORLD_LOCAL_SIZE;\n"
+         "with --restart-every, RMPI_RESTART_COUNT (0, then k after the k-th restart).\n"
          "\n"
          "Environment:\n"
          "  RMPI_SSH_ARGS     default for --ssh-args\n"
@@ -553,6 +576,8 @@ std::string usage_text() {
          "      each rank bound to a core of its own, and each says which\n"
          "  rmpirun -f hosts --map-by ppr:2:socket --bind-to socket --display-map ./app\n"
          "      2 ranks per package of every host, bound to it; the map printed first\n"
+         "  rmpirun --restart-every 1 --max-restarts 3 -n 8 ./solver\n"
+         "      a rank that fails is restarted 1 s later, at most 3 times in a row\n"
          "  rmpirun --topology node1 node2\n"
          "      packages, NUMA nodes, cores, PUs and caches of node1 and node2\n";
   return out.str();

@@ -25,6 +25,7 @@
 #include <rmpi/auth.hpp>
 #include <rmpi/error.hpp>
 #include <rmpi/failure.hpp>
+#include <rmpi/incarnation.hpp>
 #include <rmpi/launcher/host_slots.hpp>
 #include <rmpi/launcher/rank_output.hpp>
 #include <rmpi/launcher/node_options.hpp>
@@ -32,6 +33,9 @@
 #include <rmpi/launcher/rank_binding.hpp>
 #include <rmpi/process_host.hpp>
 #include <rmpi/rendezvous.hpp>
+#include <rmpi/restart.hpp>
+
+#include "restart_schedule.hpp"
 
 extern char** environ;
 
@@ -125,6 +129,10 @@ struct RankState {
   int stop_signal = 0;
   std::optional<Clock::time_point> stop_deadline;
   bool killed_for_stop = false;
+  // --restart-every: the rank's Restarter decisions, and the restart due (at restart_at).
+  std::optional<places::detail::RestartSchedule> schedule;
+  std::optional<Clock::time_point> restart_at;
+  int restarts = 0;  // processes started after a failure: the current one's RMPI_RESTART_COUNT
 };
 
 class Job {
@@ -151,6 +159,9 @@ class Job {
   void start_nodes(const std::vector<int>& host_indexes);
   void plan();
   void launch_ranks();
+  void launch_rank(const RankPlacement& p);
+  /// Starts again the ranks whose restart is due (--restart-every).
+  void restart_due_ranks();
   void rank_ended(int rank, int status, const std::string& how, bool failure);
   void rank_stopped(int rank, int signal);
   /// Kills the ranks stopped for longer than the detection bound; their end
@@ -162,7 +173,7 @@ class Job {
   std::string never_arrived(int rank) const;
   bool all_done() const {
     for (const auto& r : ranks_)
-      if (!r.done) return false;
+      if (!r.done || r.restart_at) return false;
     return true;
   }
   std::vector<std::pair<std::string, std::string>> rank_env(int rank) const;
@@ -275,6 +286,8 @@ std::vector<std::pair<std::string, std::string>> Job::rank_env(int rank) const {
   // --iface names an interface, subnet or address; each rank resolves it on its own host.
   if (!spec_.iface.empty()) env.emplace_back("RMPI_IFACE", spec_.iface);
   if (spec_.supervise) env.emplace_back("RMPI_SUPERVISED", "1");
+  if (spec_.restart_every)
+    env.emplace_back(kRestartCountEnv, std::to_string(ranks_[static_cast<std::size_t>(rank)].restarts));
   if (spec_.ports.first != 0)
     env.emplace_back("RMPI_PORT_RANGE", std::to_string(spec_.ports.first) + "-" +
                                             std::to_string(spec_.ports.last));
@@ -353,28 +366,53 @@ void Job::plan() {
   for (const auto& r : layout_.ranks)
     ranks_.push_back(RankState{.host_index = r.host_index, .done = false, .status = -1, .how = {},
                                .output = RankOutput(r.rank, output), .stop_signal = 0, .stop_deadline = {},
-                               .killed_for_stop = false});
+                               .killed_for_stop = false, .schedule = {}, .restart_at = {}, .restarts = 0});
 }
 
 void Job::launch_ranks() {
-  const std::filesystem::path cwd = std::filesystem::current_path();
   for (const auto& p : layout_.ranks) {
-    const AppContext& app = app_of_rank(spec_, p.rank);
-    places::ProcessLaunch l;
-    l.id = static_cast<std::uint32_t>(p.rank);
-    l.argv.push_back(app.program);
-    l.argv.insert(l.argv.end(), app.args.begin(), app.args.end());
-    l.env = rank_env(p.rank);
-    l.cwd = app.wdir.empty() ? cwd.string() : (cwd / app.wdir).lexically_normal().string();
-    l.forward_stdin = p.rank == 0;
-    const RankCpus& cpus = cpus_[static_cast<std::size_t>(p.rank)];
-    if (cpus.bound) l.cpus = cpus.cpus;
-    if (spec_.report_bindings) write_all(2, binding_report(p.rank, host_label(p.rank), cpus));
-    nodes_[static_cast<std::size_t>(p.host_index)]->launch(l);
+    if (spec_.report_bindings)
+      write_all(2, binding_report(p.rank, host_label(p.rank), cpus_[static_cast<std::size_t>(p.rank)]));
+    launch_rank(p);
   }
   std::string programs;
   for (const auto& app : spec_.apps) programs += (programs.empty() ? "" : " : ") + app.program;
   verbose("launched " + std::to_string(layout_.ranks.size()) + " ranks of " + programs);
+}
+
+void Job::launch_rank(const RankPlacement& p) {
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  const AppContext& app = app_of_rank(spec_, p.rank);
+  places::ProcessLaunch l;
+  l.id = static_cast<std::uint32_t>(p.rank);
+  l.argv.push_back(app.program);
+  l.argv.insert(l.argv.end(), app.args.begin(), app.args.end());
+  l.env = rank_env(p.rank);
+  l.cwd = app.wdir.empty() ? cwd.string() : (cwd / app.wdir).lexically_normal().string();
+  l.forward_stdin = p.rank == 0;
+  const RankCpus& cpus = cpus_[static_cast<std::size_t>(p.rank)];
+  if (cpus.bound) l.cpus = cpus.cpus;
+  nodes_[static_cast<std::size_t>(p.host_index)]->launch(l);
+}
+
+void Job::restart_due_ranks() {
+  const auto now = Clock::now();
+  for (std::size_t i = 0; i < ranks_.size(); ++i) {
+    RankState& r = ranks_[i];
+    if (!r.restart_at || (*r.restart_at > now && !ending_)) continue;
+    r.restart_at.reset();
+    if (ending_) continue;  // the job ends: no restart
+    r.done = false;
+    r.status = -1;
+    r.how.clear();
+    r.stop_signal = 0;
+    r.stop_deadline.reset();
+    r.killed_for_stop = false;
+    ++r.restarts;
+    r.schedule->started(now);
+    verbose("restarting rank " + std::to_string(i) + " (restart " + std::to_string(r.restarts) + ")");
+    launch_rank(layout_.ranks[i]);
+  }
 }
 
 void Job::rank_ended(int rank, int status, const std::string& how, bool failure) {
@@ -386,10 +424,24 @@ void Job::rank_ended(int rank, int status, const std::string& how, bool failure)
   // Output that lacked a final newline is flushed with the rank's end.
   r.output.finish();
   if (failure && !ending_ && spec_.supervise) {
-    // Supervised: reported, and the job goes on without it.
+    // Supervised: reported, and restarted under --restart-every, or the job goes on without it.
     const std::string line = "rmpirun: rank " + std::to_string(rank) + " on " + host_label(rank) + " " + how;
-    write_all(2, line + "; the job goes on (--supervise)\n");
     if (!first_failure_) first_failure_ = status;
+    if (!r.schedule) {
+      write_all(2, line + "; the job goes on (--supervise)\n");
+      return;
+    }
+    const auto now = Clock::now();
+    if (const auto restart = r.schedule->exited(now)) {
+      r.restart_at = now + restart->delay;
+      const std::string of = spec_.max_restarts ? " of " + std::to_string(*spec_.max_restarts) : "";
+      write_all(2, line + "; restarting it in " +
+                       seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(restart->delay)) +
+                       " (try " + std::to_string(restart->attempt) + of + ")\n");
+      return;
+    }
+    write_all(2, line + "; gave up after " + std::to_string(r.schedule->tries()) +
+                     " restarts in a row (--max-restarts); the job goes on (--supervise)\n");
     return;
   }
   if (failure && !ending_)
@@ -462,6 +514,11 @@ int Job::run() {
       rendezvous_hosts, static_cast<std::uint16_t>(spec_.ports.first), auth::job_secret(),
       static_cast<std::uint32_t>(layout_.ranks.size()));
   verbose("rendezvous listening on port " + std::to_string(rendezvous_->port()));
+  if (spec_.restart_every) {
+    const places::Restarter restarter = places::restart_every(
+        std::chrono::duration<double>(*spec_.restart_every).count(), spec_.max_restarts);
+    for (auto& r : ranks_) r.schedule.emplace(restarter, Clock::now());
+  }
   launch_ranks();
 
   // SIGINT/SIGTERM/SIGHUP (blocked in every thread by main) end the job.
@@ -504,10 +561,13 @@ int Job::run() {
     auto deadline = Clock::now() + std::chrono::seconds(1);
     if (!ending_) deadline = std::min(deadline, timeout_at);
     if (kill_deadline_) deadline = std::min(deadline, *kill_deadline_);
-    for (const auto& r : ranks_)
+    for (const auto& r : ranks_) {
       if (r.stop_deadline) deadline = std::min(deadline, *r.stop_deadline);
+      if (r.restart_at) deadline = std::min(deadline, *r.restart_at);
+    }
     queue_->run_until(deadline);
     kill_stopped_ranks();
+    restart_due_ranks();
     if (!ending_ && Clock::now() >= timeout_at)
       end_job(124, "rmpirun: job timed out after " + seconds_text(*spec_.timeout) +
                        "; ending every rank");
@@ -522,7 +582,13 @@ int Job::run() {
                        " " + (ranks_[i].done ? ranks_[i].how : "did not report its end") + "\n");
   verbose("job done");
   nodes_.clear();  // drops every node's parent link: nodes end and exit
-  if (!exit_status_ && first_failure_ && ranks_[0].status != 0) exit_status_ = first_failure_;
+  // --supervise: rank 0's status, or the first failure's if rank 0 failed; with
+  // --restart-every, 0 when every rank (restarted or not) ended 0, else the first failure's.
+  const bool failed_at_end = spec_.restart_every ? std::any_of(ranks_.begin(), ranks_.end(), [](const RankState& r) {
+    return r.status != 0;
+  })
+                                                 : ranks_[0].status != 0;
+  if (!exit_status_ && first_failure_ && failed_at_end) exit_status_ = first_failure_;
   return exit_status_.value_or(0);
 }
 

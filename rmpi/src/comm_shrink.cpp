@@ -19,6 +19,7 @@ constexpr int kMaxRounds = detail::kShrinkRounds - 1;
 
 std::vector<int> Comm::failed_ranks() const {
   if (!state_) throw Error("rmpi::Comm::failed_ranks: use of an empty Comm");
+  state_->world->adopt_links();  // a restarted rank that connected is back
   std::vector<int> out;
   for (std::size_t r = 0; r < state_->members.size(); ++r)
     if (static_cast<int>(r) != state_->id && state_->world->peer_gone(state_->members[r]))

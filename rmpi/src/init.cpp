@@ -7,6 +7,7 @@
 
 #include <rmpi/error.hpp>
 #include <rmpi/failure.hpp>
+#include <rmpi/incarnation.hpp>
 #include <rmpi/launch_env.hpp>
 #include <rmpi/message.hpp>
 #include <rmpi/rendezvous.hpp>
@@ -41,7 +42,9 @@ std::shared_ptr<detail::World> build_world(const LaunchEnv& env) {
                                                          detail::listen_unix(me.local_name), limits);
   // This rank's shared-memory segment, published beside its sockets.
   std::unique_ptr<detail::shm::Context> shm;
-  if (transport != detail::Transport::tcp) {
+  // A restartable job's links are sockets only: a new incarnation of a rank
+  // replaces them, where a shared-memory ring could not be re-attached.
+  if (transport != detail::Transport::tcp && !detail::restartable()) {
     shm = detail::shm::Context::create(env.rank, env.local_size > 1 ? env.local_size : env.size, env.job_id);
     if (shm) me.shm = shm->descriptor();
   }
@@ -59,7 +62,9 @@ std::shared_ptr<detail::World> build_world(const LaunchEnv& env) {
   auto mesh = std::make_unique<detail::Mesh>(env.rank, env.secret, env.node_id, transport, std::move(ends),
                                              std::move(listener), env.init_timeout);
   mesh->use_shm(std::move(shm));
-  return std::make_shared<detail::World>(env.rank, env.size, env.spin, std::move(mesh));
+  auto world = std::make_shared<detail::World>(env.rank, env.size, env.spin, std::move(mesh));
+  if (restart_count() > 0) world->rejoin();  // the others learn this rank is back
+  return world;
 }
 
 std::mutex g_mu;

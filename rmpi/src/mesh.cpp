@@ -8,6 +8,7 @@
 #include <variant>
 
 #include <rmpi/error.hpp>
+#include <rmpi/incarnation.hpp>
 
 #include "rank_hello.hpp"
 #include "shm/context.hpp"
@@ -100,7 +101,8 @@ std::unique_ptr<Link> Mesh::connect(int peer, FrameSink& sink) {
       Fd fd = local ? connect_unix(e.local_name, deadline, who, false)
                     : connect_tcp(e.host, e.port, deadline, who, false);
       auth_as_connector(fd.get(), secret_, deadline);
-      write_frame(fd.get(), rank_hello::encode(rank_hello::Hello{rank_}), {}, deadline);
+      const rank_hello::Hello hello{rank_, static_cast<std::uint32_t>(restart_count())};
+      write_frame(fd.get(), rank_hello::encode(hello), {}, deadline);
       const auto reply = rank_hello::decode(read_frame(fd.get(), 0, deadline).header);
       const auto* accepted = reply ? std::get_if<rank_hello::Accepted>(&*reply) : nullptr;
       const auto* refused = reply ? std::get_if<rank_hello::Declined>(&*reply) : nullptr;

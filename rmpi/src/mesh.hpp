@@ -52,6 +52,8 @@ class Mesh {
   void stop() { listener_->stop(); }
   /// Shared memory for the ranks of this node (set before the engine starts).
   void use_shm(std::unique_ptr<shm::Context> context);
+  /// The latest incarnation of `peer` that connected to this rank.
+  std::uint32_t incarnation_of(int peer) const { return listener_->incarnation_of(peer); }
   /// Whether `peer` runs on this rank's node (the same node id).
   bool on_this_node(int peer) const {
     return table_[static_cast<std::size_t>(peer)].node_id == node_id_;

@@ -2,7 +2,9 @@
 // The rank-link hello, the first exchange after the job-secret handshake: the
 // connector says which rank it is, the acceptor settles which of a pair's
 // connections becomes the link. One control frame each, without payload
-// (flags = world.hpp's ControlFrame, source = the sender's rank).
+// (flags = world.hpp's ControlFrame, source = the sender's rank; a hello's
+// channel = the connector's incarnation, rmpi::restart_count()).
+#include <cstdint>
 #include <optional>
 #include <variant>
 
@@ -12,6 +14,7 @@ namespace rmpi::detail::rank_hello {
 
 struct Hello {  // connector → acceptor
   int rank;
+  std::uint32_t incarnation = 0;  // 0 for the rank's first process, k after its k-th restart
 };
 struct Accepted {  // acceptor → connector: this connection is the pair's link
   int rank;

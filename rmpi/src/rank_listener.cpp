@@ -29,6 +29,7 @@ std::vector<transport::EpollAcceptLoop::Listening> listening(Fd& tcp, Fd& local)
 RankListener::RankListener(int rank, int size, std::string secret, Fd tcp, Fd local, ListenerLimits limits)
     : rank_(rank), size_(size), ready_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       pairs_(static_cast<std::size_t>(size), Pair::none),
+      incarnations_(static_cast<std::size_t>(size), 0),
       loop_(listening(tcp, local),
             // The hello is one control header without payload.
             {.secret = std::move(secret), .limits = limits, .first_frame = transport::FrameLimits(0)},
@@ -80,6 +81,11 @@ void RankListener::connected(int peer, bool won) {
   else if (p == Pair::connecting) p = Pair::none;
 }
 
+std::uint32_t RankListener::incarnation_of(int peer) const {
+  std::lock_guard lock(mu_);
+  return incarnations_[static_cast<std::size_t>(peer)];
+}
+
 // On the loop's thread: an authenticated peer and its hello.
 void RankListener::on_authenticated(Fd fd, bool local, transport::AcceptedPeer peer) {
   if (!local) watch_peer_host(fd.get());
@@ -93,7 +99,11 @@ void RankListener::on_authenticated(Fd fd, bool local, transport::AcceptedPeer p
   {
     std::lock_guard lock(mu_);
     Pair& p = pairs_[static_cast<std::size_t>(from)];
-    if (p == Pair::none || (p == Pair::connecting && from < rank_)) {
+    std::uint32_t& known = incarnations_[static_cast<std::size_t>(from)];
+    const bool restarted = hello->incarnation > known;
+    if (restarted) known = hello->incarnation;
+    // A restarted peer replaces the old link; simultaneous connects are settled as always.
+    if ((restarted && p == Pair::linked) || p == Pair::none || (p == Pair::connecting && from < rank_)) {
       accept = true;
       p = Pair::linked;
     }

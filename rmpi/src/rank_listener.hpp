@@ -14,6 +14,9 @@
 // Simultaneous connects of a pair are settled here, deterministically: the
 // connection started by the lower rank wins. Each side keeps a state per
 // peer (none / connecting / linked) under one mutex shared with the engine.
+// A hello from a later incarnation of a peer (a restarted rank) is accepted
+// where the pair was linked: it replaces the pair's link (World::add_link
+// drops the old one).
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -61,6 +64,10 @@ class RankListener {
   /// The engine's own connect to `peer` ended; `won`: it is the pair's link.
   void connected(int peer, bool won);
 
+  /// The latest incarnation of `peer` that said hello (0 until a restarted
+  /// process of it connects).
+  std::uint32_t incarnation_of(int peer) const;
+
   /// Stops the thread and closes the listeners (idempotent); writes the
   /// held-back count of bad peers.
   void stop();
@@ -78,6 +85,7 @@ class RankListener {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Pair> pairs_;
+  std::vector<std::uint32_t> incarnations_;  // by peer: the latest that said hello
   std::vector<Accepted> accepted_;
 
   transport::EpollAcceptLoop loop_;  // last: its thread uses the members above

@@ -5,6 +5,7 @@
 #include <array>
 #include <cerrno>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -85,6 +86,7 @@ struct RendezvousServer::Impl {
   listener::ListenerLimits limits;
   std::shared_ptr<transport::AsioAcceptLoop> accepting;  // the handshake and the arrival frame
   std::vector<std::shared_ptr<Connection>> conns;  // by id, once their blob arrived
+  bool delivered = false;  // every participant arrived: later arrivals are restarts, answered at once
   std::thread thread;
 
   mutable std::mutex mu;
@@ -104,13 +106,20 @@ struct RendezvousServer::Impl {
       if (id >= count)
         throw ProtocolError("participant id " + std::to_string(id) + " is not below " + std::to_string(count));
       bool complete = false;
+      const bool exchanged = delivered;
       {
         std::lock_guard lock(mu);
-        if (blobs[id]) throw ProtocolError("participant id " + std::to_string(id) + " arrived twice");
+        // A participant arriving again is a restarted one: its new blob replaces the old.
+        if (!blobs[id]) complete = ++arrived_count == count;
         blobs[id].emplace(std::move(arrival.blob));
-        complete = ++arrived_count == count;
       }
-      conns[id] = std::make_shared<Connection>(std::move(socket), peer.address);
+      auto c = std::make_shared<Connection>(std::move(socket), peer.address);
+      if (exchanged) return send_table(c, nullptr);  // a rejoin: the table as it is now
+      if (conns[id]) {  // the previous incarnation's connection, still waiting for the table
+        boost::system::error_code ignored;
+        conns[id]->socket.close(ignored);
+      }
+      conns[id] = c;
       if (complete) deliver();
     } catch (const std::exception& e) {
       accepting->report(peer.address, std::string("dropped a connection: ") + e.what());  // counted before the close
@@ -119,34 +128,46 @@ struct RendezvousServer::Impl {
     }
   }
 
-  // Sends the table to every participant, then closes their connections.
-  void deliver() {
+  std::shared_ptr<std::pair<wire::FrameHeader, std::vector<std::byte>>> table_message() {
     detail::rendezvous_protocol::Table table;
     {
       std::lock_guard lock(mu);
       for (auto& b : blobs) table.blobs.push_back(*b);
     }
-    auto message = std::make_shared<std::pair<wire::FrameHeader, std::vector<std::byte>>>(
+    return std::make_shared<std::pair<wire::FrameHeader, std::vector<std::byte>>>(
         detail::rendezvous_protocol::encode(table));
+  }
+
+  // Sends the table to `c` and closes it; `sent` runs after (null: nothing).
+  void send_table(std::shared_ptr<Connection> c, std::function<void()> sent,
+                  std::shared_ptr<std::pair<wire::FrameHeader, std::vector<std::byte>>> message = nullptr) {
+    if (!message) message = table_message();
+    c->expire_after(limits.handshake_timeout, c);
+    asio::co_spawn(
+        io,
+        [c, message, sent = std::move(sent)]() -> asio::awaitable<void> {
+          try {
+            co_await write_frame(c->socket, message->first, message->second);
+          } catch (const std::exception& e) {
+            detail::log_line("warning", kOrigin, "could not send the table to " + c->peer + ": " + e.what());
+          }
+          c->deadline.cancel();
+          boost::system::error_code ignored;
+          c->socket.close(ignored);
+          if (sent) sent();
+        },
+        asio::detached);
+  }
+
+  // Sends the table to every participant, then closes their connections.
+  void deliver() {
+    delivered = true;
+    auto message = table_message();
     auto pending = std::make_shared<std::size_t>(conns.size());
-    for (auto& c : conns) {
-      c->expire_after(limits.handshake_timeout, c);
-      asio::co_spawn(
-          io,
-          [this, c, message, pending]() -> asio::awaitable<void> {
-            try {
-              co_await write_frame(c->socket, message->first, message->second);
-            } catch (const std::exception& e) {
-              detail::log_line("warning", kOrigin,
-                               "could not send the table to " + c->peer + ": " + e.what());
-            }
-            c->deadline.cancel();
-            boost::system::error_code ignored;
-            c->socket.close(ignored);
-            if (--*pending == 0) finish();
-          },
-          asio::detached);
-    }
+    for (auto& c : conns)
+      send_table(c, [this, pending] {
+        if (--*pending == 0) finish();
+      }, message);
   }
 
   void finish() {

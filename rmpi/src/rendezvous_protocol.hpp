@@ -2,7 +2,9 @@
 // The rendezvous protocol, after the job-secret handshake: each participant
 // sends one Arrival (its id, how many participants it expects, its blob);
 // once all have arrived the server sends each of them the Table of blobs, by
-// id, and closes. One control frame each.
+// id, and closes. One control frame each. Once the exchange is complete, a
+// restarted participant's Arrival replaces its blob and is answered at once
+// with the table.
 #include <cstddef>
 #include <cstdint>
 #include <string>

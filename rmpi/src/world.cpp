@@ -57,6 +57,10 @@ std::string World::where(int peer) const { return mesh_ ? mesh_->where(peer) : "
 
 void World::add_link(int peer, std::unique_ptr<Link> link) {
   Peer& p = peers_[static_cast<std::size_t>(peer)];
+  if (mesh_ && (p.link || p.gone)) {
+    const std::uint32_t incarnation = mesh_->incarnation_of(peer);
+    if (incarnation > p.incarnation) restarted(p, incarnation);
+  }
   if (p.link) {  // the pair disagreed on its link: the listener links a pair once
     log_line("error", "rank " + std::to_string(rank_),
              "a second link to rank " + std::to_string(peer) + " (" + link->where() + ") was dropped");
@@ -77,6 +81,32 @@ void World::add_link(int peer, std::unique_ptr<Link> link) {
     p.link->close_write();
   }
   rearm(p);
+}
+
+void World::restarted(Peer& p, std::uint32_t incarnation) {
+  // Everything that involved the old process fails; nothing it sent is
+  // delivered as the new one's.
+  if (!p.gone) link_closed(p.rank, false, "it was restarted");
+  for (auto it = unexpected_.begin(); it != unexpected_.end();)
+    it = it->src == p.rank ? unexpected_.erase(it) : std::next(it);
+  std::erase(spinning_, &p);
+  const int rank = p.rank;
+  p = Peer{};
+  p.rank = rank;
+  p.incarnation = incarnation;
+  log_line("info", "rank " + std::to_string(rank_),
+           "rank " + std::to_string(rank) + " is back (restart " + std::to_string(incarnation) + ")");
+}
+
+void World::rejoin() {
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_ || peers_[static_cast<std::size_t>(r)].link) continue;
+    try {
+      link_to(r, true);
+    } catch (const ConnectError&) {
+      // It finished or died: it is gone, as for any rank.
+    }
+  }
 }
 
 void World::adopt_links() {
@@ -349,8 +379,10 @@ RequestPtr World::start_send(const std::shared_ptr<CommState>& comm, int dest, s
     return r;
   }
   Peer& p = peers_[static_cast<std::size_t>(dest)];
+  if (p.gone) adopt_links();  // a restarted process of it may have connected
   if (p.gone) throw_lost(p, "cannot send to");
   Link& link = link_to(dest, false);
+  r->incarnation = p.incarnation;
   if (p.gone) throw_lost(p, "cannot send to");
   if (p.announced.insert(m.type_tag).second) {
     OutFrame name;
@@ -436,6 +468,7 @@ RequestPtr World::start_recv(const std::shared_ptr<CommState>& comm, int src, in
       } catch (const ConnectError&) {
       }
     }
+    if (p.gone) adopt_links();  // a restarted process of it may have connected
     if (p.gone) {
       fail(*r, lost(p, "waits for a message from"));
       return r;
@@ -487,7 +520,11 @@ bool World::complete(RequestState& r) {
   if (r.done) return true;
   if (r.kind == RequestState::Kind::send) {
     Peer& p = peers_[static_cast<std::size_t>(r.peer)];
-    if (p.link && p.link->written() >= r.seq) {
+    if (r.incarnation != p.incarnation) {
+      fail(r, std::make_exception_ptr(RankFailed(
+                  r.peer, "rmpi: rank " + std::to_string(rank_) + " sent to rank " + std::to_string(r.peer) +
+                              ", which was restarted before the message was written")));
+    } else if (p.link && p.link->written() >= r.seq) {
       r.done = true;
     } else if (p.gone) {
       fail(r, lost(p, "cannot send to"));

@@ -67,6 +67,7 @@ struct RequestState {
   // send
   int peer = -1;
   std::uint64_t seq = 0;  // link sequence number; 0 = complete at once
+  std::uint32_t incarnation = 0;  // of the peer it was written to
   // recv
   std::shared_ptr<CommState> comm;
   std::uint32_t context = 0;
@@ -110,6 +111,12 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   /// Adds a link made outside the Mesh (shared memory, at init): `peer`'s
   /// messages then go through it. Both sides must attach one.
   void attach(int peer, std::unique_ptr<Link> link) { add_link(peer, std::move(link)); }
+  /// Takes the connections the listener accepted (a restarted peer's among
+  /// them: it is then no longer gone).
+  void adopt_links();
+  /// A restarted rank (rmpi::restart_count() > 0) links to every peer at
+  /// init, so that each learns it is back (a peer that finished is gone).
+  void rejoin();
 
   enum class FinishMode : std::uint8_t {
     wait_for_peers,  // rmpi::finish(): until every linked peer said goodbye too
@@ -152,6 +159,7 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
     bool out_armed = false;
     std::uint64_t last_seq = 0;  // of the last frame written to the link
     bool goodbye = false;
+    std::uint32_t incarnation = 0;  // of the peer's process this link is (or was) to
     std::unordered_set<std::uint64_t> announced;
     // the frame being read
     wire::FrameHeader cur{};
@@ -176,8 +184,10 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   /// prepare_to_block() on every link: the epoll timeout to use (0 when a
   /// link has data already, 1 ms with a link that has no fd, else -1).
   int prepare_to_block();
-  void adopt_links();
   void add_link(int peer, std::unique_ptr<Link> link);
+  /// `p` connected again as a new process (a restart): the old link's
+  /// operations fail, its queued messages are dropped, the peer starts afresh.
+  void restarted(Peer& p, std::uint32_t incarnation);
   void rearm(Peer& p);
   /// The link to `peer`, made on first use; throws like Mesh::connect.
   Link& link_to(int peer, bool for_recv);

@@ -21,6 +21,17 @@
 //              "sending" and sends 64 MiB to rank 0, which reads its stdin to
 //              the end first (the test kills <rank> mid-message meanwhile),
 //              then receives and prints "rank 0 saw: <what() of RankFailed>"
+//   restart_once : (under --restart-every) every other rank sends <rank>
+//              "go" and waits in a receive from it; <rank>'s first process
+//              takes every "go", sends each -1 with tag 5 and kills itself
+//              (SIGKILL); the restarted one sends 100 + K with tag 5. The survivors
+//              print "failed R: <failed_ranks>", receive from any source what
+//              the restarted <rank> sends them (its rmpi::restart_count()),
+//              print "R: back K from S, failed now:<failed_ranks>" and send it
+//              10 * R, which it prints as "restarted K got X from S"; then
+//              they print "R: tag 5 from <rank>: <value>" (the new process's)
+//   always_fails : (under --restart-every) <rank> returns 3 right after init in
+//              every process; the others do as in supervised
 //   wait     : nobody fails by itself: rank 0 waits in a receive from <rank>,
 //              <rank> in one from rank 0, the others in a barrier (the
 //              test kills or stops <rank>)
@@ -83,7 +94,47 @@ int main(int argc, char** argv) {
     (void)rmpi::broadcast(comm, root, 5);
   } else if (mode == "stop_in_init") {
     rmpi::barrier(comm);
-  } else if (mode == "supervised") {
+  } else if (mode == "restart_once") {
+    const int n = rmpi::rmpi_cnt(comm);
+    if (guilty && rmpi::restart_count() == 0) {
+      for (int r = 0; r < n; ++r)
+        if (r != me) (void)rmpi::recv<int>(comm, r);
+      for (int r = 0; r < n; ++r)
+        if (r != me) rmpi::send(comm, r, -1, rmpi::Tag(5));  // never delivered as the new process's
+      ::raise(SIGKILL);
+    }
+    if (guilty) {
+      for (int r = 0; r < n; ++r)
+        if (r != me) rmpi::send(comm, r, rmpi::restart_count());
+      for (int r = 0; r < n; ++r)
+        if (r != me) rmpi::send(comm, r, 100 + rmpi::restart_count(), rmpi::Tag(5));
+      for (int r = 0; r < n; ++r) {
+        if (r == me) continue;
+        const int x = rmpi::recv<int>(comm, r);
+        std::printf("restarted %d got %d from %d\n", rmpi::restart_count(), x, r);
+      }
+    } else {
+      rmpi::send(comm, culprit, 0);
+      try {
+        (void)rmpi::recv<int>(comm, culprit);
+        std::printf("rank %d: no failure seen\n", me);
+      } catch (const rmpi::RankFailed& e) {
+        std::string seen;
+        for (int r : comm.failed_ranks()) seen += " " + std::to_string(r);
+        std::printf("failed %d:%s\n", me, seen.c_str());
+      }
+      std::fflush(stdout);
+      const auto [count, st] = rmpi::recv_with_status<int>(comm, rmpi::any_source);
+      std::string now;
+      for (int r : comm.failed_ranks()) now += " " + std::to_string(r);
+      std::printf("%d: back %d from %d, failed now:%s\n", me, count, st.source, now.c_str());
+      rmpi::send(comm, culprit, 10 * me);
+      std::printf("%d: tag 5 from %d: %d\n", me, culprit, rmpi::recv<int>(comm, culprit, rmpi::Tag(5)));
+    }
+    std::fflush(stdout);
+  } else if (mode == "always_fails" && guilty) {
+    return 3;
+  } else if (mode == "supervised" || mode == "always_fails") {
     try {
       if (me == 0) (void)rmpi::recv<int>(comm, culprit);
       else if (!guilty) rmpi::barrier(comm);

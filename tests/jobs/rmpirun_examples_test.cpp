@@ -108,3 +108,21 @@ TEST_CASE("MPMD: rmpirun -np 1 ring : -np 2 ring-copy runs three ranks of one wo
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("ring of 3 ranks, 2 laps: count = 6") != std::string::npos);
 }
+
+TEST_CASE("--restart-every over the SSH fixture: a killed rank restarts on its host and rejoins over TCP") {
+  const std::string hostfile = std::string(RMPI_HOSTFILES_DIR) + "/four-hosts";
+  // --map-by node: rank 2 runs on host3.
+  auto r = rmpirun({"-f", hostfile, "--ssh-args", "-F " + fixture().ssh_config_path(), "-n", "4", "--map-by",
+                    "node", "--restart-every", "0.1", "--max-restarts", "2", FAILING_RANK_EXE, "restart_once", "2"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("rmpirun: rank 2 on host3 was killed by signal 9 (SIGKILL); restarting it in 0.1 s (try 1 of 2)\n") !=
+        std::string::npos);
+  for (const int survivor : {0, 1, 3}) {
+    const std::string s = std::to_string(survivor);
+    CHECK(r.out.find("failed " + s + ": 2\n") != std::string::npos);
+    CHECK(r.out.find(s + ": back 1 from 2, failed now:\n") != std::string::npos);
+    CHECK(r.out.find("restarted 1 got " + std::to_string(10 * survivor) + " from " + s + "\n") != std::string::npos);
+    CHECK(r.out.find(s + ": tag 5 from 2: 101\n") != std::string::npos);
+  }
+}

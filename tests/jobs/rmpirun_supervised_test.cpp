@@ -80,3 +80,45 @@ TEST_CASE("a supervised rank stopped past the bound is killed and the survivors 
                        "within 2 s; the job goes on (--supervise)") != std::string::npos);
   rmpi::testing::check_no_leftovers(job);
 }
+
+// --restart-every (issue 10, Deliver 7): a failed rank is started again at
+// its rank; the survivors see the old process fail, then talk to the new one.
+TEST_CASE("--restart-every: a rank killed in its first process is restarted once and rejoins the world") {
+  RunningJob job(RMPIRUN_EXE, {"--supervise", "--restart-every", "0.1", "--max-restarts", "2", "--oversubscribe",
+                               "-n", "3", FAILING_RANK_EXE, "restart_once", "1"});
+  const int st = job.wait_exit();
+  INFO(job.out() << job.err());
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);  // every rank ended 0 in the end
+  // Each survivor saw the first process fail, then heard from the restarted one.
+  for (const int r : {0, 2}) {
+    CHECK(job.out().find("failed " + std::to_string(r) + ": 1\n") != std::string::npos);
+    CHECK(job.out().find(std::to_string(r) + ": back 1 from 1, failed now:\n") != std::string::npos);
+    CHECK(job.out().find("restarted 1 got " + std::to_string(10 * r) + " from " + std::to_string(r) + "\n") !=
+          std::string::npos);
+    // What the first process sent before it died is never delivered as the new one's.
+    CHECK(job.out().find(std::to_string(r) + ": tag 5 from 1: 101\n") != std::string::npos);
+  }
+  CHECK(count(job.err(), std::regex("restarting it")) == 1);
+  CHECK(job.err().find("rmpirun: rank 1 on localhost was killed by signal 9 (SIGKILL); restarting it in 0.1 s "
+                       "(try 1 of 2)\n") != std::string::npos);
+  rmpi::testing::check_no_leftovers(job);
+}
+
+TEST_CASE("--restart-every: a rank that always fails is restarted exactly N times, then the job goes on shrunk") {
+  RunningJob job(RMPIRUN_EXE, {"--restart-every", "1", "--max-restarts", "2", "--oversubscribe", "-n", "3",
+                               FAILING_RANK_EXE, "always_fails", "1"});
+  const int st = job.wait_exit();
+  INFO(job.out() << job.err());
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 3);  // the first failure's: rank 1 never recovered
+  CHECK(count(job.err(), std::regex("rmpirun: rank 1 on localhost exited with status 3; restarting it in 1 s "
+                                    "\\(try [12] of 2\\)\n")) == 2);
+  CHECK(job.err().find("(try 1 of 2)") < job.err().find("(try 2 of 2)"));
+  CHECK(count(job.err(), std::regex("rmpirun: rank 1 on localhost exited with status 3; gave up after 2 restarts "
+                                    "in a row \\(--max-restarts\\); the job goes on \\(--supervise\\)\n")) == 1);
+  // Rank 1's three processes each said ready; the survivors went on without it.
+  CHECK(count(job.out(), std::regex("ready 1\n")) == 3);
+  CHECK(count(job.out(), std::regex("shrunk \\d -> [01]/2 sum 2\n")) == 2);
+  rmpi::testing::check_no_leftovers(job);
+}

@@ -77,6 +77,9 @@ TEST_CASE("defaults") {
   CHECK_FALSE(spec.prefix.has_value());
   CHECK_FALSE(spec.print_all_exitcodes);
   CHECK(spec.kill_grace == 3s);
+  CHECK_FALSE(spec.supervise);
+  CHECK_FALSE(spec.restart_every.has_value());
+  CHECK_FALSE(spec.max_restarts.has_value());
   CHECK_FALSE(spec.verbose);
 }
 
@@ -130,6 +133,23 @@ TEST_CASE("every option") {
   CHECK(spec_of({"--map-by", "slot", "p"}).map_by == MapBy::slot);
   CHECK(spec_of({"--kill-grace", "0", "p"}).kill_grace == 0ms);
   CHECK(spec_of({"--hostfile=h", "p"}).hostfile == std::filesystem::path("h"));
+}
+
+TEST_CASE("--restart-every SECONDS [--max-restarts N]: restarts failed ranks, and implies --supervise") {
+  const auto spec = spec_of({"--restart-every", "0.25", "--max-restarts", "3", "p"});
+  CHECK(spec.supervise);
+  CHECK(spec.restart_every == 250ms);
+  CHECK(spec.max_restarts == 3);
+  const auto unlimited = spec_of({"--supervise", "--restart-every", "0", "p"});
+  CHECK(unlimited.restart_every == 0ms);
+  CHECK_FALSE(unlimited.max_restarts.has_value());
+  CHECK(spec_of({"--restart-every", "1", "--max-restarts", "0", "p"}).max_restarts == 0);
+  CHECK_FALSE(spec_of({"--supervise", "p"}).restart_every.has_value());
+  CHECK(error_of({"--restart-every", "-1", "p"}) ==
+        "rmpirun: bad value '-1' for --restart-every: expected a number of seconds (>= 0)");
+  CHECK(error_of({"--restart-every", "1", "--max-restarts", "many", "p"}) ==
+        "rmpirun: bad value 'many' for --max-restarts: expected a number of restarts (>= 0)");
+  CHECK(error_of({"--max-restarts", "2", "p"}) == "rmpirun: --max-restarts needs --restart-every SECONDS");
 }
 
 TEST_CASE("-H lists: repeatable, parsed into entries") {
@@ -250,6 +270,8 @@ TEST_CASE("--help and --version print text and launch nothing") {
                              "--prefix",
                              "--print-all-exitcodes",
                              "--kill-grace",
+                             "--restart-every",
+                             "--max-restarts",
                              "--verbose",
                              "--version",
                              "--wdir",

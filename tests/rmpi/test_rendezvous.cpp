@@ -62,6 +62,45 @@ TEST_CASE("a wrong secret, garbage and an out-of-range id are dropped; the other
   CHECK(server.rejected() == 3);
 }
 
+TEST_CASE("after the exchange a restarted participant replaces its blob and gets the table at once") {
+  const std::string secret = rmpi::auth::make_secret();
+  rmpi::RendezvousServer server("127.0.0.1", 0, secret, 2);
+  auto one = std::async(std::launch::async, [&] {
+    return rmpi::rendezvous_exchange("127.0.0.1", server.port(), secret, 1, 2, "one", std::chrono::seconds(10));
+  });
+  CHECK(rmpi::rendezvous_exchange("127.0.0.1", server.port(), secret, 0, 2, "zero", std::chrono::seconds(10)) ==
+        std::vector<std::string>{"zero", "one"});
+  CHECK(one.get() == std::vector<std::string>{"zero", "one"});
+  REQUIRE(server.wait(std::chrono::seconds(10)).empty());
+  // Participant 1 comes back (a restarted rank): answered at once, with its new blob.
+  CHECK(rmpi::rendezvous_exchange("127.0.0.1", server.port(), secret, 1, 2, "one again", std::chrono::seconds(10)) ==
+        std::vector<std::string>{"zero", "one again"});
+  // A participant of another count is still refused.
+  CHECK_THROWS_AS(rmpi::rendezvous_exchange("127.0.0.1", server.port(), secret, 1, 3, "x", std::chrono::seconds(5)),
+                  rmpi::ConnectError);
+  CHECK(server.rejected() == 1);
+}
+
+TEST_CASE("a participant arriving again before the exchange completes replaces its blob") {
+  const std::string secret = rmpi::auth::make_secret();
+  rmpi::RendezvousServer server("127.0.0.1", 0, secret, 2);
+  auto first = std::async(std::launch::async, [&] {
+    return rmpi::rendezvous_exchange("127.0.0.1", server.port(), secret, 1, 2, "old", std::chrono::seconds(10));
+  });
+  // Once the first arrival is in, its process "dies" and a new one arrives as id 1.
+  std::vector<std::uint32_t> missing;
+  for (int i = 0; i < 200 && missing != std::vector<std::uint32_t>{0}; ++i)
+    missing = server.wait(std::chrono::milliseconds(50));
+  REQUIRE(missing == std::vector<std::uint32_t>{0});
+  auto second = std::async(std::launch::async, [&] {
+    return rmpi::rendezvous_exchange("127.0.0.1", server.port(), secret, 1, 2, "new", std::chrono::seconds(10));
+  });
+  CHECK_THROWS_AS(first.get(), rmpi::ConnectError);  // its connection was closed for the new one
+  CHECK(rmpi::rendezvous_exchange("127.0.0.1", server.port(), secret, 0, 2, "zero", std::chrono::seconds(10)) ==
+        std::vector<std::string>{"zero", "new"});
+  CHECK(second.get() == std::vector<std::string>{"zero", "new"});
+}
+
 TEST_CASE("wait reports the ids that never showed up") {
   const std::string secret = rmpi::auth::make_secret();
   auto server = std::make_unique<rmpi::RendezvousServer>("127.0.0.1", 0, secret, 3);

@@ -154,7 +154,9 @@ class Comm {
   /// The number of ranks in the communicator.
   int cnt() const;
   /// The ranks of this communicator that this rank has seen die or close
-  /// their links (supervised mode: rmpi/comm_shrink.hpp), in order.
+  /// their links (supervised mode: rmpi/comm_shrink.hpp), in order. Under
+  /// rmpirun --restart-every a rank leaves it once its restarted process
+  /// has connected to this one (rmpi/incarnation.hpp).
   std::vector<int> failed_ranks() const;
   /// Same as id() (the PointToPoint concept's name).
   int rank() const { return id(); }

@@ -13,6 +13,11 @@
 /// channel = count and the blob as payload; server → client one `control`
 /// frame whose payload is the table, a Cereal-encoded
 /// `std::vector<std::string>` (rmpi::places::encode), type tag set.
+///
+/// The server stays up for the job: once the exchange is complete, a
+/// participant that arrives again (a restarted rank, rmpirun --restart-every)
+/// replaces its blob and gets the table at once; before, its new arrival
+/// replaces the old one (whose connection is closed).
 #include <chrono>
 #include <cstdint>
 #include <memory>

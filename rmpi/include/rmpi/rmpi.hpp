@@ -11,6 +11,7 @@
 #include <rmpi/comm_shrink.hpp>
 #include <rmpi/comm_split.hpp>
 #include <rmpi/failure.hpp>
+#include <rmpi/incarnation.hpp>
 #include <rmpi/init.hpp>
 #include <rmpi/launch.hpp>
 #include <rmpi/launch_env.hpp>

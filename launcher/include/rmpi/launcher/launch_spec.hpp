@@ -94,6 +94,11 @@ struct LaunchSpec {
   bool print_all_exitcodes = false;
   /// --supervise: a failed rank is reported and the job goes on (RMPI_SUPERVISED=1 in the ranks).
   bool supervise = false;
+  /// --restart-every SECONDS (implies supervise): restart a failed rank after this
+  /// (rmpi::places::restart_every's policy); empty = no restarts.
+  std::optional<std::chrono::milliseconds> restart_every;
+  /// --max-restarts N: restarts in a row before giving up on a rank; empty = no limit.
+  std::optional<int> max_restarts;
   /// --kill-grace SECONDS: time between SIGTERM and SIGKILL when ending a job.
   std::chrono::milliseconds kill_grace{3000};
   /// --max-ranks-per-host N; empty = default_max_ranks_per_host().
