@@ -131,6 +131,71 @@ void kill_wait(const rmpi::Comm& c) {
   }
 }
 
+// What `pid` sleeps in ("futex_do_wait", "do_epoll_wait"; empty if unknown).
+std::string wchan(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/wchan");
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+// Rank 0: waits (bounded) until rank `pid` sleeps in a kernel function whose
+// name contains `where` ("futex", "epoll"); says what it saw last.
+bool await_sleep_in(int pid, const std::string& where) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::string seen;
+  while (std::chrono::steady_clock::now() < deadline) {
+    seen = wchan(pid);
+    if (seen.find(where) != std::string::npos) {
+      std::printf("SLEEPS IN %s\n", seen.c_str());
+      return true;
+    }
+    ::sched_yield();
+  }
+  expect(false, "rank 1 sleeps in " + where + " (last seen in '" + seen + "')");
+  return false;
+}
+
+// Rank 1 blocks in a receive until it sleeps (argv[2]: in "futex" or
+// "epoll"); rank 0 then sends, and rank 1 must be woken by the message.
+void wake(const rmpi::Comm& c, const std::string& where) {
+  if (c.id() == 1) {
+    rmpi::send(c, 0, static_cast<int>(::getpid()));
+    expect(rmpi::recv<int>(c, 0) == 42, "the message that wakes rank 1 arrives intact");
+    rmpi::send(c, 0, 43);
+  } else if (c.id() == 0) {
+    const int pid = rmpi::recv<int>(c, 1);
+    await_sleep_in(pid, where);
+    rmpi::send(c, 1, 42);
+    expect(rmpi::recv<int>(c, 1) == 43, "rank 1 answers once woken");
+  }
+}
+
+// Rank 0 kills itself with SIGKILL once rank 1 sleeps on its futex in a
+// receive; rank 1 (RMPI_SUPERVISED=1: no wait for a launcher) must get
+// RankFailed naming rank 0 within the detection bound.
+void kill_futex(const rmpi::Comm& c) {
+  if (c.id() == 1) {
+    rmpi::send(c, 0, static_cast<int>(::getpid()));
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      rmpi::recv<int>(c, 0);
+      expect(false, "a receive from a killed rank must fail");
+    } catch (const rmpi::RankFailed& e) {
+      std::printf("ERROR: %s\n", e.what());
+      expect(e.rank() == 0, "RankFailed names rank 0");
+    }
+    const auto took = std::chrono::steady_clock::now() - t0;
+    expect(took < rmpi::detail::detection_bound(), "the failure is seen within the detection bound");
+    return;
+  }
+  if (c.id() == 0) {
+    await_sleep_in(rmpi::recv<int>(c, 1), "futex");
+    std::fflush(stdout);
+    ::raise(SIGKILL);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,8 +206,10 @@ int main(int argc, char** argv) {
     else if (mode == "sizes") sizes(c, false);
     else if (mode == "huge") sizes(c, true);
     else if (mode == "kill-wait") kill_wait(c);
+    else if (mode == "wake") wake(c, argc > 2 ? argv[2] : "");
+    else if (mode == "kill-futex") kill_futex(c);
     else expect(false, "unknown scenario");
-    if (mode != "kill-wait") rmpi::finish();
+    if (mode != "kill-wait" && mode != "kill-futex") rmpi::finish();
   } catch (const std::exception& e) {
     std::printf("EXCEPTION: %s\n", e.what());
     return 1;

@@ -1,7 +1,8 @@
 // The shared-memory transport inside whole jobs (real rank processes, one
 // node): it is chosen for ranks of one node and not under RMPI_TRANSPORT=tcp;
 // 0 B to 1 GiB by single copy, by the pipelined fallback and over a posix
-// segment; 8 ranks on 2 cores; kill -9 of a peer during a shared-memory wait.
+// segment; 8 ranks on 2 cores; the futex sleep and its wake-up; kill -9 of a peer
+// during a shared-memory wait (in epoll, and on the futex).
 #include <doctest/doctest.h>
 
 #include <dirent.h>
@@ -111,6 +112,39 @@ TEST_CASE("kill -9 of a peer during a shared-memory wait: an error naming the ra
   const auto res = job(RMPI_SHM_PROGRAM, {"kill-wait"}, 2);
   INFO(res.summary());
   CHECK(!res.timed_out);
+  CHECK(res.ranks[0].signal == SIGKILL);
+  CHECK(res.ranks[1].exit_code == 0);
+  CHECK(has(res.ranks[1].out, "ERROR: "));
+  CHECK(has(res.ranks[1].out, "rank 0"));
+  CHECK(has(res.ranks[1].out, "PASS"));
+  CHECK(res.no_child_left);
+}
+
+TEST_CASE("a rank with only shared-memory peers sleeps on its futex and a message wakes it") {
+  const auto res = job(RMPI_SHM_PROGRAM, {"wake", "futex"}, 2);
+  INFO(res.summary());
+  CHECK(res.all_exited_zero());
+  CHECK(has(res.ranks[0].out, "SLEEPS IN futex"));
+  CHECK(has(res.ranks[0].out, "PASS"));
+  CHECK(has(res.ranks[1].out, "PASS"));
+  CHECK(res.no_child_left);
+}
+
+TEST_CASE("a rank with a socket link sleeps in epoll (RMPI_TRANSPORT=tcp) and a message wakes it") {
+  const auto res = job(RMPI_SHM_PROGRAM, {"wake", "epoll"}, 2, {{"RMPI_TRANSPORT", "tcp"}});
+  INFO(res.summary());
+  CHECK(res.all_exited_zero());
+  CHECK(has(res.ranks[0].out, "SLEEPS IN "));
+  CHECK(has(res.ranks[0].out, "epoll"));
+  CHECK(has(res.ranks[1].out, "PASS"));
+  CHECK(res.no_child_left);
+}
+
+TEST_CASE("kill -9 of the peer of a rank asleep on its futex: RankFailed within the detection bound") {
+  const auto res = job(RMPI_SHM_PROGRAM, {"kill-futex"}, 2, {{"RMPI_SUPERVISED", "1"}});
+  INFO(res.summary());
+  CHECK(!res.timed_out);
+  CHECK(has(res.ranks[0].out, "SLEEPS IN futex"));
   CHECK(res.ranks[0].signal == SIGKILL);
   CHECK(res.ranks[1].exit_code == 0);
   CHECK(has(res.ranks[1].out, "ERROR: "));

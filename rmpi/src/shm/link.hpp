@@ -91,6 +91,8 @@ class Link {
   bool progress(FrameSink& sink);
   /// Cheap: whether progress() would find something (for the sleep re-check).
   bool pending() const;
+  /// The doorbell of this process's segment: its peers ring it (futex sleep).
+  Doorbell& own_bell() const { return mine_->bell(); }
 
   /// The descriptor of this link's epoll wake-up socket (made on first call).
   int wake_fd();

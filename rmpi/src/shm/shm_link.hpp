@@ -26,6 +26,8 @@ class ShmLink final : public detail::Link, private shm::FrameSink {
   void progress(std::uint32_t events) override;
   bool spins() const override { return true; }
   bool prepare_to_block() override;
+  shm::Doorbell* doorbell() override { return &link_->own_bell(); }
+  bool ready() const override { return !closed_ && (link_->pending() || !link_->failure().empty() || link_->eof()); }
   std::uint64_t write(OutFrame f, WriteMode mode) override;
   std::uint64_t written() const override { return link_->written(); }
   void close_write() override;
