@@ -219,6 +219,7 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   int socket_links_ = 0;  // open links that only epoll can see move (sockets)
   unsigned polls_ = 0;    // progress() calls, to space out epoll when only rings can move
   std::optional<bool> oversubscribed_;  // computed at the first wait
+  unsigned yield_early_waits_ = 0;  // waits left that yield early (a recent one was long)
   std::uint64_t activity_ = 0;  // frames delivered, sends completed, links closed
   std::list<Arrival> unexpected_;
   std::list<RequestPtr> posted_;
