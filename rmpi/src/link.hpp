@@ -35,6 +35,9 @@
 #include <rmpi/wire.hpp>
 
 namespace rmpi::detail {
+namespace shm {
+struct Doorbell;
+}
 
 /// One frame to write: its header and a payload that is borrowed (`data`,
 /// valid until written() reaches its sequence number) or owned.
@@ -82,6 +85,13 @@ class Link {
   virtual bool spins() const { return false; }
   /// Called before the engine blocks; false = something is ready already.
   virtual bool prepare_to_block() { return true; }
+  /// A link whose peer can wake this process through a futex word
+  /// (shm/doorbell.hpp: this process's own doorbell) returns it: the engine
+  /// then sleeps on it instead of in epoll while every open link has one.
+  virtual shm::Doorbell* doorbell() { return nullptr; }
+  /// Cheap, for the re-check after the doorbell is armed: whether
+  /// progress(0) would find something now.
+  virtual bool ready() const { return false; }
 
   /// Queues `f` after every frame written before; returns its sequence
   /// number (1, 2, ...). Writes at once what the transport takes.

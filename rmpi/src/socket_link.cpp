@@ -140,6 +140,11 @@ void SocketLink::read_some() {
       } else {
         parse(std::span<const std::byte>(inbuf_.data(), static_cast<std::size_t>(n)));
       }
+      // A short read into the buffer drained the socket: another recv would
+      // only say EAGAIN (epoll is level-triggered: later bytes are reported
+      // again). A large payload read in place goes on: its sender is writing
+      // the rest meanwhile, so the next recv likely gets more.
+      if (!direct && static_cast<std::size_t>(n) < room) return;
     } else if (n == 0) {
       if (decoder_.end_of_stream() != transport::FrameError::none)
         close(false, "the peer closed the connection in the middle of a message");

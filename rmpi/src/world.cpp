@@ -14,6 +14,7 @@
 
 #include "comm_state.hpp"
 #include "mesh.hpp"
+#include "shm/doorbell.hpp"
 
 namespace rmpi::detail {
 namespace {
@@ -647,6 +648,44 @@ int World::prepare_to_block() {
   return timeout_ms;
 }
 
+shm::Doorbell* World::futex_bell() {
+  if (socket_links_ > 0) return nullptr;
+  shm::Doorbell* bell = nullptr;
+  for (Peer& p : peers_) {
+    if (p.rank == rank_ || p.gone) continue;
+    if (!p.link) return nullptr;  // it may connect: only epoll sees the listener
+    if (p.link->closed()) continue;
+    bell = p.link->doorbell();
+    if (!bell) return nullptr;
+  }
+  return bell;
+}
+
+void World::sleep_on(shm::Doorbell& bell) {
+  // A dead peer does not ring: it is seen through its pidfd (epoll) at the
+  // end of the slice, well inside the detection bound.
+  constexpr std::chrono::milliseconds kSlice{4};
+  shm::Sleeper sleeper(bell);
+  sleeper.sleep(kSlice, [&] {
+    for (const Peer* p : spinning_)
+      if (p->link->ready()) return true;
+    return false;
+  });
+  poll_events(0);
+}
+
+bool World::oversubscribed() {
+  if (!oversubscribed_) {
+    int node_ranks = 0;
+    for (int r = 0; r < size_; ++r) node_ranks += on_this_host(r) ? 1 : 0;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const int cpus = ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    oversubscribed_ = node_ranks > cpus;
+  }
+  return *oversubscribed_;
+}
+
 namespace {
 
 // One spin iteration's pause: lets the sibling hyper-thread run and costs
@@ -665,14 +704,28 @@ template <class Pred>
 void World::wait_until(Pred pred) {
   if (pred()) return;
   // Spin for RMPI_SPIN_US: the shared-memory rings are polled on every
-  // iteration (a pause between them); the clock (50-100 ns on a VM) and
-  // sched_yield only every kClockEvery iterations (yielding lets the rank
-  // with the data run when there are more ranks than cores, or other load);
-  // epoll (a system call) as often as the clock while a socket link is open
-  // (only epoll sees sockets move), else every kEventsEvery iterations.
+  // iteration (a pause between them); the clock (50-100 ns on a VM) only
+  // every kClockEvery iterations; epoll (a system call) as often as the
+  // clock while a socket link is open (only epoll sees sockets move), else
+  // every kEventsEvery iterations.
+  // sched_yield (~4 us on the VMs measured, several one-way latencies) lets
+  // the rank with the data run: from the start when the node has more ranks
+  // than this process has CPUs, else only after kQuietBeforeYield without
+  // news (other load may hold the CPU the peer needs), and from the start
+  // for the kYieldEarlyWaits waits after one that lasted that long (under
+  // load, measured: spinning those 10 us on most waits doubled the 8 B
+  // latency). Open MPI's mpi_yield_when_idle rule, plus that stretch.
   if (spin_.count() > 0) {
     constexpr unsigned kClockEvery = 32;
-    const auto spin_end = Clock::now() + spin_;
+    constexpr std::chrono::microseconds kQuietBeforeYield{10};
+    constexpr unsigned kYieldEarlyWaits = 256;
+    const bool yield_early = oversubscribed() || yield_early_waits_ > 0;
+    if (yield_early_waits_ > 0) --yield_early_waits_;
+    bool long_wait = false;
+    const auto start = Clock::now();
+    const auto spin_end = start + spin_;
+    auto quiet_since = start;
+    std::uint64_t seen = activity_;
     for (unsigned round = 1;; ++round) {
       if (!spinning_.empty()) {
         poll_spinning();
@@ -689,17 +742,33 @@ void World::wait_until(Pred pred) {
         cpu_relax();
         continue;
       }
-      if (Clock::now() >= spin_end) break;
-      if (round > 4) ::sched_yield();
+      const auto now = Clock::now();
+      if (now >= spin_end) break;
+      if (activity_ != seen) {
+        seen = activity_;
+        quiet_since = now;
+      }
+      const bool quiet_long = now - quiet_since >= kQuietBeforeYield;
+      if (quiet_long && !long_wait) {
+        long_wait = true;
+        yield_early_waits_ = kYieldEarlyWaits;
+      }
+      if (yield_early ? round > 4 : quiet_long) ::sched_yield();
     }
   }
-  // Then block in epoll, but never when the last pass moved something (the
-  // predicate may hold now) or a link has data already (prepare_to_block
-  // says so); every link's prepare_to_block() comes right before epoll_wait.
+  // Then block: on the futex of this process's doorbell when only shared
+  // memory can bring news, else in epoll; but never when the last pass moved
+  // something (the predicate may hold now) or a link has data already
+  // (prepare_to_block says so); every link's prepare_to_block() comes right
+  // before epoll_wait.
   for (;;) {
     const bool moved = poll_spinning();
     if (pred()) return;
-    poll_events(moved ? 0 : prepare_to_block());
+    if (shm::Doorbell* bell = moved ? nullptr : futex_bell()) {
+      sleep_on(*bell);
+    } else {
+      poll_events(moved ? 0 : prepare_to_block());
+    }
     if (pred()) return;
   }
 }

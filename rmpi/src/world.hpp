@@ -184,6 +184,17 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   /// prepare_to_block() on every link: the epoll timeout to use (0 when a
   /// link has data already, 1 ms with a link that has no fd, else -1).
   int prepare_to_block();
+  /// The doorbell to sleep on when nothing but shared memory can bring news:
+  /// no socket link open and every live peer linked by a link with a
+  /// doorbell (a new link or a socket would be seen by epoll only). Null
+  /// otherwise: the engine sleeps in epoll.
+  shm::Doorbell* futex_bell();
+  /// One futex sleep (a slice, so that peers' deaths and new links are
+  /// looked at in between), then epoll_wait(0) for them.
+  void sleep_on(shm::Doorbell& bell);
+  /// Whether this node runs more ranks than this process has CPUs (then a
+  /// spinning rank yields its CPU early: the rank it waits for may need it).
+  bool oversubscribed();
   void add_link(int peer, std::unique_ptr<Link> link);
   /// `p` connected again as a new process (a restart): the old link's
   /// operations fail, its queued messages are dropped, the peer starts afresh.
@@ -217,6 +228,8 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   std::vector<Peer*> spinning_;
   int socket_links_ = 0;  // open links that only epoll can see move (sockets)
   unsigned polls_ = 0;    // progress() calls, to space out epoll when only rings can move
+  std::optional<bool> oversubscribed_;  // computed at the first wait
+  unsigned yield_early_waits_ = 0;  // waits left that yield early (a recent one was long)
   std::uint64_t activity_ = 0;  // frames delivered, sends completed, links closed
   std::list<Arrival> unexpected_;
   std::list<RequestPtr> posted_;

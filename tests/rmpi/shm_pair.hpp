@@ -19,7 +19,7 @@
 
 #include "shm/link.hpp"
 #include "shm/segment.hpp"
-#include "shm/wait.hpp"
+#include "shm/doorbell.hpp"
 
 namespace rmpi::testing {
 
@@ -85,13 +85,20 @@ inline shm::SegmentInfo recv_info(int fd) {
   return {w.pid, w.fd, w.size, w.name};
 }
 
+/// How Side::wait waits: polls for `spin`, then sleeps on the futex in
+/// slices, polling the peer's pidfd between slices.
+struct WaitPolicy {
+  std::chrono::microseconds spin{50};
+  std::chrono::microseconds slice{20000};
+};
+
 /// One side of a linked pair.
 struct Side {
   shm::Segment mine;
   std::unique_ptr<shm::Link> link;
   std::unique_ptr<shm::Sleeper> sleeper;
   Collect sink;
-  shm::WaitPolicy policy;
+  WaitPolicy policy;
 
   Side(int sock, std::size_t ring_bytes = 64 * 1024, shm::LinkOptions opt = {},
        shm::SegmentKind kind = shm::SegmentKind::memfd)
@@ -104,20 +111,27 @@ struct Side {
   /// Progresses until `done()` or throws after `limit`.
   template <class Pred>
   void wait(Pred done, std::chrono::seconds limit = std::chrono::seconds(30)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    unsigned steps = 0;
-    shm::wait_until(
-        *sleeper, policy,
-        [&] {
-          link->progress(sink);
-          if (done()) return true;
-          if (!link->failure().empty() || (link->eof() && link->idle())) return true;
-          // A clock read costs ~50-100 ns on a VM: not on every step.
-          if ((++steps & 1023) == 0 && std::chrono::steady_clock::now() > deadline)
-            throw std::runtime_error("shm test wait timed out: " + link->state());
-          return false;
-        },
-        [&] { return link->pending(); }, [&] { link->peer_alive(); });
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + limit;
+    const auto step = [&] {
+      link->progress(sink);
+      return done() || !link->failure().empty() || (link->eof() && link->idle());
+    };
+    const auto check_deadline = [&] {
+      if (Clock::now() > deadline) throw std::runtime_error("shm test wait timed out: " + link->state());
+    };
+    if (step()) return;
+    for (const auto spin_end = Clock::now() + policy.spin; Clock::now() < spin_end;) {
+      // A clock read costs ~50-100 ns on a VM: not on every step.
+      for (int i = 0; i < 64; ++i)
+        if (step()) return;
+    }
+    for (;;) {
+      check_deadline();
+      link->peer_alive();
+      if (step()) return;
+      sleeper->sleep(policy.slice, [&] { return link->pending(); });
+    }
   }
 
   /// The next frame, or throws if the link ended first.

@@ -98,38 +98,68 @@ void sizes(const rmpi::Comm& c, bool huge) {
   }
 }
 
-// Waits (bounded) until process `pid` is seen asleep (state S) three times
-// in a row: blocked in its receive.
-void wait_until_asleep(int pid) {
+// What `pid` sleeps in ("futex_do_wait", "do_epoll_wait"; empty if unknown).
+std::string wchan(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/wchan");
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+// Rank 0: waits (bounded) until rank `pid` sleeps in a kernel function whose
+// name contains `where` ("futex", "epoll"); says what it saw last.
+bool await_sleep_in(int pid, const std::string& where) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  int sleeping_seen = 0;
-  while (std::chrono::steady_clock::now() < deadline && sleeping_seen < 3) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string s;
-    std::getline(stat, s);
-    const auto close = s.rfind(')');
-    sleeping_seen = close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'S' ? sleeping_seen + 1 : 0;
+  std::string seen;
+  while (std::chrono::steady_clock::now() < deadline) {
+    seen = wchan(pid);
+    if (seen.find(where) != std::string::npos) {
+      std::printf("SLEEPS IN %s\n", seen.c_str());
+      return true;
+    }
     ::sched_yield();
+  }
+  expect(false, "rank 1 sleeps in " + where + " (last seen in '" + seen + "')");
+  return false;
+}
+
+// Rank 1 blocks in a receive until it sleeps (argv[2]: in "futex" or
+// "epoll"); rank 0 then sends, and rank 1 must be woken by the message.
+void wake(const rmpi::Comm& c, const std::string& where) {
+  if (c.id() == 1) {
+    rmpi::send(c, 0, static_cast<int>(::getpid()));
+    expect(rmpi::recv<int>(c, 0) == 42, "the message that wakes rank 1 arrives intact");
+    rmpi::send(c, 0, 43);
+  } else if (c.id() == 0) {
+    const int pid = rmpi::recv<int>(c, 1);
+    await_sleep_in(pid, where);
+    rmpi::send(c, 1, 42);
+    expect(rmpi::recv<int>(c, 1) == 43, "rank 1 answers once woken");
   }
 }
 
-// Rank 0 kills itself with SIGKILL once rank 1 sleeps in its receive.
+// Rank 0 kills itself with SIGKILL once rank 1 sleeps on its futex in a
+// receive; rank 1 must get RankFailed naming rank 0 within the detection
+// bound (unless RMPI_SUPERVISED=1, it first waits that bound for the
+// launcher: rmpi/failure.hpp).
 void kill_wait(const rmpi::Comm& c) {
   if (c.id() == 1) {
     rmpi::send(c, 0, static_cast<int>(::getpid()));
-    std::fflush(stdout);
     const auto t0 = std::chrono::steady_clock::now();
     try {
       rmpi::recv<int>(c, 0);
       expect(false, "a receive from a killed rank must fail");
-    } catch (const rmpi::Error& e) {
+    } catch (const rmpi::RankFailed& e) {
       std::printf("ERROR: %s\n", e.what());
+      expect(e.rank() == 0, "RankFailed names rank 0");
     }
-    expect(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10), "the failure is seen within 10 s");
+    const auto bound = rmpi::detail::detection_bound();
+    const auto took = std::chrono::steady_clock::now() - t0;
+    expect(took < (rmpi::detail::supervised() ? bound : 2 * bound), "the failure is seen within the detection bound");
     return;
   }
   if (c.id() == 0) {
-    wait_until_asleep(rmpi::recv<int>(c, 1));
+    await_sleep_in(rmpi::recv<int>(c, 1), "futex");
     std::fflush(stdout);
     ::raise(SIGKILL);
   }
@@ -197,7 +227,8 @@ void kill_unlinked(const rmpi::Comm& c) {
     }
   } else if (c.id() == 2) {
     const int victim = rmpi::recv<int>(c, 0);
-    wait_until_asleep(rmpi::recv<int>(c, 1));
+    // Asleep in its receive: on the futex or in epoll ("futex_do_wait", "do_epoll_wait").
+    await_sleep_in(rmpi::recv<int>(c, 1), "wait");
     ::kill(victim, SIGKILL);  // a rank of this job, which told us its pid
   }
   std::fflush(stdout);
@@ -216,6 +247,7 @@ int main(int argc, char** argv) {
     else if (mode == "neighbours") neighbours(c);
     else if (mode == "both-sides") both_sides(c);
     else if (mode == "kill-unlinked") kill_unlinked(c);
+    else if (mode == "wake") wake(c, argc > 2 ? argv[2] : "");
     else expect(false, "unknown scenario");
     if (mode != "kill-wait" && mode != "kill-unlinked") rmpi::finish();
   } catch (const std::exception& e) {

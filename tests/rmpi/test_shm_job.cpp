@@ -1,7 +1,9 @@
 // The shared-memory transport inside whole jobs (real rank processes, one
 // node): it is chosen for ranks of one node and not under RMPI_TRANSPORT=tcp;
 // 0 B to 1 GiB by single copy, by the pipelined fallback and over a posix
-// segment; 8 ranks on 2 cores; kill -9 of a peer during a shared-memory wait.
+// segment; 8 ranks on 2 cores; the futex sleep and its wake-up; links made on
+// demand; kill -9 of a peer during a shared-memory wait (on the futex, and
+// before the pair ever linked).
 #include <doctest/doctest.h>
 
 #include <dirent.h>
@@ -122,8 +124,34 @@ void check_rank_1_saw_rank_0_die(const JobResult& res) {
 }
 }  // namespace
 
-TEST_CASE("kill -9 of a peer during a shared-memory wait: an error naming the rank, no hang") {
-  check_rank_1_saw_rank_0_die(job(RMPI_SHM_PROGRAM, {"kill-wait"}, 2));
+TEST_CASE("kill -9 of the peer of a rank asleep on its futex: RankFailed naming it within the bound, no hang") {
+  // Supervised: thrown at once; else after waiting the bound for a launcher.
+  for (const Env& env : {Env{}, Env{{"RMPI_SUPERVISED", "1"}}}) {
+    CAPTURE(env.size());
+    const auto res = job(RMPI_SHM_PROGRAM, {"kill-wait"}, 2, env);
+    CHECK(has(res.ranks[0].out, "SLEEPS IN futex"));
+    check_rank_1_saw_rank_0_die(res);
+  }
+}
+
+TEST_CASE("a rank with only shared-memory peers sleeps on its futex and a message wakes it") {
+  const auto res = job(RMPI_SHM_PROGRAM, {"wake", "futex"}, 2);
+  INFO(res.summary());
+  CHECK(res.all_exited_zero());
+  CHECK(has(res.ranks[0].out, "SLEEPS IN futex"));
+  CHECK(has(res.ranks[0].out, "PASS"));
+  CHECK(has(res.ranks[1].out, "PASS"));
+  CHECK(res.no_child_left);
+}
+
+TEST_CASE("a rank with a socket link sleeps in epoll (RMPI_TRANSPORT=tcp) and a message wakes it") {
+  const auto res = job(RMPI_SHM_PROGRAM, {"wake", "epoll"}, 2, {{"RMPI_TRANSPORT", "tcp"}});
+  INFO(res.summary());
+  CHECK(res.all_exited_zero());
+  CHECK(has(res.ranks[0].out, "SLEEPS IN "));
+  CHECK(has(res.ranks[0].out, "epoll"));
+  CHECK(has(res.ranks[1].out, "PASS"));
+  CHECK(res.no_child_left);
 }
 
 TEST_CASE("links are made on demand: 16 ranks where only ring neighbours talk map only their neighbours") {

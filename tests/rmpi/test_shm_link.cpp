@@ -165,7 +165,7 @@ TEST_CASE("a receiver asleep on the futex is woken by the sender") {
     s.wait([] { return false; });
   });
   Side s(child.sock);
-  s.policy = {std::chrono::microseconds(0), std::chrono::microseconds(0), std::chrono::seconds(20)};
+  s.policy = {std::chrono::microseconds(0), std::chrono::seconds(20)};
   std::thread nudge([&] {
     // Tell the child to send once this side sleeps on its doorbell.
     while (s.mine.bell().state.load() != shm::Doorbell::futex) std::this_thread::yield();

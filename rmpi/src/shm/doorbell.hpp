@@ -76,6 +76,18 @@ class Sleeper {
   /// Sleeps until a sender bumps `seq` past `token`, or `timeout`.
   void futex_wait(std::uint32_t token, std::chrono::microseconds timeout);
 
+  /// One sleep of at most `slice`: arms, asks `ready()` once more (a record
+  /// published before the arm is seen there, one after it bumps `seq`), and
+  /// sleeps unless it said yes. Returns whether it slept.
+  template <class Ready>
+  bool sleep(std::chrono::microseconds slice, Ready ready) {
+    const std::uint32_t token = arm();
+    const bool slept = !ready();
+    if (slept) futex_wait(token, slice);
+    disarm();
+    return slept;
+  }
+
  private:
   Doorbell* bell_;
 };

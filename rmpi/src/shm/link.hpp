@@ -92,6 +92,8 @@ class Link {
   bool progress(FrameSink& sink);
   /// Cheap: whether progress() would find something (for the sleep re-check).
   bool pending() const;
+  /// The doorbell of this process's segment: its peers ring it (futex sleep).
+  Doorbell& own_bell() const { return mine_->bell(); }
 
   /// Before sleeping in epoll (on the rank's RankBell and the peer's pidfd):
   /// tells the peer to ring the bell; false (and nothing armed) if something

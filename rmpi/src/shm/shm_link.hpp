@@ -5,6 +5,9 @@
 // slept" rings the rank's one bell (RankBell, watched through the mesh's
 // ready fd). spins() is true, so the engine polls the ring on every spin
 // iteration without a system call, and prepare_to_block() arms the wake-up.
+// When the engine has nothing but shared-memory links it sleeps on
+// doorbell() (the futex of this process's segment) instead, with ready() as
+// the re-check.
 #include <memory>
 #include <string>
 
@@ -24,6 +27,10 @@ class ShmLink final : public detail::Link, private shm::FrameSink {
   void progress(std::uint32_t events) override;
   bool spins() const override { return true; }
   bool prepare_to_block() override;
+  shm::Doorbell* doorbell() override { return &link_->own_bell(); }
+  bool ready() const override {
+    return !closed_ && (link_->pending() || !link_->failure().empty() || link_->eof());
+  }
   std::uint64_t write(OutFrame f, WriteMode mode) override;
   std::uint64_t written() const override { return link_->written(); }
   void close_write() override;
