@@ -81,6 +81,10 @@ std::vector<std::pair<int, std::unique_ptr<Link>>> Mesh::take_accepted(FrameSink
   return out;
 }
 
+bool Mesh::shm_reaches(int peer) const { return shm_ && shm_->reaches(peer); }
+shm::Doorbell* Mesh::shm_doorbell() const { return shm_ ? &shm_->doorbell() : nullptr; }
+bool Mesh::shm_has_new() const { return shm_ && shm_->has_new(); }
+
 std::unique_ptr<Link> Mesh::connect(int peer, FrameSink& sink) {
   if (shm_ && shm_->reaches(peer))
     if (auto link = shm_->link(peer, sink)) return link;  // else (logged) a socket

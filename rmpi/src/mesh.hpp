@@ -19,6 +19,7 @@
 namespace rmpi::detail {
 namespace shm {
 class Context;
+struct Doorbell;
 }
 
 /// RMPI_TRANSPORT: auto (default: shared memory or a local socket inside a
@@ -52,6 +53,13 @@ class Mesh {
   void stop() { listener_->stop(); }
   /// Shared memory for the ranks of this node (set before the engine starts).
   void use_shm(std::unique_ptr<shm::Context> context);
+  /// Whether `peer` is reached over shared memory (it then links through it,
+  /// ringing this rank's doorbell, never through the listener).
+  bool shm_reaches(int peer) const;
+  /// This rank's shared-memory doorbell (its futex), or null without one.
+  shm::Doorbell* shm_doorbell() const;
+  /// Whether a shared-memory peer began a link that take_accepted() has not taken.
+  bool shm_has_new() const;
   /// The latest incarnation of `peer` that connected to this rank.
   std::uint32_t incarnation_of(int peer) const { return listener_->incarnation_of(peer); }
   /// Whether `peer` runs on this rank's node (the same node id).

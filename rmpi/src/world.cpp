@@ -649,14 +649,19 @@ int World::prepare_to_block() {
 }
 
 shm::Doorbell* World::futex_bell() {
-  if (socket_links_ > 0) return nullptr;
-  shm::Doorbell* bell = nullptr;
+  if (socket_links_ > 0 || !mesh_) return nullptr;
+  shm::Doorbell* bell = mesh_->shm_doorbell();
+  if (!bell) return nullptr;
   for (Peer& p : peers_) {
     if (p.rank == rank_ || p.gone) continue;
-    if (!p.link) return nullptr;  // it may connect: only epoll sees the listener
+    if (!p.link) {
+      // A shared-memory peer links by ringing this doorbell too
+      // (Waker::announce); any other may connect: only epoll sees the listener.
+      if (!mesh_->shm_reaches(p.rank)) return nullptr;
+      continue;
+    }
     if (p.link->closed()) continue;
-    bell = p.link->doorbell();
-    if (!bell) return nullptr;
+    if (!p.link->doorbell()) return nullptr;
   }
   return bell;
 }
@@ -669,7 +674,7 @@ void World::sleep_on(shm::Doorbell& bell) {
   sleeper.sleep(kSlice, [&] {
     for (const Peer* p : spinning_)
       if (p->link->ready()) return true;
-    return false;
+    return mesh_->shm_has_new();
   });
   poll_events(0);
 }

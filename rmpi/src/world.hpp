@@ -185,9 +185,10 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   /// link has data already, 1 ms with a link that has no fd, else -1).
   int prepare_to_block();
   /// The doorbell to sleep on when nothing but shared memory can bring news:
-  /// no socket link open and every live peer linked by a link with a
-  /// doorbell (a new link or a socket would be seen by epoll only). Null
-  /// otherwise: the engine sleeps in epoll.
+  /// no socket link open, every live peer linked by shared memory or able to
+  /// link only through it (a new link rings the doorbell too). Null otherwise
+  /// (a socket, or a peer that may connect to the listener): the engine
+  /// sleeps in epoll.
   shm::Doorbell* futex_bell();
   /// One futex sleep (a slice, so that peers' deaths and new links are
   /// looked at in between), then epoll_wait(0) for them.

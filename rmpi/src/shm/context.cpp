@@ -122,15 +122,15 @@ void Context::set_node(const std::vector<LocalRank>& node, const std::string& ho
   my_slot_ = static_cast<std::uint32_t>(me - node_.begin());
   slot_of_rank_.assign(static_cast<std::size_t>(node_.back().rank) + 1, -1);
   for (std::size_t i = 0; i < node_.size(); ++i) slot_of_rank_[static_cast<std::size_t>(node_[i].rank)] = static_cast<int>(i);
-  tried_.assign(node_.size(), false);
-  tried_[my_slot_] = true;
+  tried_.assign((node_.size() + 63) / 64, 0);
+  mark_tried(my_slot_);
 }
 
 std::unique_ptr<detail::Link> Context::link(int peer, detail::FrameSink& sink) {
   const int found = slot_of(peer);
-  if (found < 0 || tried_[static_cast<std::size_t>(found)]) return nullptr;
+  if (found < 0 || was_tried(static_cast<std::uint32_t>(found))) return nullptr;
   const auto slot = static_cast<std::uint32_t>(found);
-  tried_[slot] = true;
+  mark_tried(slot);
   const LocalRank& r = node_[slot];
   Descriptor d;
   try {
@@ -155,16 +155,23 @@ std::vector<std::pair<int, std::unique_ptr<detail::Link>>> Context::take_new(det
   bell_.drain();
   const SegmentHeader& h = segment_.header();
   for (std::size_t word = 0; word * 64 < node_.size(); ++word) {
-    std::uint64_t bits = h.producers[word].load(std::memory_order_acquire);
+    std::uint64_t bits = h.producers[word].load(std::memory_order_acquire) & ~tried_[word];
     while (bits) {
       const std::size_t slot = word * 64 + static_cast<std::size_t>(std::countr_zero(bits));
       bits &= bits - 1;
-      if (slot >= node_.size() || tried_[slot]) continue;
+      if (slot >= node_.size()) continue;
       const int peer = node_[slot].rank;
       if (auto l = link(peer, sink)) links.emplace_back(peer, std::move(l));
     }
   }
   return links;
+}
+
+bool Context::has_new() const {
+  const SegmentHeader& h = segment_.header();
+  for (std::size_t word = 0; word < tried_.size(); ++word)
+    if (h.producers[word].load(std::memory_order_acquire) & ~tried_[word]) return true;
+  return false;
 }
 
 void Context::maybe_unlink() {

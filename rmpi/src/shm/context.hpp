@@ -58,8 +58,14 @@ class Context {
   std::unique_ptr<detail::Link> link(int peer, detail::FrameSink& sink);
   /// Links to the peers that began writing to this rank since the last call.
   std::vector<std::pair<int, std::unique_ptr<detail::Link>>> take_new(detail::FrameSink& sink);
+  /// Whether a peer began writing to this rank since take_new() last looked
+  /// (cheap: the re-check before a futex sleep).
+  bool has_new() const;
   /// The descriptor that is readable when a peer rang this rank's bell.
   int bell_fd() const { return bell_.fd(); }
+  /// This rank's doorbell: the futex a rank sleeps on when only shared
+  /// memory can bring news (a new link rings it too: Waker::announce).
+  Doorbell& doorbell() const { return segment_.bell(); }
 
   /// Unlinks a posix segment once every peer of the node has mapped it
   /// (cheap check); else the name goes when the segment does.
@@ -83,7 +89,10 @@ class Context {
   std::vector<int> slot_of_rank_;       // -1: not on this node or no segment
   std::vector<LocalRank> node_;
   std::uint32_t my_slot_ = 0;
-  std::vector<bool> tried_;             // by slot: a link was made (or failed)
+  // A bit per slot: a link was made (or failed), as `producers` of the header.
+  std::vector<std::uint64_t> tried_;
+  bool was_tried(std::uint32_t slot) const { return (tried_[slot / 64] >> (slot % 64)) & 1; }
+  void mark_tried(std::uint32_t slot) { tried_[slot / 64] |= std::uint64_t{1} << (slot % 64); }
   bool unlinked_ = false;
 };
 
