@@ -131,6 +131,49 @@ void kill_wait(const rmpi::Comm& c) {
   }
 }
 
+// Rank 1 posts a receive of 64 MiB; rank 0 posts its send (to be pulled
+// with CMA into the posted buffer) and kills itself at once. Rank 1 makes no
+// progress until rank 0 is dead, so the pull finds no process: the receive
+// fails naming rank 0 and is never completed.
+void kill_pull(const rmpi::Comm& c) {
+  constexpr std::size_t kBig = std::size_t{64} << 20;
+  if (c.id() == 1) {
+    const int pid = rmpi::recv<int>(c, 0);
+    std::vector<std::uint8_t> into(kBig, 0);
+    auto received = rmpi::irecv(c, 0, std::span<std::uint8_t>(into));
+    rmpi::send(c, 0, 1);  // posted
+    // Bounded: until rank 0 is a zombie or gone.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string st;
+      std::getline(stat, st);
+      const auto close = st.rfind(')');
+      if (!stat || close == std::string::npos || close + 2 >= st.size() || st[close + 2] == 'Z') break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        expect(false, "rank 0 did not die");
+        return;
+      }
+      ::sched_yield();
+    }
+    try {
+      (void)received.wait();
+      expect(false, "a receive whose sender was killed before the pull must fail");
+    } catch (const rmpi::RankFailed& e) {
+      std::printf("RANK_FAILED %d: %s\n", e.rank(), e.what());
+    }
+    return;
+  }
+  if (c.id() == 0) {
+    rmpi::send(c, 1, static_cast<int>(::getpid()));
+    const auto big = pattern(kBig, 3);
+    (void)rmpi::recv<int>(c, 1);
+    auto sent = rmpi::isend(c, 1, big);
+    std::fflush(stdout);
+    ::raise(SIGKILL);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,8 +184,9 @@ int main(int argc, char** argv) {
     else if (mode == "sizes") sizes(c, false);
     else if (mode == "huge") sizes(c, true);
     else if (mode == "kill-wait") kill_wait(c);
+    else if (mode == "kill-pull") kill_pull(c);
     else expect(false, "unknown scenario");
-    if (mode != "kill-wait") rmpi::finish();
+    if (mode != "kill-wait" && mode != "kill-pull") rmpi::finish();
   } catch (const std::exception& e) {
     std::printf("EXCEPTION: %s\n", e.what());
     return 1;

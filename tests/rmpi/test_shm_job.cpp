@@ -118,3 +118,17 @@ TEST_CASE("kill -9 of a peer during a shared-memory wait: an error naming the ra
   CHECK(has(res.ranks[1].out, "PASS"));
   CHECK(res.no_child_left);
 }
+
+TEST_CASE("kill -9 of the sender in the middle of a CMA pull: RankFailed naming it, nothing delivered, no hang") {
+  for (const Env& env : {Env{}, Env{{"RMPI_SHM_CMA", "1"}}}) {
+    CAPTURE(env.size());
+    const auto res = job(RMPI_SHM_PROGRAM, {"kill-pull"}, 2, env);
+    INFO(res.summary());
+    CHECK(!res.timed_out);
+    CHECK(res.ranks[0].signal == SIGKILL);
+    CHECK(res.ranks[1].exit_code == 0);
+    CHECK(has(res.ranks[1].out, "RANK_FAILED 0: "));
+    CHECK(has(res.ranks[1].out, "PASS"));
+    CHECK(res.no_child_left);
+  }
+}
