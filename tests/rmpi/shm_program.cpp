@@ -98,6 +98,15 @@ void sizes(const rmpi::Comm& c, bool huge) {
   }
 }
 
+// The state letter of /proc/<pid>/stat (S, R, Z...), 0 when there is none.
+char process_state(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  std::getline(stat, s);
+  const auto close = s.rfind(')');
+  return close != std::string::npos && close + 2 < s.size() ? s[close + 2] : 0;
+}
+
 // Rank 0 kills itself with SIGKILL once rank 1 sleeps in its receive.
 void kill_wait(const rmpi::Comm& c) {
   if (c.id() == 1) {
@@ -119,11 +128,7 @@ void kill_wait(const rmpi::Comm& c) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     int sleeping_seen = 0;
     while (std::chrono::steady_clock::now() < deadline && sleeping_seen < 3) {
-      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-      std::string s;
-      std::getline(stat, s);
-      const auto close = s.rfind(')');
-      sleeping_seen = close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'S' ? sleeping_seen + 1 : 0;
+      sleeping_seen = process_state(pid) == 'S' ? sleeping_seen + 1 : 0;
       ::sched_yield();
     }
     std::fflush(stdout);
@@ -145,11 +150,8 @@ void kill_pull(const rmpi::Comm& c) {
     // Bounded: until rank 0 is a zombie or gone.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     for (;;) {
-      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-      std::string st;
-      std::getline(stat, st);
-      const auto close = st.rfind(')');
-      if (!stat || close == std::string::npos || close + 2 >= st.size() || st[close + 2] == 'Z') break;
+      const char state = process_state(pid);
+      if (state == 0 || state == 'Z') break;
       if (std::chrono::steady_clock::now() > deadline) {
         expect(false, "rank 0 did not die");
         return;

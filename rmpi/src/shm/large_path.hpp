@@ -38,10 +38,13 @@ struct PathInputs {
   bool receive_posted = false;    // the receiver says it has a receive posted that this may match
 };
 
-/// Large messages are pulled from this size on (automatic mode). Below it a
-/// process_vm_readv (two page-table walks, a system call) does not beat
-/// two memcpy through a ring that stays in cache.
-inline constexpr std::size_t kDefaultPullThreshold = 32 * 1024;
+/// Automatic mode pulls posted messages from this size on. Measured on the
+/// 2-core VMs of CI (benchmarks/results/2026-12-02-cma.md): process_vm_readv
+/// moves ~2.5 GB/s there (it pins the sender's pages one by one) while the
+/// pipelined copy, its two memcpy overlapping on two cores through a ring
+/// that stays in cache, moves ~8 GB/s at 1 MiB; single copy won only from
+/// 32 MiB on (ping-pong), once the pipelined copy no longer fits the cache.
+inline constexpr std::size_t kDefaultPullThreshold = std::size_t{32} << 20;
 
 constexpr LargePath choose_path(const PathInputs& in) {
   if (in.size <= in.eager_limit) return LargePath::eager;
