@@ -1,9 +1,16 @@
-// The choice of path for a frame over shared memory (shm/large_path.hpp).
+// The choice of path for a frame over shared memory (shm/large_path.hpp),
+// and RMPI_SHM_CMA, which forces it.
 #include "shm/large_path.hpp"
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <initializer_list>
+#include <string>
+
+#include <rmpi/error.hpp>
+
+#include "shm/context.hpp"
 
 namespace shm = rmpi::detail::shm;
 using shm::CmaMode;
@@ -57,4 +64,19 @@ TEST_CASE("automatic: pulled from the threshold on into a posted receive, pipeli
   CHECK(shm::choose_path({.size = kEager + 1, .eager_limit = kEager, .pull_threshold = 0, .verdict = a,
                           .mode = m, .receive_posted = true}) == LargePath::pull);
   static_assert(shm::kDefaultPullThreshold > 16 * 1024);  // above the default eager limit
+}
+
+TEST_CASE("RMPI_SHM_CMA other than 0 or 1 is a ConfigError naming it, the value escaped") {
+  ::setenv(shm::kCmaEnv, "yes\n", 1);
+  std::string what;
+  try {
+    (void)shm::Context::create(0, 2, "large-path-test");
+  } catch (const rmpi::ConfigError& e) {
+    what = e.what();
+  }
+  ::unsetenv(shm::kCmaEnv);
+  CHECK(what.find("RMPI_SHM_CMA=") != std::string::npos);
+  CHECK(what.find("expected 0") != std::string::npos);
+  CHECK(what.find('\n') == std::string::npos);  // escaped
+  CHECK(shm::Context::create(0, 2, "large-path-test") != nullptr);  // unset: fine
 }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <rmpi/error.hpp>
+#include <rmpi/quoted_input.hpp>
 
 #include "../net.hpp"
 #include "shm_link.hpp"
@@ -67,7 +68,8 @@ std::unique_ptr<Context> Context::create(int rank, int slots, std::string_view j
   if (const char* c = std::getenv(kCmaEnv); c && *c) {
     const std::string_view v(c);
     if (v != "0" && v != "1")
-      throw ConfigError(std::string(kCmaEnv) + "=" + std::string(v.substr(0, 40)) + ": expected 0 or 1");
+      throw ConfigError(std::string("rmpi: ") + kCmaEnv + "=" + quoted_input(v) +
+                        ": expected 0 (pipelined copy) or 1 (single copy), or unset (automatic)");
     opt.cma = v == "1" ? CmaMode::always : CmaMode::never;
   }
   SegmentKind kind = SegmentKind::memfd;
