@@ -106,6 +106,10 @@ class Link {
 
   /// Where the peer is, for messages: "127.0.0.1:4242", "local socket on h".
   virtual std::string where() const = 0;
+  /// How many receives posted here may match the peer's next frame: a hint
+  /// to the sender (shared memory pulls a large frame straight into place
+  /// when one is posted, see shm/large_path.hpp). Sockets ignore it.
+  virtual void receives_posted(std::uint32_t) {}
 };
 
 }  // namespace rmpi::detail

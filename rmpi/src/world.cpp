@@ -172,7 +172,7 @@ void World::link_closed(int peer, bool clean, const std::string& why) {
   for (auto it = posted_.begin(); it != posted_.end();) {
     if ((*it)->src == peer) {
       fail(**it, lost(p, "waits for a message from"));
-      it = posted_.erase(it);
+      it = unpost(it);
     } else {
       ++it;
     }
@@ -207,6 +207,30 @@ bool World::matches(const RequestState& r, std::uint32_t context, int src, std::
   if (r.src != kAnyRank && r.src != src) return false;
   if (r.tag == kAnyUserTag) return (tag & kUserTagBit) != 0;
   return r.tag == tag;
+}
+
+void World::post(RequestPtr r) {
+  const int src = r->src;
+  posted_.push_back(std::move(r));
+  if (posted_from_.empty()) posted_from_.assign(peers_.size() + 1, 0);
+  ++posted_from_[src == kAnyRank ? peers_.size() : static_cast<std::size_t>(src)];
+  publish_posted(src);
+}
+
+std::list<RequestPtr>::iterator World::unpost(std::list<RequestPtr>::iterator it) {
+  const int src = (*it)->src;
+  --posted_from_[src == kAnyRank ? peers_.size() : static_cast<std::size_t>(src)];
+  it = posted_.erase(it);
+  publish_posted(src);
+  return it;
+}
+
+void World::publish_posted(int src) {
+  const std::uint32_t any = posted_from_.back();
+  for (std::size_t p = src == kAnyRank ? 0 : static_cast<std::size_t>(src); p < peers_.size(); ++p) {
+    if (peers_[p].link) peers_[p].link->receives_posted(posted_from_[p] + any);
+    if (src != kAnyRank) break;
+  }
 }
 
 std::exception_ptr World::refusal(const RequestState& r, int src, std::uint64_t type_tag, std::size_t size) const {
@@ -254,7 +278,7 @@ void World::revoke(std::uint32_t context, int from) {
   for (auto it = posted_.begin(); it != posted_.end();) {
     if ((*it)->context == context && !is_shrink_tag((*it)->tag)) {
       fail(**it, revoked_error(context));
-      it = posted_.erase(it);
+      it = unpost(it);
     } else {
       ++it;
     }
@@ -302,12 +326,12 @@ std::byte* World::frame_begin(int peer, const wire::FrameHeader& h) {
     }
     if (auto why = refusal(r, peer, h.type_tag, h.length)) {
       fail(r, why);  // the message stays for a later receive
-      it = posted_.erase(it);
+      it = unpost(it);
       continue;
     }
     p.into = Into::request;
     p.target = *it;
-    posted_.erase(it);
+    unpost(it);
     bind_status(r, peer, h.flags, h.length);
     if (r.has_posted) {
       r.received.into_posted = true;
@@ -475,7 +499,7 @@ RequestPtr World::start_recv(const std::shared_ptr<CommState>& comm, int src, in
       return r;
     }
   }
-  posted_.push_back(r);
+  post(r);
   return r;
 }
 
@@ -561,7 +585,7 @@ bool World::cancel(RequestState& r) {
   if (r.kind != RequestState::Kind::recv || r.done) return false;
   for (auto it = posted_.begin(); it != posted_.end(); ++it) {
     if (it->get() == &r) {
-      posted_.erase(it);
+      unpost(it);
       r.cancelled = true;
       r.done = true;
       r.error = std::make_exception_ptr(Error("rmpi: the receive was cancelled"));

@@ -234,6 +234,12 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   std::uint64_t activity_ = 0;  // frames delivered, sends completed, links closed
   std::list<Arrival> unexpected_;
   std::list<RequestPtr> posted_;
+  // Receives in posted_ by source world rank, kAnyRank ones last; each
+  // link is told its count (Link::receives_posted).
+  std::vector<std::uint32_t> posted_from_;
+  void post(RequestPtr r);
+  std::list<RequestPtr>::iterator unpost(std::list<RequestPtr>::iterator it);
+  void publish_posted(int src);
   bool finishing_ = false;
   bool finished_ = false;
   mutable bool awaited_launcher_ = false;

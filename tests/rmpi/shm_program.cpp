@@ -98,6 +98,15 @@ void sizes(const rmpi::Comm& c, bool huge) {
   }
 }
 
+// The state letter of /proc/<pid>/stat (S, R, Z...), 0 when there is none.
+char process_state(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  std::getline(stat, s);
+  const auto close = s.rfind(')');
+  return close != std::string::npos && close + 2 < s.size() ? s[close + 2] : 0;
+}
+
 // What `pid` sleeps in ("futex_do_wait", "do_epoll_wait"; empty if unknown).
 std::string wchan(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/wchan");
@@ -234,6 +243,46 @@ void kill_unlinked(const rmpi::Comm& c) {
   std::fflush(stdout);
 }
 
+// Rank 1 posts a receive of 64 MiB; rank 0 posts its send (to be pulled
+// with CMA into the posted buffer) and kills itself at once. Rank 1 makes no
+// progress until rank 0 is dead, so the pull finds no process: the receive
+// fails naming rank 0 and is never completed.
+void kill_pull(const rmpi::Comm& c) {
+  constexpr std::size_t kBig = std::size_t{64} << 20;
+  if (c.id() == 1) {
+    const int pid = rmpi::recv<int>(c, 0);
+    std::vector<std::uint8_t> into(kBig, 0);
+    auto received = rmpi::irecv(c, 0, std::span<std::uint8_t>(into));
+    rmpi::send(c, 0, 1);  // posted
+    // Bounded: until rank 0 is a zombie or gone.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+      const char state = process_state(pid);
+      if (state == 0 || state == 'Z') break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        expect(false, "rank 0 did not die");
+        return;
+      }
+      ::sched_yield();
+    }
+    try {
+      (void)received.wait();
+      expect(false, "a receive whose sender was killed before the pull must fail");
+    } catch (const rmpi::RankFailed& e) {
+      std::printf("RANK_FAILED %d: %s\n", e.rank(), e.what());
+    }
+    return;
+  }
+  if (c.id() == 0) {
+    rmpi::send(c, 1, static_cast<int>(::getpid()));
+    const auto big = pattern(kBig, 3);
+    (void)rmpi::recv<int>(c, 1);
+    auto sent = rmpi::isend(c, 1, big);
+    std::fflush(stdout);
+    ::raise(SIGKILL);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -248,8 +297,9 @@ int main(int argc, char** argv) {
     else if (mode == "both-sides") both_sides(c);
     else if (mode == "kill-unlinked") kill_unlinked(c);
     else if (mode == "wake") wake(c, argc > 2 ? argv[2] : "");
+    else if (mode == "kill-pull") kill_pull(c);
     else expect(false, "unknown scenario");
-    if (mode != "kill-wait" && mode != "kill-unlinked") rmpi::finish();
+    if (mode != "kill-wait" && mode != "kill-unlinked" && mode != "kill-pull") rmpi::finish();
   } catch (const std::exception& e) {
     std::printf("EXCEPTION: %s\n", e.what());
     return 1;

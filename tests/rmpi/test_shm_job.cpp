@@ -179,3 +179,17 @@ TEST_CASE("a link coming up under traffic from both sides keeps order; any-sourc
 TEST_CASE("kill -9 of a peer never linked, while a receive from it waits: RankFailed naming it") {
   check_rank_1_saw_rank_0_die(job(RMPI_SHM_PROGRAM, {"kill-unlinked"}, 3));
 }
+
+TEST_CASE("kill -9 of the sender in the middle of a CMA pull: RankFailed naming it, nothing delivered, no hang") {
+  for (const Env& env : {Env{}, Env{{"RMPI_SHM_CMA", "1"}}}) {
+    CAPTURE(env.size());
+    const auto res = job(RMPI_SHM_PROGRAM, {"kill-pull"}, 2, env);
+    INFO(res.summary());
+    CHECK(!res.timed_out);
+    CHECK(res.ranks[0].signal == SIGKILL);
+    CHECK(res.ranks[1].exit_code == 0);
+    CHECK(has(res.ranks[1].out, "RANK_FAILED 0: "));
+    CHECK(has(res.ranks[1].out, "PASS"));
+    CHECK(res.no_child_left);
+  }
+}

@@ -50,7 +50,7 @@ void round_trips(shm::LinkOptions opt, const std::vector<std::size_t>& sizes, st
     s.send_wait(header(seq), data);
     const auto after = s.link->stats();
     if (n <= kLimit) CHECK(after.eager == before.eager + 1);
-    else if (opt.allow_cma) CHECK(after.pulled == before.pulled + 1);
+    else if (opt.cma == shm::CmaMode::always) CHECK(after.pulled == before.pulled + 1);
     else CHECK(after.copied == before.copied + 1);
     const Frame back = s.next();
     CHECK(back.header.channel == seq);
@@ -71,12 +71,12 @@ void round_trips(shm::LinkOptions opt, const std::vector<std::size_t>& sizes, st
 }  // namespace
 
 TEST_CASE("0 B, 1 B, the eager limit -1/0/+1 and large messages by single copy (CMA)") {
-  shm::LinkOptions opt{.eager_limit = kLimit, .allow_cma = true};
+  shm::LinkOptions opt{.eager_limit = kLimit, .cma = shm::CmaMode::always};
   round_trips(opt, {0, 1, kLimit - 1, kLimit, kLimit + 1, 1 << 20, 16u << 20, 0, 1});
 }
 
 TEST_CASE("with CMA refused, large messages are pipelined through the ring") {
-  shm::LinkOptions opt{.eager_limit = kLimit, .allow_cma = false};
+  shm::LinkOptions opt{.eager_limit = kLimit, .cma = shm::CmaMode::never};
   round_trips(opt, {0, 1, kLimit, kLimit + 1, 100000, 16u << 20, 1}, 16 * 1024);
 }
 
@@ -97,7 +97,7 @@ TEST_CASE("the link probes CMA and says so to the sender") {
 TEST_CASE("order holds over a small ring that wraps many times, mixed with large frames") {
   constexpr int kFrames = 20000;
   constexpr std::size_t kRing = 4096;
-  shm::LinkOptions opt{.eager_limit = 1000, .allow_cma = true};
+  shm::LinkOptions opt{.eager_limit = 1000, .cma = shm::CmaMode::always};
   Child child([&](int sock) {
     Side s(sock, kRing, opt);
     for (int i = 0; i < kFrames; ++i) {
@@ -208,7 +208,7 @@ TEST_CASE("kill -9 of the peer while it owes a pull fails the send, no hang") {
     Side s(sock);
     ::pause();  // attached (CMA verdict given) but never reads
   });
-  Side s(child.sock, 64 * 1024, {.eager_limit = kLimit, .allow_cma = true});
+  Side s(child.sock, 64 * 1024, {.eager_limit = kLimit, .cma = shm::CmaMode::always});
   const auto big = pattern(1 << 20, 5);
   const auto t = s.link->send(header(1), big);
   std::thread killer([&] {
@@ -225,7 +225,7 @@ TEST_CASE("kill -9 of the peer while it owes a pull fails the send, no hang") {
 
 TEST_CASE("kill -9 of the sender in the middle of a pipelined message fails the receive") {
   Child child([](int sock) {
-    Side s(sock, 16 * 1024, {.eager_limit = 1024, .allow_cma = false});
+    Side s(sock, 16 * 1024, {.eager_limit = 1024, .cma = shm::CmaMode::never});
     const auto big = pattern(1 << 20, 9);
     s.wait([&] { return s.link->peer_attached(); });
     s.link->send(header(1), big);  // only the first chunks fit
@@ -235,7 +235,7 @@ TEST_CASE("kill -9 of the sender in the middle of a pipelined message fails the 
     write_all_fd(sock, &ready, 1);
     ::pause();
   });
-  Side s(child.sock, 16 * 1024, {.eager_limit = 1024, .allow_cma = false});
+  Side s(child.sock, 16 * 1024, {.eager_limit = 1024, .cma = shm::CmaMode::never});
   char ready = 0;
   read_all_fd(child.sock, &ready, 1);
   ::kill(child.pid, SIGKILL);
@@ -298,4 +298,108 @@ TEST_CASE("a receiver asleep in epoll (its rank's bell and the pidfd) is woken b
   CHECK(s.link->failure().empty());  // died between messages: a clean end
   ::close(ep);
   child.join();
+}
+
+TEST_CASE("64 MiB by single copy (CMA) and by the pipelined copy: the same bytes arrive") {
+  constexpr std::size_t kBig = std::size_t{64} << 20;
+  for (const auto mode : {shm::CmaMode::always, shm::CmaMode::never}) {
+    CAPTURE(static_cast<int>(mode));
+    const shm::LinkOptions opt{.eager_limit = kLimit, .cma = mode};
+    Child child([&](int sock) {
+      Side s(sock, 64 * 1024, opt);
+      const Frame f = s.next();
+      if (f.header.length != kBig || f.bytes != pattern(kBig, 11)) throw std::runtime_error("64 MiB damaged");
+      s.link->close();
+      s.wait([] { return false; });
+    });
+    Side s(child.sock, 64 * 1024, opt);
+    s.wait([&] { return s.link->peer_attached(); });
+    s.send_wait(header(1), pattern(kBig, 11));
+    CHECK(s.link->stats().pulled == (mode == shm::CmaMode::always ? 1u : 0u));
+    CHECK(s.link->stats().copied == (mode == shm::CmaMode::never ? 1u : 0u));
+    s.link->close();
+    s.wait([] { return false; });
+    CHECK(s.link->failure().empty());
+    CHECK(exited_ok(child.join()));
+  }
+}
+
+TEST_CASE("automatic mode: a large frame is pulled when the receiver has a receive posted, else pipelined") {
+  const shm::LinkOptions opt{.eager_limit = kLimit, .cma = shm::CmaMode::automatic, .pull_threshold = 8192};
+  Child child([&](int sock) {
+    Side s(sock, 64 * 1024, opt);
+    const char go = 1;
+    for (const std::uint32_t posted : {1u, 0u, 1u}) {
+      s.link->advertise_posted(posted);
+      write_all_fd(sock, &go, 1);
+      const Frame f = s.next();
+      if (f.bytes != pattern(f.header.length, f.header.channel)) throw std::runtime_error("frame damaged");
+    }
+    s.link->close();
+    s.wait([] { return false; });
+  });
+  Side s(child.sock, 64 * 1024, opt);
+  s.wait([&] { return s.link->peer_attached(); });
+  REQUIRE(s.link->peer_pulls());
+  char go = 0;
+  // Posted and at the threshold: pulled. Not posted: pipelined. Posted but
+  // below the threshold: pipelined.
+  const std::pair<std::size_t, shm::Link::Stats> steps[] = {{8192, {0, 1, 0}}, {1 << 20, {0, 1, 1}}, {8191, {0, 1, 2}}};
+  std::uint32_t seq = 0;
+  for (const auto& [n, want] : steps) {
+    CAPTURE(n);
+    read_all_fd(child.sock, &go, 1);
+    s.send_wait(header(seq), pattern(n, seq));
+    ++seq;
+    CHECK(s.link->stats().pulled == want.pulled);
+    CHECK(s.link->stats().copied == want.copied);
+  }
+  s.link->close();
+  s.wait([] { return false; });
+  CHECK(exited_ok(child.join()));
+}
+
+namespace {
+// Kills (and reaps) the sender as soon as a pull is about to start: the
+// pull then finds no process to read from.
+struct KillAtBegin final : shm::FrameSink {
+  Child* child;
+  std::vector<std::byte> buf;
+  int begun = 0, completed = 0, aborted = 0;
+  explicit KillAtBegin(Child& c) : child(&c) {}
+  std::byte* begin_frame(const FrameHeader& h) override {
+    ++begun;
+    ::kill(child->pid, SIGKILL);
+    last_status = child->join();
+    buf.resize(h.length);
+    return buf.data();
+  }
+  void complete_frame() override { ++completed; }
+  void abort_frame() override { ++aborted; }
+  int last_status = 0;
+};
+}  // namespace
+
+TEST_CASE("kill -9 of the sender in the middle of a CMA pull fails the receive, nothing delivered") {
+  const shm::LinkOptions opt{.eager_limit = kLimit, .cma = shm::CmaMode::always};
+  Child child([&](int sock) {
+    Side s(sock, 64 * 1024, opt);
+    s.wait([&] { return s.link->peer_pulls(); });
+    const auto big = pattern(std::size_t{16} << 20, 3);
+    s.link->send(header(1), big);
+    if (s.link->stats().pulled != 1) throw std::runtime_error("not posted for a pull");
+    ::pause();  // killed by the parent
+  });
+  Side s(child.sock, 64 * 1024, opt);
+  KillAtBegin sink(child);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (s.link->failure().empty() && !s.link->eof() && std::chrono::steady_clock::now() < deadline) {
+    s.link->peer_alive();
+    s.link->progress(sink);
+  }
+  CHECK(sink.begun == 1);
+  CHECK(sink.completed == 0);
+  CHECK(sink.aborted == 1);
+  CHECK(s.link->failure().find("middle of a message") != std::string::npos);
+  CHECK((WIFSIGNALED(sink.last_status) && WTERMSIG(sink.last_status) == SIGKILL));
 }

@@ -31,6 +31,10 @@
 
 namespace rmpi {
 
+// The chunked algorithms post each receive before its send through this
+// (collectives/transport.hpp), so that large halves land in place.
+static_assert(collectives::ExchangesInto<const Comm, float>);
+
 /// At the root `src`: sends `val` to every rank; every rank returns it.
 template <class T>
 T broadcast(const Comm& comm, int src, T val) {

@@ -190,6 +190,13 @@ class Comm {
   template <class E>
   void recv_into(int src, int tag, std::span<E> into) const;
 
+  /// Internal-tag send of `out` to `dest` and receive into `into` from
+  /// `src`, the receive posted before the send: a large message then lands
+  /// straight in `into` (one copy over shared memory). As send + recv_into
+  /// otherwise; `out` and `into` must not overlap.
+  template <class E>
+  void exchange_into(int dest, int tag, std::span<const E> out, int src, std::span<E> into) const;
+
   /// Starts a send of `m` to rank `dest` with wire tag `wire_tag`
   /// (internal). `blocking`: the returned request may borrow the payload
   /// until it completes; small messages complete at once.
@@ -278,6 +285,24 @@ RequestPtr start_recv_into(const Comm& comm, Source src, std::span<E> into, int 
 template <class E>
 void Comm::recv_into(int src, int tag, std::span<E> into) const {
   detail::request_wait(*detail::start_recv_into(*this, src, into, internal_tag(tag), true));
+}
+
+template <class E>
+void Comm::exchange_into(int dest, int tag, std::span<const E> out, int src, std::span<E> into) const {
+  const detail::RequestPtr received = detail::start_recv_into(*this, src, into, internal_tag(tag), true);
+  try {
+    detail::request_wait(*start_send(dest, internal_tag(tag), detail::make_out(out, false), true));
+  } catch (...) {
+    // `into` may not outlive this call: the receive must be over before we leave.
+    if (!detail::request_cancel(*received)) {
+      try {
+        detail::request_wait(*received);
+      } catch (...) {
+      }
+    }
+    throw;
+  }
+  detail::request_wait(*received);
 }
 
 }  // namespace rmpi

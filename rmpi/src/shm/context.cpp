@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include <rmpi/error.hpp>
+#include <rmpi/quoted_input.hpp>
 
 #include "../net.hpp"
 #include "shm_link.hpp"
@@ -61,19 +62,16 @@ Context::~Context() = default;
 
 std::unique_ptr<Context> Context::create(int rank, int slots, std::string_view job_id) {
   LinkOptions opt;
-  // Pipelined copy by default: on the machines measured (2-core VMs), a
-  // process_vm_readv pull costs ~4 us per KiB when the two ranks take turns
-  // (ping-pong, sendrecv, allreduce: 3.9 ms at 1 MiB against 55 us copied
-  // through the ring), though it streams one way at 7-13 GB/s.
-  // RMPI_SHM_CMA=1 turns the single copy on.
-  opt.allow_cma = false;
+  // Automatic by default: CMA for a large payload whose receive is posted,
+  // the pipelined copy otherwise (shm/large_path.hpp says why).
   opt.eager_limit = env_size(kEagerEnv, opt.eager_limit, 0, 1 << 20);
   const std::size_t ring = env_size(kRingEnv, default_ring(slots), 4096, 64u << 20);
   if (const char* c = std::getenv(kCmaEnv); c && *c) {
     const std::string_view v(c);
     if (v != "0" && v != "1")
-      throw ConfigError(std::string(kCmaEnv) + "=" + std::string(v.substr(0, 40)) + ": expected 0 or 1");
-    opt.allow_cma = v == "1";
+      throw ConfigError(std::string("rmpi: ") + kCmaEnv + "=" + quoted_input(v) +
+                        ": expected 0 (pipelined copy) or 1 (single copy), or unset (automatic)");
+    opt.cma = v == "1" ? CmaMode::always : CmaMode::never;
   }
   SegmentKind kind = SegmentKind::memfd;
   if (const char* k = std::getenv(kSegmentEnv); k && *k) {

@@ -11,7 +11,7 @@
 // | RMPI_TRANSPORT    | auto (default), shm: shared memory inside a node; tcp: none |
 // | RMPI_SHM_EAGER    | bytes sent through the ring; larger: single copy (default 16384) |
 // | RMPI_SHM_RING     | bytes of each ring (default by ranks on the node: 256 KiB up to 8) |
-// | RMPI_SHM_CMA      | 1: large messages single-copy by process_vm_readv; 0 (default): pipelined copy |
+// | RMPI_SHM_CMA      | unset: CMA for messages of 32 MiB or more into posted receives (shm/large_path.hpp); 1: always CMA (process_vm_readv); 0: pipelined copy |
 // | RMPI_SHM_SEGMENT  | posix: use shm_open instead of memfd (testing)           |
 #include <memory>
 #include <string>

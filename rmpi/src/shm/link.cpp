@@ -40,7 +40,7 @@ Link::Link(const Segment& mine, Segment peer, std::uint32_t my_slot, std::uint32
 
   // Can we pull from the peer? Read its segment's magic at its own address.
   RingControl::Cma cma = RingControl::refused;
-  if (options_.allow_cma) {
+  if (options_.cma != CmaMode::never) {
     std::uint64_t magic = 0;
     iovec local{&magic, sizeof magic};
     iovec remote{reinterpret_cast<void*>(peer_.header().self_address), sizeof magic};
@@ -81,7 +81,18 @@ bool Link::peer_attached() const {
   return out_ctl_->cma.load(std::memory_order_acquire) != RingControl::unknown;
 }
 
-bool Link::peer_pulls() const { return out_ctl_->cma.load(std::memory_order_acquire) == RingControl::allowed; }
+bool Link::peer_pulls() const { return peer_verdict() == CmaVerdict::allowed; }
+
+CmaVerdict Link::peer_verdict() const {
+  switch (out_ctl_->cma.load(std::memory_order_acquire)) {
+    case RingControl::allowed:
+      return CmaVerdict::allowed;
+    case RingControl::refused:
+      return CmaVerdict::refused;
+    default:
+      return CmaVerdict::unknown;
+  }
+}
 
 Link::Ticket Link::send(wire::FrameHeader h, std::span<const std::byte> payload, std::vector<std::byte>* owned) {
   if (owned) payload = std::span<const std::byte>(*owned);
@@ -161,10 +172,15 @@ bool Link::push(Out& o) {
     ++stats_.eager;
     return true;
   }
-  const auto cma = out_ctl_->cma.load(std::memory_order_acquire);
-  waiting_attach_ = cma == RingControl::unknown;
+  if (o.path == LargePath::wait_verdict) {
+    o.path = choose_path({.size = o.size, .eager_limit = options_.eager_limit,
+                          .pull_threshold = options_.pull_threshold, .verdict = peer_verdict(),
+                          .mode = options_.cma,
+                          .receive_posted = out_ctl_->receives_posted.load(std::memory_order_relaxed) > 0});
+  }
+  waiting_attach_ = o.path == LargePath::wait_verdict;
   if (waiting_attach_) return false;  // the peer has not attached yet
-  if (cma == RingControl::allowed) {
+  if (o.path == LargePath::pull) {
     std::byte* b = out_.reserve(RecordKind::pull, kH + sizeof(PullRequest));
     if (!b) return false;
     const PullRequest pr{reinterpret_cast<std::uint64_t>(o.data), o.size};

@@ -4,11 +4,13 @@
 // slot in its own). It carries the frames the sockets carry (rmpi/wire.hpp
 // header, then the payload), in order:
 //   * payloads up to `eager_limit` are copied into the ring (one record);
-//   * larger ones are single-copy: the sender posts (address, length) and the
-//     receiver pulls the bytes with process_vm_readv (CMA) straight into the
-//     destination, then counts the pull in `pulled`, which completes the send;
-//   * when the receiver cannot pull (CMA refused by the kernel: EPERM, ENOSYS,
-//     or forced off), the payload is pipelined through the ring in chunks.
+//   * larger ones are single-copy when large_path.hpp says so (the receiver
+//     can pull and has a receive posted): the sender posts (address, length)
+//     and the receiver pulls the bytes with process_vm_readv (CMA) straight
+//     into the destination, then counts the pull in `pulled`, which
+//     completes the send;
+//   * otherwise (CMA refused by the kernel: EPERM, ENOSYS; forced off; no
+//     receive posted) the payload is pipelined through the ring in chunks.
 // Non-blocking throughout: progress() moves what it can and returns; the
 // caller waits (doorbell.hpp) and calls it again. A peer that exits is seen
 // through its pidfd (pollable, so it fits an epoll set) and reported like a
@@ -28,6 +30,7 @@
 #include <rmpi/wire.hpp>
 
 #include "doorbell.hpp"
+#include "large_path.hpp"
 #include "ring.hpp"
 #include "segment.hpp"
 
@@ -36,8 +39,11 @@ namespace rmpi::detail::shm {
 struct LinkOptions {
   /// Payloads of at most this many bytes go through the ring (eager).
   std::size_t eager_limit = 16 * 1024;
-  /// false: never pull with CMA (tests, RMPI_SHM_CMA=0): pipelined copy.
-  bool allow_cma = true;
+  /// Whether large payloads are pulled with CMA (RMPI_SHM_CMA): never also
+  /// skips the probe, so the peer never pulls from this side either.
+  CmaMode cma = CmaMode::automatic;
+  /// Automatic mode: payloads from this size on are pulled (if posted).
+  std::size_t pull_threshold = kDefaultPullThreshold;
 };
 
 /// Where received frames go. begin_frame returns room for h.length bytes
@@ -101,6 +107,9 @@ class Link {
   bool arm_sleep();
   /// Stops reading: the peer's sends fail (like a closed socket).
   void abandon(std::string why);
+  /// Tells the peer how many receives this side has posted that its next
+  /// frame may match (large_path.hpp: posted ones are pulled into place).
+  void advertise_posted(std::uint32_t n) { in_ctl_->receives_posted.store(n, std::memory_order_relaxed); }
 
   /// Polls the peer's pidfd; if the peer ended, remembers it (progress()
   /// then delivers what is left and reports eof() or a failure).
@@ -141,6 +150,7 @@ class Link {
     bool begun = false;    // fallback: frag_begin written
     bool close = false;    // the goodbye record
     bool eager = false;    // whole into the ring
+    LargePath path = LargePath::wait_verdict;  // once chosen, kept (large only)
     std::shared_ptr<void> keep;
   };
   struct Awaiting {
@@ -167,6 +177,7 @@ class Link {
   int pidfd_ = -1;
   bool peer_gone_ = false;
   bool waiting_attach_ = false;  // a large frame waits for the peer's CMA verdict
+  CmaVerdict peer_verdict() const;
   bool eof_ = false;
   bool closed_ = false;
   std::string failure_;

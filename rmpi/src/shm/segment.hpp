@@ -62,6 +62,9 @@ struct RingControl {
   std::atomic<std::uint32_t> attached{0};  // consumer: 1 once it has mapped the producer
   std::atomic<std::uint32_t> consumer_gone{0};  // consumer: it reads no more (closed or broken)
   std::atomic<std::uint32_t> producer_attached{0};  // producer: 1 once it has mapped this segment
+  /// Consumer: receives it has posted that the producer's next frame may
+  /// match (a hint: a large frame is then pulled straight into place).
+  std::atomic<std::uint32_t> receives_posted{0};
   /// Consumer: 1 while it sleeps in epoll; a producer then sends one byte to
   /// the doorbell's socket (Doorbell::bell_name).
   alignas(kCacheLine) std::atomic<std::uint32_t> reader_sleeps{0};

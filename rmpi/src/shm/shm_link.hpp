@@ -36,6 +36,7 @@ class ShmLink final : public detail::Link, private shm::FrameSink {
   void close_write() override;
   bool closed() const override { return closed_; }
   std::string where() const override { return where_; }
+  void receives_posted(std::uint32_t n) override { link_->advertise_posted(n); }
 
  private:
   // shm::FrameSink

@@ -10,6 +10,12 @@
 /// block's part goes first, which keeps rank order for any associative op.
 /// Each element is combined by exactly one rank and then copied, so every
 /// rank ends with bitwise identical data.
+///
+/// Each step is one exchange with the partner, its receive posted before its
+/// send (exchange_into), so that over shared memory the partner's half is
+/// pulled straight into place: into the user's span in the allgather, into
+/// the scratch buffer in the reduce-scatter (the half this rank gives away is
+/// still being read by the partner, so it cannot take the partner's half).
 #include <array>
 #include <cstddef>
 #include <rmpi/collectives/detail/chunks.hpp>
@@ -59,9 +65,9 @@ void allreduce_rabenseifner(P& t, Op op, std::span<E> data) {
     windows[static_cast<std::size_t>(steps)] = {lo, hi};
     const auto keep = lower ? data.subspan(lo, mid - lo) : data.subspan(mid, hi - mid);
     const auto give = lower ? data.subspan(mid, hi - mid) : data.subspan(lo, mid - lo);
-    t.send(partner, kCollectiveTag, std::span<const E>(give));
+    // Not into `give`: the partner may still be reading it (single copy).
     const auto theirs = scratch.first(keep.size());
-    collectives::recv_into(t, partner, kCollectiveTag, theirs);
+    collectives::exchange_into(t, partner, kCollectiveTag, std::span<const E>(give), partner, theirs);
     detail::combine_ordered<Op, E>(op, keep, theirs, lower);
     if (lower) {
       hi = mid;
@@ -77,8 +83,7 @@ void allreduce_rabenseifner(P& t, Op op, std::span<E> data) {
     const bool lower = (n & mask) == 0;
     const auto have = lower ? data.subspan(w.lo, mid - w.lo) : data.subspan(mid, w.hi - mid);
     const auto get = lower ? data.subspan(mid, w.hi - mid) : data.subspan(w.lo, mid - w.lo);
-    t.send(partner, kCollectiveTag, std::span<const E>(have));
-    collectives::recv_into(t, partner, kCollectiveTag, get);
+    collectives::exchange_into(t, partner, kCollectiveTag, std::span<const E>(have), partner, get);
   }
   if (fold.takes_in(rank)) t.send(rank - 1, kCollectiveTag, std::span<const E>(data));
 }

@@ -12,7 +12,11 @@
 ///     received as, a `std::vector<E>` (the chunked algorithms send spans);
 ///   - optionally, `t.recv_into(src, tag, std::span<E> into)` receives such a
 ///     message straight into `into`, and throws when its size differs from
-///     `into.size()`; `recv_into` below falls back to `recv` + copy.
+///     `into.size()`; `recv_into` below falls back to `recv` + copy;
+///   - optionally, `t.exchange_into(dest, tag, std::span<const E> out, src,
+///     std::span<E> into)` does a send and a `recv_into` at once, the receive
+///     posted first (so a large message can land in place); `exchange_into`
+///     below falls back to `send` then `recv_into`.
 /// rmpi's real mesh and `InMemoryTransport` (tests) both satisfy it.
 #include <algorithm>
 #include <concepts>
@@ -59,6 +63,24 @@ void recv_into(P& t, int src, int tag, std::span<E> into) {
                               std::to_string(got.size()));
     }
     std::copy(got.begin(), got.end(), into.begin());
+  }
+}
+
+/// `P` sends and receives into a caller's buffer in one call.
+template <class P, class E>
+concept ExchangesInto = requires(P& t, int i, std::span<const E> out, std::span<E> into) {
+  t.exchange_into(i, i, out, i, into);
+};
+
+/// Sends `out` to `dest` and receives the next message from `src` with
+/// `tag` into `into` (which must not overlap `out`), as recv_into does.
+template <class E, PointToPoint P>
+void exchange_into(P& t, int dest, int tag, std::span<const E> out, int src, std::span<E> into) {
+  if constexpr (ExchangesInto<P, E>) {
+    t.exchange_into(dest, tag, out, src, into);
+  } else {
+    t.send(dest, tag, out);
+    collectives::recv_into(t, src, tag, into);
   }
 }
 
