@@ -73,7 +73,7 @@ BindTo parse_bind_to(std::string_view word) {
   for (const auto b : {BindTo::none, BindTo::hwthread, BindTo::core, BindTo::l3cache, BindTo::numa,
                        BindTo::socket})
     if (word == to_string(b)) return b;
-  throw ConfigError("rmpirun: bad value " + quoted_input(word) + " for --bind-to: expected one of " +
+  throw ConfigError("bad value " + quoted_input(word) + " for --bind-to: expected one of " +
                     std::string(kBindWords));
 }
 
@@ -85,10 +85,10 @@ void parse_map_by(std::string_view word, BindingPolicy& policy) {
     }
   }
   if (!word.starts_with("ppr:") && !word.starts_with("ppr"))
-    throw ConfigError("rmpirun: bad value " + quoted_input(word) + " for --map-by: expected one of " +
+    throw ConfigError("bad value " + quoted_input(word) + " for --map-by: expected one of " +
                       std::string(kMapWords));
   const auto bad = [&] {
-    throw ConfigError("rmpirun: bad value " + quoted_input(word) + " for --map-by: " +
+    throw ConfigError("bad value " + quoted_input(word) + " for --map-by: " +
                       std::string(kPprForm));
   };
   if (!word.starts_with("ppr:")) bad();
@@ -120,7 +120,7 @@ std::vector<CpuList> bind_local_ranks(const Topology& topology, const BindingPol
   const auto units = topology.objects(unit_kind);
   const int per_rank = std::max(1, policy.cpus_per_rank);
   if (per_rank > static_cast<int>(units.size()))
-    throw ConfigError("rmpirun: --cpus-per-rank " + std::to_string(per_rank) + " is more than the " +
+    throw ConfigError("--cpus-per-rank " + std::to_string(per_rank) + " is more than the " +
                       plural(static_cast<int>(units.size()), unit_word, unit_word + "s") +
                       " of host " + where);
 
@@ -131,7 +131,7 @@ std::vector<CpuList> bind_local_ranks(const Topology& topology, const BindingPol
   if (policy.map_by == MapBy::ppr) domain_kind = policy.ppr.resource;
   const auto domain_objects = topology.objects(domain_kind);
   if (domain_objects.empty())
-    throw ConfigError("rmpirun: --map-by " + std::string(to_string(domain_kind)) + ": host " + where +
+    throw ConfigError("--map-by " + std::string(to_string(domain_kind)) + ": host " + where +
                       " has no " + std::string(to_string(domain_kind)));
   std::vector<std::vector<hwloc_obj_t>> domains(domain_objects.size());
   for (std::size_t d = 0; d < domain_objects.size(); ++d)
@@ -145,7 +145,7 @@ std::vector<CpuList> bind_local_ranks(const Topology& topology, const BindingPol
     const auto per_domain = static_cast<std::size_t>(policy.ppr.count);
     const std::size_t capacity = per_domain * n_domains;
     if (static_cast<std::size_t>(local_ranks) > capacity && !policy.oversubscribe)
-      throw ConfigError("rmpirun: --map-by ppr:" + std::to_string(per_domain) + ":" +
+      throw ConfigError("--map-by ppr:" + std::to_string(per_domain) + ":" +
                         std::string(to_string(domain_kind)) + " places at most " +
                         std::to_string(capacity) + " ranks on host " + where + " (" +
                         plural(static_cast<int>(n_domains), to_string(domain_kind),
@@ -169,9 +169,9 @@ std::vector<CpuList> bind_local_ranks(const Topology& topology, const BindingPol
     const int have = static_cast<int>(domains[d].size());
     if (needed == 0 || (have > 0 && (needed <= have || policy.oversubscribe))) continue;
     if (have == 0)
-      throw ConfigError("rmpirun: host " + where + ": " + domain_name(domain_kind, d) + " has no " +
+      throw ConfigError("host " + where + ": " + domain_name(domain_kind, d) + " has no " +
                         unit_word + " to bind " + plural(ranks_in[d], "rank", "ranks") + " to");
-    throw ConfigError("rmpirun: --bind-to " + std::string(to_string(policy.bind_to)) + ": host " +
+    throw ConfigError("--bind-to " + std::string(to_string(policy.bind_to)) + ": host " +
                       where + " has " + plural(have, unit_word, unit_word + "s") +
                       (domain_kind == Resource::node ? "" : " in " + domain_name(domain_kind, d)) +
                       " but " + plural(ranks_in[d], "rank needs", "ranks need") + " " +
@@ -186,7 +186,7 @@ std::vector<CpuList> bind_local_ranks(const Topology& topology, const BindingPol
   const bool bind_wider =
       policy.bind_to != BindTo::hwthread && policy.bind_to != BindTo::core;
   if (bind_wider && binders.empty())
-    throw ConfigError("rmpirun: --bind-to " + std::string(to_string(policy.bind_to)) + ": host " +
+    throw ConfigError("--bind-to " + std::string(to_string(policy.bind_to)) + ": host " +
                       where + " has no " + std::string(to_string(policy.bind_to)));
 
   std::vector<CpuList> result;

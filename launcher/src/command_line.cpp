@@ -27,7 +27,7 @@ namespace {
 
 [[noreturn]] void bad_value(std::string_view option, std::string_view value,
                             std::string_view expected) {
-  throw ConfigError("rmpirun: bad value " + quoted_input(value) + " for " + std::string(option) +
+  throw ConfigError("bad value " + quoted_input(value) + " for " + std::string(option) +
                     ": " + std::string(expected));
 }
 
@@ -221,12 +221,12 @@ std::string nearest_option(std::string_view typed, const po::options_description
 
 [[noreturn]] void unknown_option(const std::string& typed, const po::options_description& desc) {
   const std::string nearest = nearest_option(typed, desc);
-  throw ConfigError("rmpirun: unknown option " + quoted_input(typed) +
+  throw ConfigError("unknown option " + quoted_input(typed) +
                     (nearest.empty() ? "" : " (did you mean '" + nearest + "'?)"));
 }
 
 [[noreturn]] void needs_value(const std::string& typed, std::string_view what = "a value") {
-  throw ConfigError("rmpirun: option " + quoted_input(typed) + " needs " + std::string(what));
+  throw ConfigError("option " + quoted_input(typed) + " needs " + std::string(what));
 }
 
 /// Splits the part of argv that starts at `first`: options, then the program and its
@@ -350,7 +350,7 @@ void add_env(std::vector<std::pair<std::string, std::string>>& vars, std::string
   } else if (auto current = env(name)) {
     value = std::move(*current);
   } else {
-    throw ConfigError("rmpirun: " + std::string(option) + " " + name + ": " + name +
+    throw ConfigError(std::string(option) + " " + name + ": " + name +
                       " is not set in the environment");
   }
   for (auto& [existing, existing_value] : vars) {
@@ -366,7 +366,7 @@ PortRange port_range_from(std::string_view source, const std::string& text) {
   try {
     return parse_port_range(text);
   } catch (const ConfigError& e) {
-    throw ConfigError("rmpirun: " + std::string(source) + ": " + e.what());
+    throw ConfigError(std::string(source) + ": " + e.what());
   }
 }
 
@@ -374,7 +374,7 @@ std::vector<std::string> ssh_args_from(std::string_view source, const std::strin
   try {
     return split_shell_words(text);
   } catch (const ConfigError& e) {
-    throw ConfigError("rmpirun: " + std::string(source) + ": " + e.what());
+    throw ConfigError(std::string(source) + ": " + e.what());
   }
 }
 
@@ -395,12 +395,12 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
   if (vm.count("host")) {
     for (const auto& list : vm["host"].as<std::vector<std::string>>()) {
       for (auto& entry : parse_host_list(list)) {
-        detail::add_entry(spec.host_list, std::move(entry), "rmpirun: -H");
+        detail::add_entry(spec.host_list, std::move(entry), "-H");
       }
     }
   }
   if (spec.hostfile && !spec.host_list.empty()) {
-    throw ConfigError("rmpirun: use either --hostfile or --host, not both");
+    throw ConfigError("use either --hostfile or --host, not both");
   }
   if (const auto* ppn = string_option(vm, "ppn")) spec.ranks_per_host = parse_positive("-ppn", *ppn);
   if (const auto* map_by = string_option(vm, "map-by")) {
@@ -424,7 +424,7 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
   spec.oversubscribe = vm["oversubscribe"].as<bool>();
   spec.no_oversubscribe = vm["nooversubscribe"].as<bool>();
   if (spec.oversubscribe && spec.no_oversubscribe)
-    throw ConfigError("rmpirun: use either --oversubscribe or --nooversubscribe, not both");
+    throw ConfigError("use either --oversubscribe or --nooversubscribe, not both");
   if (const auto* max = string_option(vm, "max-ranks-per-host")) {
     spec.max_ranks_per_host = parse_positive("--max-ranks-per-host", *max);
   }
@@ -504,22 +504,20 @@ po::parsed_options parse_options(const std::vector<std::string>& options,
     po::store(parsed, vm);
     return parsed;
   } catch (const po::error& e) {
-    throw ConfigError(std::string("rmpirun: ") + e.what());
+    throw ConfigError(e.what());
   }
 }
 
-/// "rmpirun: MPMD part 2 ('./b'): " — where an error in a part of an MPMD line is.
+/// "MPMD part 2 ('./b'): " — where an error in a part of an MPMD line is.
 std::string part_label(std::size_t part, const std::string& program) {
-  return "rmpirun: MPMD part " + std::to_string(part + 1) +
+  return "MPMD part " + std::to_string(part + 1) +
          (program.empty() ? "" : " (" + quoted_input(program) + ")") + ": ";
 }
 
-/// The error of part `part`, labelled with the part (the message loses its "rmpirun: ").
+/// The error of part `part`, labelled with the part.
 [[noreturn]] void rethrow_in_part(const ConfigError& e, std::size_t part,
                                   const std::string& program) {
-  std::string what = e.what();
-  if (what.starts_with("rmpirun: ")) what.erase(0, 9);
-  throw ConfigError(part_label(part, program) + what);
+  throw ConfigError(part_label(part, program) + e.what());
 }
 
 }  // namespace
@@ -604,21 +602,20 @@ ParseResult parse_command_line(int argc, const char* const* argv, const EnvLooku
       } else {
         for (const auto& option : parsed.options)
           if (!is_part_option(option.string_key))
-            throw ConfigError("rmpirun: " +
-                              (option.string_key.starts_with("-") ? option.string_key
+            throw ConfigError((option.string_key.starts_with("-") ? option.string_key
                                                                   : "--" + option.string_key) +
                               " applies to the whole job: give it before the first program");
       }
       if (!has_program && part == 0 && split.end >= argc && spec.show_topology) return spec;
       if (!has_program) {
         if (split.end < argc)
-          throw ConfigError("rmpirun: ':' without a program before it (MPMD parts are "
+          throw ConfigError("':' without a program before it (MPMD parts are "
                             "`[options] program [args] : [options] program [args]`)");
         if (part > 0)
-          throw ConfigError("rmpirun: no program after the last ':' (MPMD parts are "
+          throw ConfigError("no program after the last ':' (MPMD parts are "
                             "`[options] program [args] : [options] program [args]`)");
         throw ConfigError(
-            "rmpirun: no program given (usage: rmpirun [options] program [args...]; "
+            "no program given (usage: rmpirun [options] program [args...]; "
             "see --help)");
       }
       AppContext app = build_app(vm, env);
@@ -646,7 +643,7 @@ ParseResult parse_command_line(int argc, const char* const* argv, const EnvLooku
     total += *app.np;
   }
   if (total > std::numeric_limits<int>::max())
-    throw ConfigError("rmpirun: the MPMD parts add up to " + std::to_string(total) +
+    throw ConfigError("the MPMD parts add up to " + std::to_string(total) +
                       " ranks, too many");
   spec.np = static_cast<int>(total);
   return spec;

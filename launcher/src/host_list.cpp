@@ -10,7 +10,7 @@
 namespace rmpi::launcher {
 
 std::vector<HostEntry> parse_host_list(std::string_view list) {
-  constexpr std::string_view where = "rmpirun: -H";
+  constexpr std::string_view where = "-H";
   std::vector<HostEntry> entries;
   std::string_view rest = list;
   while (true) {

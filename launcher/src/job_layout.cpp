@@ -11,7 +11,7 @@ namespace rmpi::launcher {
 
 std::vector<HostEntry> resolve_hosts(const LaunchSpec& spec) {
   if (spec.hostfile && !spec.host_list.empty()) {
-    throw ConfigError("rmpirun: use either --hostfile or --host, not both");
+    throw ConfigError("use either --hostfile or --host, not both");
   }
   if (spec.hostfile) return parse_hostfile(*spec.hostfile);
   if (!spec.host_list.empty()) return spec.host_list;
@@ -39,7 +39,7 @@ int total_slots(const std::vector<HostEntry>& hosts) {
   for (const auto& host : hosts)
     list += (list.empty() ? "" : ", ") + host.name + ": " + per + " per " + resource + " x " +
             std::to_string(host.slots / spec.ppr.count) + " = " + std::to_string(host.slots);
-  throw ConfigError("rmpirun: -n " + std::to_string(np) + " is more than --map-by ppr:" + per +
+  throw ConfigError("-n " + std::to_string(np) + " is more than --map-by ppr:" + per +
                     ":" + resource + " places: " + std::to_string(total) + " (" + list +
                     "); use fewer ranks or more per " + resource);
 }
@@ -59,7 +59,7 @@ JobLayout plan_job(const LaunchSpec& spec, std::vector<HostEntry> hosts) {
   const int max = spec.max_ranks_per_host.value_or(default_max_ranks_per_host());
   // Fail before mapping a huge -n: some host would get more than `max`.
   if (static_cast<long long>(np) > static_cast<long long>(max) * static_cast<long long>(layout.hosts.size()))
-    throw ConfigError("rmpirun: -n " + std::to_string(np) + " puts more than " +
+    throw ConfigError("-n " + std::to_string(np) + " puts more than " +
                       std::to_string(max) + " ranks on " +
                       (layout.hosts.size() == 1 ? layout.hosts[0].name : "some host") +
                       ": exceeds --max-ranks-per-host " + std::to_string(max) +

@@ -65,9 +65,9 @@ std::string_view to_string(MapBy map_by) {
 
 std::vector<RankPlacement> map_ranks(const std::vector<HostEntry>& hosts, int np, MapBy map_by,
                                      bool oversubscribe) {
-  if (hosts.empty()) throw ConfigError("rmpirun: no hosts to run on");
+  if (hosts.empty()) throw ConfigError("no hosts to run on");
   if (np < 1) {
-    throw ConfigError("rmpirun: the number of ranks must be at least 1, not " + std::to_string(np));
+    throw ConfigError("the number of ranks must be at least 1, not " + std::to_string(np));
   }
   std::int64_t total_slots = 0;
   std::int64_t total_capacity = 0;
@@ -76,12 +76,12 @@ std::vector<RankPlacement> map_ranks(const std::vector<HostEntry>& hosts, int np
     total_capacity += capacity(host);
   }
   if (np > total_slots && !oversubscribe) {
-    throw ConfigError("rmpirun: " + std::to_string(np) + " ranks requested but only " +
+    throw ConfigError(std::to_string(np) + " ranks requested but only " +
                       std::to_string(total_slots) + " slots: " + list_hosts(hosts, false) +
                       "; use --oversubscribe or fewer ranks");
   }
   if (np > total_capacity) {
-    throw ConfigError("rmpirun: " + std::to_string(np) + " ranks requested but max_slots allows " +
+    throw ConfigError(std::to_string(np) + " ranks requested but max_slots allows " +
                       "only " + std::to_string(total_capacity) + ": " + list_hosts(hosts, true) +
                       "; use fewer ranks");
   }

@@ -62,7 +62,7 @@ void check_ranks_per_host(const JobLayout& layout, int max, bool given) {
   for (const auto& r : layout.ranks) ++count[static_cast<std::size_t>(r.host_index)];
   for (std::size_t h = 0; h < count.size(); ++h) {
     if (count[h] <= max) continue;
-    throw ConfigError("rmpirun: " + std::to_string(count[h]) + " ranks on " +
+    throw ConfigError(std::to_string(count[h]) + " ranks on " +
                       layout.hosts[h].name + " exceed --max-ranks-per-host " +
                       std::to_string(max) +
                       (given ? std::string()

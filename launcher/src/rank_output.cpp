@@ -55,7 +55,7 @@ constexpr int kAppend = O_WRONLY | O_APPEND | O_CLOEXEC;
 std::filesystem::path create_output(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
-    throw ConfigError("rmpirun: --output-filename: cannot create " + quoted_input(path.string()) +
+    throw ConfigError("--output-filename: cannot create " + quoted_input(path.string()) +
                       ": " + std::error_code(errno, std::generic_category()).message());
   ::close(fd);
   return path;
@@ -75,7 +75,7 @@ RankOutput::RankOutput(int rank, const OutputOptions& options)
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
-    throw ConfigError("rmpirun: --output-filename: cannot create " + quoted_input(dir.string()) +
+    throw ConfigError("--output-filename: cannot create " + quoted_input(dir.string()) +
                       ": " + ec.message());
   out_file_ = create_output(dir / "stdout");
   if (!merge_stderr_) err_file_ = create_output(dir / "stderr");

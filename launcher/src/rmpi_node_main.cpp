@@ -57,12 +57,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (vm.count("check-iface")) {
-    try {
-      (void)rmpi::resolve_interface_address(vm["check-iface"].as<std::string>());
-    } catch (const std::exception& e) {
-      std::string why = e.what();
-      if (why.rfind("rmpi: ", 0) == 0) why.erase(0, 6);
-      std::cerr << "--iface: " << why << "\n";
+    const rmpi::InterfaceLookup found = rmpi::lookup_interface_address(vm["check-iface"].as<std::string>());
+    if (!found.error.empty()) {
+      std::cerr << "--iface: " << found.error << "\n";
       return 1;
     }
   }

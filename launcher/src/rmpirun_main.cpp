@@ -35,9 +35,8 @@ int main(int argc, char** argv) {
     }
     return run_job(spec, resolve_hosts(spec));
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    if (msg.rfind("rmpirun: ", 0) != 0) msg = "rmpirun: " + msg;
-    std::fprintf(stderr, "%s\n", msg.c_str());
+    // Errors name what is wrong and where; the tool that prints them names itself.
+    std::fprintf(stderr, "rmpirun: %s\n", e.what());
     return 1;
   }
 }

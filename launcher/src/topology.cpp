@@ -9,7 +9,7 @@ namespace {
 
 hwloc_topology_t new_topology() {
   hwloc_topology_t t = nullptr;
-  if (hwloc_topology_init(&t) != 0) throw ConfigError("rmpirun: hwloc_topology_init failed");
+  if (hwloc_topology_init(&t) != 0) throw ConfigError("hwloc_topology_init failed");
   return t;
 }
 
@@ -43,7 +43,7 @@ Topology Topology::of_this_host() {
   std::unique_ptr<hwloc_topology, Destroy> t(new_topology());
   hwloc_topology_set_flags(t.get(), HWLOC_TOPOLOGY_FLAG_IS_THISSYSTEM);
   if (hwloc_topology_load(t.get()) != 0)
-    throw ConfigError("rmpirun: hwloc cannot read this host's topology");
+    throw ConfigError("hwloc cannot read this host's topology");
   return Topology(std::move(t));
 }
 
@@ -51,7 +51,7 @@ Topology Topology::from_synthetic(std::string_view description) {
   std::unique_ptr<hwloc_topology, Destroy> t(new_topology());
   const std::string text(description);
   if (hwloc_topology_set_synthetic(t.get(), text.c_str()) != 0 || hwloc_topology_load(t.get()) != 0)
-    throw ConfigError("rmpirun: bad hwloc synthetic topology " + quoted_input(description));
+    throw ConfigError("bad hwloc synthetic topology " + quoted_input(description));
   return Topology(std::move(t));
 }
 
@@ -62,7 +62,7 @@ Topology Topology::from_xml(std::string_view xml, std::string_view host) {
   if (text.empty() ||
       hwloc_topology_set_xmlbuffer(t.get(), text.c_str(), static_cast<int>(text.size() + 1)) != 0 ||
       hwloc_topology_load(t.get()) != 0)
-    throw ConfigError("rmpirun: the node on " + std::string(host) +
+    throw ConfigError("the node on " + std::string(host) +
                       " sent no readable hwloc topology (" + std::to_string(text.size()) +
                       " bytes)");
   return Topology(std::move(t));
@@ -72,7 +72,7 @@ std::string Topology::to_xml() const {
   char* buffer = nullptr;
   int length = 0;
   if (hwloc_topology_export_xmlbuffer(topology_.get(), &buffer, &length, 0) != 0)
-    throw ConfigError("rmpirun: hwloc cannot export the topology as XML");
+    throw ConfigError("hwloc cannot export the topology as XML");
   std::string xml(buffer, length > 0 ? static_cast<std::size_t>(length - 1) : 0);
   hwloc_free_xmlbuffer(topology_.get(), buffer);
   return xml;

@@ -52,7 +52,7 @@ std::string this_host() {
 
 }  // namespace
 
-std::string resolve_interface_address(std::string_view iface_view) {
+InterfaceLookup lookup_interface_address(std::string_view iface_view) {
   const std::string iface(iface_view);
   const auto addresses = local_ipv4_addresses();
   const auto slash = iface.find('/');
@@ -67,21 +67,27 @@ std::string resolve_interface_address(std::string_view iface_view) {
     } catch (const std::exception&) {
     }
     if (!parse_ipv4(net, ip) || prefix < 0 || prefix > 32)
-      throw ConfigError("rmpi: bad subnet " + quoted_input(iface) + " in --iface/RMPI_IFACE (want a.b.c.d/n)");
+      return {{}, "bad subnet " + quoted_input(iface) + " in --iface/RMPI_IFACE (want a.b.c.d/n)"};
     const std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
     for (const auto& a : addresses)
-      if ((a.address & mask) == (ip & mask)) return a.text;
+      if ((a.address & mask) == (ip & mask)) return {a.text, {}};
   } else if (parse_ipv4(iface, ip)) {
     for (const auto& a : addresses)
-      if (a.address == ip) return a.text;
+      if (a.address == ip) return {a.text, {}};
   } else {
     for (const auto& a : addresses)
-      if (a.interface == iface) return a.text;
+      if (a.interface == iface) return {a.text, {}};
   }
   std::string have;
   for (const auto& a : addresses) have += (have.empty() ? "" : ", ") + a.interface + " " + a.text;
-  throw ConfigError("rmpi: no interface or address matching " + quoted_input(iface) + " on " + this_host() +
-                    " (it has: " + (have.empty() ? "no IPv4 address" : have) + ")");
+  return {{}, "no interface or address matching " + quoted_input(iface) + " on " + this_host() +
+                 " (it has: " + (have.empty() ? "no IPv4 address" : have) + ")"};
+}
+
+std::string resolve_interface_address(std::string_view iface) {
+  InterfaceLookup found = lookup_interface_address(iface);
+  if (!found.error.empty()) throw ConfigError("rmpi: " + found.error);
+  return found.address;
 }
 
 }  // namespace rmpi

@@ -9,7 +9,9 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <future>
 #include <string_view>
@@ -174,12 +176,27 @@ struct JobEvent {
     lost,         // a place's node was lost (`why`)
     done,         // rank 0 sent (done)
     never_done,   // rank 0's channel closed without (done)
+    stopped,      // a place's node saw it stopped by signal `status`
+    continued,    // ... and continued
   };
   Kind kind = Kind::ended;
   std::size_t id = 0;
   int status = 0;
   std::string why;
+  Clock::time_point at = Clock::now();
 };
+
+/// "signal 19 (SIGSTOP)".
+std::string signal_text(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return "signal " + std::to_string(sig) + " (SIG" + std::string(abbrev ? abbrev : "?") + ")";
+}
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(ms.count()) / 1000.0);
+  return buf;
+}
 
 /// The watchers post, LaunchedJob::wait takes, first come first served.
 class JobEvents {
@@ -216,11 +233,23 @@ struct LaunchedJob::State {
   // hold copies of the connections and the queue, never the State.
   std::shared_ptr<JobEvents> events = std::make_shared<JobEvents>();
   std::vector<std::thread> watchers;
+  // RMPI_DETECT_TIMEOUT: how long a rank may stay stopped (SIGSTOP...) before
+  // it is killed and the job fails, as under rmpirun.
+  std::chrono::milliseconds detection_bound{0};
 
   std::string describe(std::size_t id) const {
     const bool known = id < nodes.size() && nodes[id].valid();
     const std::string port = known ? ":" + std::to_string(nodes[id].port()) : "";
     return "rank " + std::to_string(id) + " on " + hosts[id] + port;
+  }
+
+  /// The places' nodes report their stops and continues (from the start, so
+  /// a stop before wait() counts from when it happened).
+  void watch_stops() {
+    for (std::size_t id = 0; id < places.size(); ++id)
+      places[id].add_on_stop_change([id, events = events](pl::RemoteConnection&, int sig) {
+        events->post({sig != 0 ? JobEvent::Kind::stopped : JobEvent::Kind::continued, id, sig, {}});
+      });
   }
 
   void start_watchers() {
@@ -249,9 +278,14 @@ struct LaunchedJob::State {
     std::size_t running = places.size();
     bool done = false, rank0_ended = false, rank0_closed = false;
     Clock::time_point deadline = Clock::time_point::max();
+    // Ranks stopped and not continued: their stop signal and when they are killed.
+    std::vector<std::pair<int, Clock::time_point>> stopped(places.size(), {0, Clock::time_point::max()});
     while (!done || running > 0) {
-      const std::optional<JobEvent> e = events->next(deadline);
+      Clock::time_point next_deadline = deadline;
+      for (const auto& [sig, kill_at] : stopped) next_deadline = std::min(next_deadline, kill_at);
+      const std::optional<JobEvent> e = events->next(next_deadline);
       if (!e) {
+        fail_stopped_ranks(stopped);  // throws for a rank stopped past the bound
         detail::log_line("warning", "rmpi::launch",
                          "places still running " + std::to_string(kExitGrace.count()) +
                              " s after finish; ending their nodes");
@@ -262,6 +296,7 @@ struct LaunchedJob::State {
       switch (e->kind) {
         case JobEvent::Kind::ended:
           --running;
+          stopped[e->id] = {0, Clock::time_point::max()};
           if (e->status != 0)
             throw JobFailed(id, e->status, "rmpi::launch: " + describe(e->id) + " exited with status " +
                                                std::to_string(e->status) + " " + when);
@@ -277,10 +312,30 @@ struct LaunchedJob::State {
         case JobEvent::Kind::never_done:
           rank0_closed = true;
           break;
+        case JobEvent::Kind::stopped:
+          stopped[e->id] = {e->status, e->at + detection_bound};
+          break;
+        case JobEvent::Kind::continued:
+          stopped[e->id] = {0, Clock::time_point::max()};
+          break;
       }
       // Rank 0 ended well, and its channel closed with no (done) on it.
       if (!done && rank0_ended && rank0_closed)
         throw JobFailed(0, 0, "rmpi::launch: " + describe(0) + " ended without calling rmpi::finish(comm, tc)");
+    }
+  }
+
+  /// A rank still stopped at its deadline is killed and fails the job,
+  /// blamed on the stop, as a shell reports a stopped job.
+  void fail_stopped_ranks(const std::vector<std::pair<int, Clock::time_point>>& stopped) {
+    const auto now = Clock::now();
+    for (std::size_t id = 0; id < stopped.size(); ++id) {
+      const auto& [sig, kill_at] = stopped[id];
+      if (kill_at > now) continue;
+      places[id].kill();  // SIGKILL ends a stopped process
+      throw JobFailed(static_cast<int>(id), 128 + sig,
+                      "rmpi::launch: " + describe(id) + " was stopped by " + signal_text(sig) +
+                          " and not continued within " + seconds_text(detection_bound));
     }
   }
 
@@ -355,6 +410,8 @@ LaunchedJob launch(const DefaultConfig& defaults, const std::vector<NodeConfig>&
   auto& s = *state;
   LaunchedJob job(std::move(state));
   for (const NodeConfig* e : entries) s.hosts.push_back(e->host);
+  // Read per launch (the ranks, started from this environment, read the same).
+  s.detection_bound = detail::parse_detection_bound(std::getenv(kDetectTimeoutEnv));
 
   std::vector<std::future<Spawned>> spawning;
   for (std::size_t id = 0; id < n; ++id)
@@ -374,6 +431,7 @@ LaunchedJob launch(const DefaultConfig& defaults, const std::vector<NodeConfig>&
     }
   }
   if (first_error) std::rethrow_exception(first_error);
+  s.watch_stops();
 
   std::string self_address = "127.0.0.1";
   if (!all_local)

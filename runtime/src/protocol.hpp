@@ -169,6 +169,22 @@ struct KillProcess {
   std::uint32_t id = 0;
   template <class A> void serialize(A& a) { a(id); }
 };
+/// Node → spawner: the place behind `channel` was stopped (by `signal`: 19
+/// for SIGSTOP) or continued (signal 0), as waitpid reports it. As for a
+/// process, the node only reports it; what a stop means is the spawner's.
+struct PlaceRunStateChanged {
+  std::uint32_t channel = 0;
+  ProcessRunState state = ProcessRunState::stopped;
+  std::int32_t signal = 0;
+  template <class A> void serialize(A& a) { a(channel, state, signal); }
+};
+/// Spawner → node: SIGKILL the place it spawned on `channel` and all it
+/// started (a thread place, which cannot be killed, has its link closed).
+/// Its end comes back as PlaceExited. Nothing if it already ended.
+struct KillPlace {
+  std::uint32_t channel = 0;
+  template <class A> void serialize(A& a) { a(channel); }
+};
 /// Launcher → node: signal all processes (and places) it started: SIGTERM, then after
 /// `grace_ms` SIGKILL for what is still alive.
 struct Terminate {
@@ -196,7 +212,7 @@ using ControlMessage =
     std::variant<Hello, Welcome, SpawnPlace, PlaceStarted, ChannelFailed, PlaceExited, ConnectNamed,
                  Connected, CloseChannel, NewConnection, PlaceReady, Exit, Log, SpawnProcess,
                  ProcessStarted, ProcessFailed, ProcessExited, Terminate, StdinWritten, Heartbeat,
-                 ProcessRunStateChanged, KillProcess>;
+                 ProcessRunStateChanged, KillProcess, PlaceRunStateChanged, KillPlace>;
 
 /// The name of each message kind, in ControlMessage's order (for messages to users).
 inline constexpr std::array<const char*, std::variant_size_v<ControlMessage>> kMessageNames = {
@@ -204,7 +220,8 @@ inline constexpr std::array<const char*, std::variant_size_v<ControlMessage>> kM
     "PlaceExited",   "ConnectNamed",  "Connected",     "CloseChannel", "NewConnection",
     "PlaceReady",    "Exit",          "Log",           "SpawnProcess", "ProcessStarted",
     "ProcessFailed", "ProcessExited", "Terminate",     "StdinWritten",
-    "Heartbeat",     "ProcessRunStateChanged", "KillProcess"};
+    "Heartbeat",     "ProcessRunStateChanged", "KillProcess", "PlaceRunStateChanged",
+    "KillPlace"};
 
 /// "SpawnPlace" for a SpawnPlace.
 template <class M>

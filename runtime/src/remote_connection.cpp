@@ -1,5 +1,7 @@
 #include <rmpi/remote_connection.hpp>
 
+#include <signal.h>
+
 #include <boost/asio/post.hpp>
 
 #include <rmpi/error.hpp>
@@ -64,7 +66,8 @@ void RemoteConnection::Impl::on_exited(int code, const std::string& description)
   bool holder_closed;
   {
     std::lock_guard lock(mu);
-    holder_closed = closed;
+    holder_closed = closed || killed;
+    stop_signal.reset();
   }
   bool node_ending = true;  // a place that ends with its node is not restarted
   if (auto n = node.lock()) {
@@ -110,9 +113,16 @@ void RemoteConnection::Impl::respawn() {
     finish(std::nullopt, "cannot restart " + label + ": its node is gone");
     return;
   }
+  bool was_killed;
   {
     std::lock_guard lock(mu);
     if (closed) return;
+    was_killed = killed;
+  }
+  if (was_killed) {
+    // Killed while its restart was pending: there is no place left to kill.
+    finish(128 + SIGKILL, label + " was killed by its holder");
+    return;
   }
   auto self = shared_from_this();
   n->spawn(self, [self](std::optional<Refusal> error) {
@@ -154,6 +164,62 @@ void RemoteConnection::Impl::close_by_holder() {
   });
   if (auto n = node.lock()) n->close_channel(ep->id());
   finish(std::nullopt, label + " was closed by its holder");
+}
+
+void RemoteConnection::Impl::kill_by_holder() {
+  {
+    std::lock_guard lock(mu);
+    if (closed || killed) return;
+    killed = true;
+  }
+  // A pending restart then finds it killed (respawn).
+  if (auto n = node.lock()) n->kill_place(ep->id());
+  // Sends fail from now on; wait() waits for the node's PlaceExited (or its loss).
+  ep->close(label + " was killed by its holder");
+}
+
+void RemoteConnection::Impl::on_run_state(int signal) {
+  std::vector<std::function<void(RemoteConnection&, int)>> observers;
+  {
+    std::lock_guard lock(mu);
+    if (closed) return;
+    if (signal != 0) stop_signal = signal;
+    else stop_signal.reset();
+    observers = on_stop_change;
+  }
+  auto self = shared_from_this();
+  for (auto& fn : observers)
+    detail::run_handler([self, fn, signal] {
+      RemoteConnection rc(self, PlaceChannel(self->ep));
+      fn(rc, signal);
+    });
+}
+
+void RemoteConnection::kill() {
+  if (!impl_) return;
+  if (!impl_->spawned) return close();
+  impl_->kill_by_holder();
+}
+
+std::optional<int> RemoteConnection::stop_signal() const {
+  if (!impl_) return std::nullopt;
+  std::lock_guard lock(impl_->mu);
+  return impl_->stop_signal;
+}
+
+void RemoteConnection::add_on_stop_change(std::function<void(RemoteConnection&, int signal)> fn) {
+  if (!impl_) throw Error("add_on_stop_change on an empty RemoteConnection");
+  std::optional<int> now;
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->on_stop_change.push_back(fn);
+    now = impl_->stop_signal;
+  }
+  if (now)
+    detail::run_handler([self = impl_, fn = std::move(fn), sig = *now] {
+      RemoteConnection rc(self, PlaceChannel(self->ep));
+      fn(rc, sig);
+    });
 }
 
 void RemoteConnection::close() {

@@ -60,6 +60,9 @@ struct RemoteConnection::Impl : std::enable_shared_from_this<RemoteConnection::I
   std::optional<int> status;  // final exit code (no restart follows)
   int pid = 0;                // of the spawned place on its node's host, as last started
   bool closed = false;        // the connection ended (final)
+  bool killed = false;        // the holder killed the place: no restart follows
+  std::optional<int> stop_signal;  // while its node sees the place stopped
+  std::vector<std::function<void(RemoteConnection&, int)>> on_stop_change;
   std::optional<std::string> lost;
   int restarts = 0;  // restarts made (all of them, for the holder)
   std::function<void(RemoteConnection&, int)> on_restart;
@@ -75,6 +78,10 @@ struct RemoteConnection::Impl : std::enable_shared_from_this<RemoteConnection::I
   void respawn();
   /// The holder closed the connection: no restart, the node forgets the channel.
   void close_by_holder();
+  /// The holder killed the place: no restart, its node SIGKILLs it, wait() gives its status.
+  void kill_by_holder();
+  /// Node → us: the place was stopped by `signal`, or continued (0).
+  void on_run_state(int signal);
   /// Node → us: the connection is closed (named place gone).
   void on_closed(const std::string& reason);
   /// The node connection is gone.
@@ -153,6 +160,8 @@ struct RemoteNode::Impl : std::enable_shared_from_this<RemoteNode::Impl> {
                      const std::vector<std::string>& argv);
   /// Forgets sub-channel `channel` and tells the node it is closed.
   void close_channel(std::uint32_t channel);
+  /// Asks the node to SIGKILL the place spawned on `channel` (KillPlace).
+  void kill_place(std::uint32_t channel);
   /// Sends ConnectNamed for `c` on a fresh channel.
   void connect_named(const std::shared_ptr<RemoteConnection::Impl>& c, const std::string& name,
                      AnswerHandler done);

@@ -151,6 +151,9 @@ void RemoteNode::Impl::on_frame(detail::Frame&& f) {
           drop(m.channel);
           if (fn) fn(Refusal{"the place " + m.description + " before it started"});
           else if (c) c->on_exited(m.status, m.description);
+        } else if constexpr (std::is_same_v<T, protocol::PlaceRunStateChanged>) {
+          const bool stopped = m.state == protocol::ProcessRunState::stopped;
+          if (auto c = find(m.channel)) c->on_run_state(stopped ? m.signal : 0);
         } else if constexpr (std::is_same_v<T, protocol::CloseChannel>) {
           auto c = find(m.channel);
           drop(m.channel);
@@ -291,6 +294,10 @@ void RemoteNode::Impl::close_channel(std::uint32_t channel) {
     pending.erase(channel);
   }
   if (auto l = link(); l && l->is_open()) l->send_control(protocol::CloseChannel{channel});
+}
+
+void RemoteNode::Impl::kill_place(std::uint32_t channel) {
+  if (auto l = link(); l && l->is_open()) l->send_control(protocol::KillPlace{channel});
 }
 
 void RemoteNode::Impl::connect_named(const std::shared_ptr<RemoteConnection::Impl>& c,

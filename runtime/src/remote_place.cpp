@@ -17,7 +17,7 @@ class RemotePlace final : public Place::Impl {
 
   int wait() override { return conn_.wait(); }
   std::optional<int> try_wait() override { return conn_.try_wait(); }
-  void kill() override { conn_.close(); }
+  void kill() override { conn_.kill(); }
   int pid() const override { return conn_.pid(); }
   PlaceChannel offer_connection() override {
     throw Error(conn_.describe() +

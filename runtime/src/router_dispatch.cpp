@@ -21,6 +21,7 @@ void Router::Impl::dispatch(RouterPeer& peer, proto::ControlMessage&& message) {
           [&](const proto::Log& m) { logs.route(m, peer.id); },
           [&](const proto::SpawnProcess& m) { processes.spawn(peer, m); },
           [&](const proto::KillProcess& m) { processes.kill(peer.id, m.id); },
+          [&](const proto::KillPlace& m) { places.kill(peer.id, m.channel); },
           [&](const proto::Terminate& m) {
             supervision.terminate_all(std::chrono::milliseconds(m.grace_ms));
           },

@@ -53,9 +53,15 @@ pid_t RouterPlaces::start(const RouterPeer& peer, const proto::SpawnPlace& m, in
   spec.stdin_mode = Stdio::null;
   const pid_t pid = spawn_process(spec).pid;
   std::weak_ptr<Router::Impl> weak = router_.shared_from_this();
-  watch_child(pid, [weak, id](ExitStatus st) {
-    if (auto s = weak.lock()) asio::post(s->strand, [s, id, st] { s->places.on_reaped(id, st); });
-  });
+  watch_child(
+      pid,
+      [weak, id](ExitStatus st) {
+        if (auto s = weak.lock()) asio::post(s->strand, [s, id, st] { s->places.on_reaped(id, st); });
+      },
+      [weak, id](RunState state, int sig) {
+        if (auto s = weak.lock())
+          asio::post(s->strand, [s, id, state, sig] { s->places.on_run_state(id, state, sig); });
+      });
   return pid;
 }
 
@@ -154,6 +160,32 @@ void RouterPlaces::close_from_peer(std::uint64_t peer, std::uint32_t channel) {
   if (pl == places_.end()) return;
   pl->second->channels.erase(target.second);
   pl->second->conn->send_control(proto::CloseChannel{target.second});
+}
+
+void RouterPlaces::kill(std::uint64_t peer, std::uint32_t channel) {
+  auto r = routes_.find({peer, channel});
+  if (r == routes_.end() || r->second.second != 0) return;  // not a place this peer spawned
+  auto pl = places_.find(r->second.first);
+  if (pl == places_.end()) return;
+  Place& place = *pl->second;
+  if (place.spawner != peer || place.reaped) return;
+  if (place.thread) {
+    // Its thread cannot be killed: its link closes, and it ends as killed.
+    place.closed_by_router = true;
+    asio::post(router_.strand, [conn = place.conn] { conn->close("killed by its spawner"); });
+    return;
+  }
+  // SIGKILL ends a stopped place too; what it started goes with it.
+  router_.supervision.signal_child(place.pid, SIGKILL);
+}
+
+void RouterPlaces::on_run_state(std::uint64_t id, RunState state, int sig) {
+  auto it = places_.find(id);
+  if (it == places_.end() || it->second->reaped || it->second->spawner == 0) return;
+  const Place& place = *it->second;
+  const auto run_state =
+      state == RunState::stopped ? proto::ProcessRunState::stopped : proto::ProcessRunState::continued;
+  router_.peers.send(place.spawner, proto::PlaceRunStateChanged{place.spawner_channel, run_state, sig});
 }
 
 std::vector<pid_t> RouterPlaces::peer_gone(std::uint64_t peer) {

@@ -42,6 +42,9 @@ class RouterPlaces {
   void data_from_peer(std::uint64_t peer, Frame&& frame);
   /// CloseChannel from a peer: the place's side of it is closed.
   void close_from_peer(std::uint64_t peer, std::uint32_t channel);
+  /// KillPlace from `peer`: SIGKILL to the place it spawned on `channel`
+  /// (a thread place's link is closed); its PlaceExited follows its reaping.
+  void kill(std::uint64_t peer, std::uint32_t channel);
   /// The peer is gone: its connections to places close; the live places it
   /// spawned are returned, to be ended.
   std::vector<pid_t> peer_gone(std::uint64_t peer);
@@ -81,6 +84,8 @@ class RouterPlaces {
   void on_socket_closed(std::uint64_t id, const CloseReason& reason);
   /// The place's status is known: it was reaped, or its thread reported it.
   void on_reaped(std::uint64_t id, ExitStatus status);
+  /// The place's process was stopped or continued: PlaceRunStateChanged to its spawner.
+  void on_run_state(std::uint64_t id, RunState state, int signal);
   /// Starts the process, or the thread, that runs the place; its pid. Throws with the reason.
   pid_t start(const RouterPeer& peer, const protocol::SpawnPlace& request, int place_fd,
               std::uint64_t id);

@@ -31,12 +31,14 @@ class RouterSupervision {
   /// Pids of the places and processes not yet reaped.
   std::vector<pid_t> live_pids() const;
 
+  /// Signals a child's process group and its container (when it has one).
+  void signal_child(pid_t pid, int sig);
+
   bool exiting() const { return exiting_; }
   bool stopped() const { return stopped_; }
 
  private:
   bool alive(pid_t pid) const;
-  void signal_child(pid_t pid, int sig);
   void finish_exit();
 
   Router::Impl& router_;

@@ -200,24 +200,24 @@ TEST_CASE("binding: bad input is one line naming the host and the counts") {
   BindingPolicy p;
   p.bind_to = BindTo::core;
   CHECK_THROWS_WITH_AS(bind_local_ranks(t, p, 3, "vm1"),
-                       "rmpirun: --bind-to core: host vm1 has 2 cores but 3 ranks need 3 cores; use "
+                       "--bind-to core: host vm1 has 2 cores but 3 ranks need 3 cores; use "
                        "--oversubscribe, fewer ranks or --bind-to none",
                        rmpi::ConfigError);
   p.oversubscribe = true;
   CHECK(bind_local_ranks(t, p, 3, "vm1") == std::vector<CpuList>{{0}, {1}, {0}});
   p.cpus_per_rank = 3;
   CHECK_THROWS_WITH_AS(bind_local_ranks(t, p, 1, "vm1"),
-                       "rmpirun: --cpus-per-rank 3 is more than the 2 cores of host vm1",
+                       "--cpus-per-rank 3 is more than the 2 cores of host vm1",
                        rmpi::ConfigError);
   p = {};
   p.bind_to = BindTo::l3cache;
   CHECK_THROWS_WITH_AS(bind_local_ranks(t, p, 1, "vm1"),
-                       "rmpirun: --bind-to l3cache: host vm1 has no l3cache", rmpi::ConfigError);
+                       "--bind-to l3cache: host vm1 has no l3cache", rmpi::ConfigError);
   p = {};
   p.map_by = MapBy::ppr;
   p.ppr = {1, Resource::core};
   CHECK_THROWS_WITH_AS(bind_local_ranks(t, p, 3, "vm1"),
-                       "rmpirun: --map-by ppr:1:core places at most 2 ranks on host vm1 (2 cores), "
+                       "--map-by ppr:1:core places at most 2 ranks on host vm1 (2 cores), "
                        "not 3; use --oversubscribe or fewer ranks",
                        rmpi::ConfigError);
 }
@@ -225,7 +225,7 @@ TEST_CASE("binding: bad input is one line naming the host and the counts") {
 TEST_CASE("binding: --bind-to and --map-by words") {
   CHECK(parse_bind_to("l3cache") == BindTo::l3cache);
   CHECK_THROWS_WITH_AS(parse_bind_to("cores"),
-                       "rmpirun: bad value 'cores' for --bind-to: expected one of none, hwthread, "
+                       "bad value 'cores' for --bind-to: expected one of none, hwthread, "
                        "core, l3cache, numa, socket",
                        rmpi::ConfigError);
   BindingPolicy p;
@@ -235,7 +235,7 @@ TEST_CASE("binding: --bind-to and --map-by words") {
   parse_map_by("numa", p);
   CHECK(p.map_by == MapBy::numa);
   CHECK_THROWS_WITH_AS(parse_map_by("board", p),
-                       "rmpirun: bad value 'board' for --map-by: expected one of slot, node, core, "
+                       "bad value 'board' for --map-by: expected one of slot, node, core, "
                        "numa, socket, ppr:N:RESOURCE",
                        rmpi::ConfigError);
   for (const char* bad : {"ppr", "ppr:", "ppr:2", "ppr:0:core", "ppr:x:core", "ppr:2:board", "ppr:-1:core",

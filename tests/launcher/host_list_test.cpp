@@ -34,16 +34,16 @@ TEST_CASE("-H with users, addresses and repeated hosts") {
 }
 
 TEST_CASE("-H errors name the bad item") {
-  CHECK_THROWS_WITH_AS(parse_host_list("h1:x,h2"), "rmpirun: -H: bad slot count 'h1:x'",
+  CHECK_THROWS_WITH_AS(parse_host_list("h1:x,h2"), "-H: bad slot count 'h1:x'",
                        ConfigError);
   CHECK_THROWS_WITH_AS(parse_host_list("h1,h2:0"),
-                       "rmpirun: -H: slot count must be at least 1 'h2:0'", ConfigError);
-  CHECK_THROWS_WITH_AS(parse_host_list("h1,,h2"), "rmpirun: -H: empty host in list 'h1,,h2'",
+                       "-H: slot count must be at least 1 'h2:0'", ConfigError);
+  CHECK_THROWS_WITH_AS(parse_host_list("h1,,h2"), "-H: empty host in list 'h1,,h2'",
                        ConfigError);
-  CHECK_THROWS_WITH_AS(parse_host_list("h1,"), "rmpirun: -H: empty host in list 'h1,'",
+  CHECK_THROWS_WITH_AS(parse_host_list("h1,"), "-H: empty host in list 'h1,'",
                        ConfigError);
-  CHECK_THROWS_WITH_AS(parse_host_list(""), "rmpirun: -H: empty host in list ''", ConfigError);
-  CHECK_THROWS_WITH_AS(parse_host_list("h1 h2"), "rmpirun: -H: bad host name 'h1 h2'", ConfigError);
-  CHECK_THROWS_WITH_AS(parse_host_list("h1:2:3"), "rmpirun: -H: bad host name 'h1:2:3'",
+  CHECK_THROWS_WITH_AS(parse_host_list(""), "-H: empty host in list ''", ConfigError);
+  CHECK_THROWS_WITH_AS(parse_host_list("h1 h2"), "-H: bad host name 'h1 h2'", ConfigError);
+  CHECK_THROWS_WITH_AS(parse_host_list("h1:2:3"), "-H: bad host name 'h1:2:3'",
                        ConfigError);
 }

@@ -146,7 +146,7 @@ TEST_CASE("--map-by ppr:N:RESOURCE sets the ranks per host; a larger -n names ho
 
   spec.np = 7;
   CHECK_THROWS_WITH_AS(plan_job(spec, hosts),
-                       "rmpirun: -n 7 is more than --map-by ppr:2:socket places: 6 (a: 2 per "
+                       "-n 7 is more than --map-by ppr:2:socket places: 6 (a: 2 per "
                        "socket x 2 = 4, b: 2 per socket x 1 = 2); use fewer ranks or more per "
                        "socket",
                        ConfigError);

@@ -37,7 +37,7 @@ TEST_CASE("no hosts given: the local host, its slots from its topology") {
   // --nooversubscribe gives Open MPI's refusal.
   spec.no_oversubscribe = true;
   CHECK_THROWS_WITH_AS(plan_job(spec, hosts_with(spec, 2)),
-                       "rmpirun: 5 ranks requested but only 2 slots: localhost (2); use "
+                       "5 ranks requested but only 2 slots: localhost (2); use "
                        "--oversubscribe or fewer ranks",
                        ConfigError);
 }
@@ -47,7 +47,7 @@ TEST_CASE("a local host given with -H keeps its slot count: more ranks need --ov
   spec.host_list = rmpi::launcher::parse_host_list("localhost:2");
   spec.np = 5;
   CHECK_THROWS_WITH_AS(plan_job(spec, resolve_hosts(spec)),
-                       "rmpirun: 5 ranks requested but only 2 slots: localhost (2); use "
+                       "5 ranks requested but only 2 slots: localhost (2); use "
                        "--oversubscribe or fewer ranks",
                        ConfigError);
   spec.oversubscribe = true;
@@ -74,7 +74,7 @@ TEST_CASE("a hostfile and -H together are an error") {
   LaunchSpec spec;
   spec.hostfile = "hosts";
   spec.host_list = rmpi::launcher::parse_host_list("a");
-  CHECK_THROWS_WITH_AS(resolve_hosts(spec), "rmpirun: use either --hostfile or --host, not both",
+  CHECK_THROWS_WITH_AS(resolve_hosts(spec), "use either --hostfile or --host, not both",
                        ConfigError);
 }
 

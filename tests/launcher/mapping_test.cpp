@@ -115,11 +115,11 @@ TEST_CASE("placements spelled out: 5 ranks by node") {
 
 TEST_CASE("more ranks than slots without --oversubscribe lists every host and its slots") {
   CHECK_THROWS_WITH_AS(map_ranks({host("host1", 2), host("host2", 4)}, 8, MapBy::slot, false),
-                       "rmpirun: 8 ranks requested but only 6 slots: host1 (2), host2 (4); use "
+                       "8 ranks requested but only 6 slots: host1 (2), host2 (4); use "
                        "--oversubscribe or fewer ranks",
                        ConfigError);
   CHECK_THROWS_WITH_AS(map_ranks(four_hosts(), 9, MapBy::node, false),
-                       "rmpirun: 9 ranks requested but only 8 slots: host1 (2), host2 (1), "
+                       "9 ranks requested but only 8 slots: host1 (2), host2 (1), "
                        "host3 (3), host4 (2); use --oversubscribe or fewer ranks",
                        ConfigError);
 }
@@ -158,7 +158,7 @@ TEST_CASE("--oversubscribe never goes beyond max_slots") {
   CHECK(host_indices(map_ranks(capped, 5, MapBy::node, true)) == std::vector<int>{0, 1, 0, 1, 0});
   for (const auto map_by : {MapBy::slot, MapBy::node}) {
     CHECK_THROWS_WITH_AS(map_ranks(capped, 6, map_by, true),
-                         "rmpirun: 6 ranks requested but max_slots allows only 5: h1 (3), h2 (2); "
+                         "6 ranks requested but max_slots allows only 5: h1 (3), h2 (2); "
                          "use fewer ranks",
                          ConfigError);
   }
@@ -171,8 +171,8 @@ TEST_CASE("--oversubscribe never goes beyond max_slots") {
 
 TEST_CASE("bad rank counts and empty host lists are errors") {
   CHECK_THROWS_WITH_AS(map_ranks(four_hosts(), 0, MapBy::slot, false),
-                       "rmpirun: the number of ranks must be at least 1, not 0", ConfigError);
-  CHECK_THROWS_WITH_AS(map_ranks({}, 1, MapBy::slot, false), "rmpirun: no hosts to run on",
+                       "the number of ranks must be at least 1, not 0", ConfigError);
+  CHECK_THROWS_WITH_AS(map_ranks({}, 1, MapBy::slot, false), "no hosts to run on",
                        ConfigError);
 }
 

@@ -88,7 +88,7 @@ TEST_CASE("an output directory that cannot be made is a one-line error naming it
     FAIL("no error");
   } catch (const rmpi::ConfigError& e) {
     const std::string what = e.what();
-    CHECK(what.starts_with("rmpirun: --output-filename: cannot create '" +
+    CHECK(what.starts_with("--output-filename: cannot create '" +
                            (dir.path / "file/1/rank.0").string() + "': "));
   }
 }

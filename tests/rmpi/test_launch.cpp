@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,10 +17,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <future>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <rmpi/error.hpp>
@@ -69,6 +73,18 @@ void unfinished_worker(rp::PlaceChannel ch) {
   rmpi::barrier(comm);
 }
 RMPI_PLACE(unfinished_worker);
+
+// Rank 1 says (ready) after init and waits for (go); the others wait on it in a barrier.
+void stoppable_worker(rp::PlaceChannel ch) {
+  auto [comm, args, tc] = rmpi::init(ch);
+  if (comm.id() == 1) {
+    tc.channel().put(rp::list(rp::sym("ready")));
+    (void)tc.get("go");
+  }
+  rmpi::barrier(comm);
+  rmpi::finish(comm, tc);
+}
+RMPI_PLACE(stoppable_worker);
 
 const bool place_mode = rp::init_at_startup();
 
@@ -274,6 +290,101 @@ TEST_CASE("launch: std::exit(9) at rank 1 fails the job with rank 1's 9, not the
       CHECK(std::string(e.what()).find("rank 1 on localhost") != std::string::npos);
     }
   }
+}
+
+/// RMPI_DETECT_TIMEOUT=`seconds` for this process (and so the nodes and
+/// ranks it launches) while in scope.
+struct DetectTimeout {
+  explicit DetectTimeout(const char* seconds) {
+    if (const char* v = std::getenv(rmpi::kDetectTimeoutEnv)) before = v;
+    ::setenv(rmpi::kDetectTimeoutEnv, seconds, 1);
+  }
+  ~DetectTimeout() {
+    if (before) ::setenv(rmpi::kDetectTimeoutEnv, before->c_str(), 1);
+    else ::unsetenv(rmpi::kDetectTimeoutEnv);
+  }
+  std::optional<std::string> before;
+};
+
+/// Every pid in `pids` ends within 15 s (pidfd: no polling).
+bool all_gone(const std::vector<int>& pids) {
+  for (int pid : pids) {
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) continue;  // already reaped
+    pollfd p{fd, POLLIN, 0};
+    const bool ended = ::poll(&p, 1, 15000) == 1;
+    ::close(fd);
+    if (!ended) return false;
+  }
+  return true;
+}
+
+std::vector<int> rank_pids(rmpi::LaunchedJob& job) {
+  std::vector<int> pids;
+  for (int id = 0; id < job.size(); ++id) pids.push_back(job.place(id).pid());
+  return pids;
+}
+
+TEST_CASE("launch: SIGSTOP of a rank the others wait on fails the job after the bound, naming the rank and the stop") {
+  const DetectTimeout bound("2");
+  rmpi::LaunchedJob job = rmpi::launch(config_for("stoppable_worker", rp::list()),
+                                       rmpi::make_localhost_config(3, 0, "st"), {.no_wait = true});
+  const std::vector<int> pids = rank_pids(job);
+  REQUIRE(job.place(1).get_for<rp::Value>(std::chrono::seconds(30)) == rp::list(rp::sym("ready")));
+  REQUIRE(::kill(pids[1], SIGSTOP) == 0);
+  const auto stopped_at = Clock::now();
+  // Without the stop being seen nothing ever ends: rank 1 waits for (go) that never comes.
+  auto waited = std::async(std::launch::async, [&job] {
+    try {
+      job.wait();
+    } catch (const rmpi::JobFailed& e) {
+      return std::make_tuple(e.rank(), e.status(), std::string(e.what()));
+    }
+    return std::make_tuple(-1, std::optional<int>(), std::string("wait() returned"));
+  });
+  REQUIRE(waited.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  const auto [rank, status, what] = waited.get();
+  INFO(what);
+  CHECK(rank == 1);
+  CHECK(status == std::optional<int>(128 + SIGSTOP));
+  CHECK(what.find("rmpi::launch: rank 1 on localhost:") != std::string::npos);
+  CHECK(what.find("was stopped by signal 19 (SIGSTOP) and not continued within 2 s") != std::string::npos);
+  // Not before the bound: a stop is allowed that long.
+  CHECK(Clock::now() - stopped_at >= std::chrono::seconds(2));
+  // The stopped rank was killed (SIGKILL ends a stopped process), the others with their nodes.
+  CHECK(all_gone(pids));
+}
+
+TEST_CASE("launch: a rank stopped and continued within the bound goes on") {
+  const DetectTimeout bound("1");
+  rmpi::LaunchedJob job = rmpi::launch(config_for("stoppable_worker", rp::list()),
+                                       rmpi::make_localhost_config(3, 0, "sc"), {.no_wait = true});
+  const std::vector<int> pids = rank_pids(job);
+  REQUIRE(job.place(1).get_for<rp::Value>(std::chrono::seconds(30)) == rp::list(rp::sym("ready")));
+  // What the node reports of rank 1, as launch's own watch sees it.
+  auto stop_seen = std::make_shared<std::promise<int>>();
+  auto continue_seen = std::make_shared<std::promise<void>>();
+  job.place(1).add_on_stop_change([stop_seen, continue_seen](rp::RemoteConnection&, int sig) {
+    if (sig != 0) stop_seen->set_value(sig);
+    else continue_seen->set_value();
+  });
+  auto waited = std::async(std::launch::async, [&job] { job.wait(); });
+  REQUIRE(::kill(pids[1], SIGSTOP) == 0);
+  // Continued as soon as the stop is seen (well within the bound).
+  auto stop = stop_seen->get_future();
+  REQUIRE(stop.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  CHECK(stop.get() == SIGSTOP);
+  CHECK(job.place(1).stop_signal() == std::optional<int>(SIGSTOP));
+  REQUIRE(::kill(pids[1], SIGCONT) == 0);
+  REQUIRE(continue_seen->get_future().wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  CHECK_FALSE(job.place(1).stop_signal().has_value());
+  // Past the bound (1 s) the continued rank is left alone: its channel stays open and silent.
+  CHECK_FALSE(job.place(1).get_for<rp::Value>(std::chrono::milliseconds(2500)).has_value());
+  CHECK(::kill(pids[1], 0) == 0);
+  job.place(1).put(rp::list(rp::sym("go")));
+  REQUIRE(waited.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  CHECK_NOTHROW(waited.get());
+  CHECK(all_gone(pids));
 }
 
 TEST_CASE("launch: rank 0 ending without finish is an error") {

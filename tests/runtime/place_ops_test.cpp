@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <string>
 
 #include <rmpi/error.hpp>
@@ -51,6 +52,14 @@ void relays_through_sibling(PlaceChannel ch) {
   ch.put(rp::list(rp::sym("sibling-exit"), sibling.wait()));
 }
 RMPI_PLACE(relays_through_sibling);
+
+// Says "up", then ignores its channel and SIGTERM: only SIGKILL ends it.
+void ignores_its_channel(PlaceChannel ch) {
+  ::signal(SIGTERM, SIG_IGN);
+  ch.put(std::string("up"));
+  for (;;) ::pause();
+}
+RMPI_PLACE(ignores_its_channel);
 
 
 // Given (name key value), connects to the named place `name` on its own node,
@@ -140,6 +149,43 @@ TEST_CASE("dynamic_place at a RemoteNode: errors name the function and the node 
   const int pid = echo.pid();
   echo.kill();
   CHECK_THROWS_AS(echo.put(Value(1)), rmpi::ChannelClosed);
+  CHECK(process_gone(pid));
+  node.send_exit();
+}
+
+TEST_CASE("kill of a place on a RemoteNode that ignores its channel ends it; wait gives SIGKILL's status") {
+  auto node = rp::spawn_remote_node("127.0.0.1", node_options());
+  rp::Place deaf = rp::dynamic_place(node, rp::executable_path(), "ignores_its_channel");
+  REQUIRE(deaf.channel().get_for<std::string>(kWait) == "up");
+  const int pid = deaf.pid();
+  deaf.kill();
+  CHECK_THROWS_AS(deaf.put(Value(1)), rmpi::ChannelClosed);
+  auto status = std::async(std::launch::async, [deaf]() mutable { return deaf.wait(); });
+  REQUIRE(status.wait_for(kWait) == std::future_status::ready);
+  CHECK(status.get() == 128 + SIGKILL);
+  CHECK(deaf.try_wait() == 128 + SIGKILL);
+  CHECK(process_gone(pid));
+  // The node lives on: it still spawns places.
+  rp::Place echo = rp::dynamic_place(node, rp::executable_path(), "echo");
+  echo.put(Value(7));
+  CHECK(get(echo).as_int() == 7);
+  echo.put(rp::sym("stop"));
+  CHECK(echo.wait() == 0);
+  node.send_exit();
+}
+
+TEST_CASE("kill of a supervised place on a RemoteNode ends it for good: no restart follows") {
+  auto node = rp::spawn_remote_node("127.0.0.1", node_options());
+  rp::PlaceOptions options;
+  options.restart_on_exit = true;
+  rp::RemoteConnection deaf = node.launch_place({rp::executable_path(), "ignores_its_channel", false}, options);
+  REQUIRE(deaf.get_for<std::string>(kWait) == "up");
+  const int pid = deaf.pid();
+  deaf.kill();
+  auto status = std::async(std::launch::async, [deaf]() mutable { return deaf.wait(); });
+  REQUIRE(status.wait_for(kWait) == std::future_status::ready);
+  CHECK(status.get() == 128 + SIGKILL);
+  CHECK(deaf.restart_count() == 0);
   CHECK(process_gone(pid));
   node.send_exit();
 }

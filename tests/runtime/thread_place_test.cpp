@@ -126,6 +126,22 @@ TEST_CASE("a thread place that ends with place_exit(3): distributed_place_wait g
   CHECK(gone(host));
 }
 
+TEST_CASE("kill of a thread place: its channel closes, wait gives SIGKILL's status, its host goes on") {
+  auto node = rp::spawn_remote_node("localhost", node_options());
+  auto echo = rp::supervise_thread_at(node, rp::executable_path(), "host_echo");
+  const pid_t host = next_int(echo);
+  (void)next_int(echo);
+  auto victim = rp::supervise_thread_at(node, rp::executable_path(), "host_echo");
+  CHECK(next_int(victim) == host);
+  (void)next_int(victim);
+  victim.kill();
+  CHECK_THROWS_AS(victim.put(Value(1)), rmpi::ChannelClosed);
+  CHECK(wait_for_exit(victim) == 128 + SIGKILL);
+  check_echo(echo, 12);  // a thread cannot be killed alone: its host lives on for the others
+  node.send_exit();
+  CHECK(gone(host));
+}
+
 TEST_CASE("a thunk run as a thread place: the place it returns answers, in the host") {
   auto node = rp::spawn_remote_node("localhost", node_options());
   auto c = rp::supervise_thread_at(node, rp::executable_path(), "pid_echo_thunk", {.thunk = true});

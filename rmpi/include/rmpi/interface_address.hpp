@@ -9,6 +9,14 @@
 
 namespace rmpi {
 
+/// What resolving an `--iface` value gave: the address, or the error (naming
+/// the value, this host and the interfaces it has), without a tool's name.
+struct InterfaceLookup {
+  std::string address;
+  std::string error;  // empty when found
+};
+InterfaceLookup lookup_interface_address(std::string_view iface);
+
 /// The IPv4 address of this host matching `iface`; throws rmpi::ConfigError
 /// naming the value, this host and the interfaces it has when none matches.
 std::string resolve_interface_address(std::string_view iface);

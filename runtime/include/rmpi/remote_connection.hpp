@@ -64,6 +64,21 @@ class RemoteConnection : public EventContainer {
   /// channel closes for it), a named place's channel closes. Idempotent.
   void close();
 
+  /// Ends a spawned place: its node SIGKILLs it and all it started (a
+  /// thread place gets its channel closed); no restart follows, sends fail
+  /// at once, and wait() gives its status (128+9). For a connection to a
+  /// named place it is close(). Idempotent.
+  void kill();
+
+  /// While its node sees the spawned place stopped (waitpid's WUNTRACED):
+  /// the stop signal (19 for SIGSTOP).
+  std::optional<int> stop_signal() const;
+  /// Adds `fn(conn, signal)`, run (like set_on_channel's handlers) each time
+  /// the node sees the place stopped (signal: 19 for SIGSTOP) and with 0
+  /// when it is continued; at once if it is stopped now. What a stop means
+  /// is the holder's to decide (rmpi::launch ends the job after a bound).
+  void add_on_stop_change(std::function<void(RemoteConnection&, int signal)> fn);
+
   /// Process id of the spawned place on its node's host (of the latest
   /// start after restarts); 0 for a connection to a named place.
   int pid() const;
