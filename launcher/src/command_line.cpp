@@ -467,7 +467,7 @@ LaunchSpec build_spec(const po::variables_map& vm, const EnvLookup& env) {
     spec.supervise = true;
   }
   if (const auto* max = string_option(vm, "max-restarts")) {
-    if (!spec.restart_every) throw ConfigError("rmpirun: --max-restarts needs --restart-every SECONDS");
+    if (!spec.restart_every) throw ConfigError("--max-restarts needs --restart-every SECONDS");
     int n = -1;
     const auto* last = max->data() + max->size();
     const auto [end, ec] = std::from_chars(max->data(), last, n);

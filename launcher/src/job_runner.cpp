@@ -35,7 +35,7 @@
 #include <rmpi/rendezvous.hpp>
 #include <rmpi/restart.hpp>
 
-#include "restart_schedule.hpp"
+#include <rmpi/restart_schedule.hpp>
 
 extern char** environ;
 

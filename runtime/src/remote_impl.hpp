@@ -25,7 +25,7 @@
 #include "framed_connection.hpp"
 #include "heartbeat.hpp"
 #include "process.hpp"
-#include "restart_schedule.hpp"
+#include <rmpi/restart_schedule.hpp>
 
 namespace rmpi::places {
 

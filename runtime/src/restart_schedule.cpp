@@ -1,4 +1,4 @@
-#include "restart_schedule.hpp"
+#include <rmpi/restart_schedule.hpp>
 
 namespace rmpi::places::detail {
 

@@ -146,10 +146,10 @@ TEST_CASE("--restart-every SECONDS [--max-restarts N]: restarts failed ranks, an
   CHECK(spec_of({"--restart-every", "1", "--max-restarts", "0", "p"}).max_restarts == 0);
   CHECK_FALSE(spec_of({"--supervise", "p"}).restart_every.has_value());
   CHECK(error_of({"--restart-every", "-1", "p"}) ==
-        "rmpirun: bad value '-1' for --restart-every: expected a number of seconds (>= 0)");
+        "bad value '-1' for --restart-every: expected a number of seconds (>= 0)");
   CHECK(error_of({"--restart-every", "1", "--max-restarts", "many", "p"}) ==
-        "rmpirun: bad value 'many' for --max-restarts: expected a number of restarts (>= 0)");
-  CHECK(error_of({"--max-restarts", "2", "p"}) == "rmpirun: --max-restarts needs --restart-every SECONDS");
+        "bad value 'many' for --max-restarts: expected a number of restarts (>= 0)");
+  CHECK(error_of({"--max-restarts", "2", "p"}) == "--max-restarts needs --restart-every SECONDS");
 }
 
 TEST_CASE("-H lists: repeatable, parsed into entries") {

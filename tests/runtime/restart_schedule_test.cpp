@@ -1,7 +1,7 @@
 // RestartSchedule (a Restarter's decisions) driven by a controllable clock:
 // the delay before each restart, giving up after `retry` restarts in a row,
 // and the count reset once the place stayed alive 2 × seconds.
-#include "restart_schedule.hpp"
+#include <rmpi/restart_schedule.hpp>
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,8 @@
 // Semantics of the reference's restarter%: each exit is answered by a
 // restart `seconds` later; once `retry` restarts were made in a row the
 // next exit gives up (on_final_fail runs); a place that stayed alive
-// 2 × seconds since its last start resets the count to 0.
+// 2 × seconds since its last start resets the count to 0. The node's
+// restart policies and rmpirun's --restart-every both decide with it.
 #include <chrono>
 #include <optional>
 
