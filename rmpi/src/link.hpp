@@ -8,7 +8,7 @@
 // - Polling: `fd()` is registered once with the engine's epoll (level
 //   triggered), EPOLLIN always, EPOLLOUT while `wants_write()`. When epoll
 //   reports it, the engine calls `progress(events)`. A link with `spins()`
-//   also gets `progress(0)` on every spin iteration, so it can poll memory
+//   also gets `progress(0)` on the spin iterations where `ready()` says it has work, so it can poll memory
 //   without a system call; before the engine blocks in epoll_wait it calls
 //   `prepare_to_block()`, and a link that returns false (data already there)
 //   keeps the engine from blocking. A link with no natural fd gives an
@@ -89,8 +89,11 @@ class Link {
   /// (shm/doorbell.hpp: this process's own doorbell) returns it: the engine
   /// then sleeps on it instead of in epoll while every open link has one.
   virtual shm::Doorbell* doorbell() { return nullptr; }
-  /// Cheap, for the re-check after the doorbell is armed: whether
-  /// progress(0) would find something now.
+  /// Cheap: whether progress(0) would find something now. The spin loop
+  /// calls progress(0) on a spinning link only when this is true, and the
+  /// re-check after the doorbell is armed asks it too; a link with spins()
+  /// must therefore cover everything progress(0) would do (data to read,
+  /// ring space or pulls freed for queued sends, a failure or the end).
   virtual bool ready() const { return false; }
 
   /// Queues `f` after every frame written before; returns its sequence

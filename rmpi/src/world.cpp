@@ -387,12 +387,16 @@ void World::frame_end(int peer) {
 RequestPtr World::start_send(const std::shared_ptr<CommState>& comm, int dest, std::uint16_t tag, OutMessage m,
                              bool blocking) {
   if (finished_) throw Error("rmpi: send after rmpi::finish (rank " + std::to_string(rank_) + ")");
-  auto r = std::make_shared<RequestState>();
-  r->kind = RequestState::Kind::send;
-  r->world = shared_from_this();
-  r->peer = dest;
-  r->comm = comm;
+  const auto new_request = [&] {
+    auto r = std::make_shared<RequestState>();
+    r->kind = RequestState::Kind::send;
+    r->world = shared_from_this();
+    r->peer = dest;
+    r->comm = comm;
+    return r;
+  };
   if (dest == rank_) {
+    auto r = new_request();
     // Through the matcher as if it had arrived.
     const wire::FrameHeader h{.kind = wire::FrameKind::data, .flags = tag,
                               .source = static_cast<std::uint32_t>(rank_), .channel = comm->context,
@@ -407,9 +411,8 @@ RequestPtr World::start_send(const std::shared_ptr<CommState>& comm, int dest, s
   if (p.gone) adopt_links();  // a restarted process of it may have connected
   if (p.gone) throw_lost(p, "cannot send to");
   Link& link = link_to(dest, false);
-  r->incarnation = p.incarnation;
   if (p.gone) throw_lost(p, "cannot send to");
-  if (p.announced.insert(m.type_tag).second) {
+  if (m.type_tag != p.last_announced && p.announced.insert(m.type_tag).second) {
     OutFrame name;
     name.owned.assign(reinterpret_cast<const std::byte*>(m.type_name.data()),
                       reinterpret_cast<const std::byte*>(m.type_name.data()) + m.type_name.size());
@@ -421,6 +424,7 @@ RequestPtr World::start_send(const std::shared_ptr<CommState>& comm, int dest, s
                                        .length = name.size});
     p.last_seq = link.write(std::move(name), WriteMode::copy_if_pending);
   }
+  p.last_announced = m.type_tag;
   OutFrame f;
   f.header = wire::encode_header({.kind = wire::FrameKind::data, .flags = tag,
                                   .source = static_cast<std::uint32_t>(rank_), .channel = comm->context,
@@ -440,13 +444,27 @@ RequestPtr World::start_send(const std::shared_ptr<CommState>& comm, int dest, s
   p.last_seq = seq;
   rearm(p);
   if (p.gone) throw_lost(p, "cannot send to");
+  // A blocking send that is complete already needs no request of its own
+  // (the allocation and reference counts were a tenth of a small send).
+  if (eager && blocking) return done_send();
+  auto r = new_request();
+  r->incarnation = p.incarnation;
   if (eager) {
     r->done = true;
   } else {
     r->seq = seq;
   }
-  (void)blocking;
   return r;
+}
+
+const RequestPtr& World::done_send() {
+  if (!done_send_) {
+    done_send_ = std::make_shared<RequestState>();
+    done_send_->kind = RequestState::Kind::send;
+    done_send_->world = shared_from_this();  // a cycle, broken in finish()
+    done_send_->done = true;
+  }
+  return done_send_;
 }
 
 RequestPtr World::start_recv(const std::shared_ptr<CommState>& comm, int src, int tag, std::uint64_t type_tag,
@@ -632,7 +650,8 @@ void World::progress(int timeout_ms) {
 bool World::poll_spinning() {
   const std::uint64_t before = activity_;
   for (Peer* p : spinning_) {
-    if (p->link->closed()) continue;
+    // One cheap look per link and pass; progress only when it has work.
+    if (!p->link->ready()) continue;
     const std::uint64_t written = p->link->written();
     p->link->progress(0);
     if (p->link->written() != written) ++activity_;  // a send may be complete
@@ -842,6 +861,7 @@ void World::finish(FinishMode mode) {
     progress(0);
   }
   finished_ = true;
+  done_send_.reset();
   if (mesh_) mesh_->stop();
   adopt_links();  // close what arrived meanwhile
   for (auto& p : peers_) p.link.reset();

@@ -136,6 +136,8 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   void link_closed(int peer, bool clean, const std::string& why) override;
 
  private:
+  /// The one request every blocking send that completed at once returns.
+  const RequestPtr& done_send();
   /// A message that arrived before a receive matched it (complete or still
   /// arriving), in arrival order.
   struct Arrival {
@@ -160,7 +162,8 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
     std::uint64_t last_seq = 0;  // of the last frame written to the link
     bool goodbye = false;
     std::uint32_t incarnation = 0;  // of the peer's process this link is (or was) to
-    std::unordered_set<std::uint64_t> announced;
+    std::unordered_set<std::uint64_t> announced;  // type tags whose names were sent
+    std::uint64_t last_announced = 0;               // the last one sent (skips the set)
     // the frame being read
     wire::FrameHeader cur{};
     Into into = Into::nothing;
@@ -227,6 +230,7 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   Fd epoll_;
   std::vector<Peer> peers_;  // indexed by world rank
   std::vector<Peer*> spinning_;
+  RequestPtr done_send_;  // shared by blocking sends complete at once (done_send())
   int socket_links_ = 0;  // open links that only epoll can see move (sockets)
   unsigned polls_ = 0;    // progress() calls, to space out epoll when only rings can move
   std::optional<bool> oversubscribed_;  // computed at the first wait

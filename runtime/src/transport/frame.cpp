@@ -4,15 +4,10 @@
 #include <cstring>
 #include <utility>
 
+#include "little_endian.hpp"
+
 namespace rmpi::transport {
 namespace {
-
-template <class U>
-U get_le(const std::byte* p) {
-  U v = 0;
-  for (std::size_t i = 0; i < sizeof(U); ++i) v |= static_cast<U>(std::to_integer<U>(p[i])) << (8 * i);
-  return v;
-}
 
 constexpr std::size_t kFirstPayloadPart = 1u << 20;
 
@@ -37,7 +32,7 @@ CheckedHeader check_header(std::span<const std::byte, wire::kHeaderSize> b, cons
     out.reason = std::move(reason);
     return out;
   };
-  if (get_le<std::uint32_t>(&b[0]) != wire::kMagic)
+  if (load_le<std::uint32_t>(&b[0]) != wire::kMagic)
     return fail(FrameError::bad_magic, "bad frame magic (not an rmpi peer)");
   if (const auto version = std::to_integer<unsigned>(b[4]); version != wire::kVersion)
     return fail(FrameError::bad_version, "wrong frame version " + std::to_string(version) +
@@ -47,11 +42,11 @@ CheckedHeader check_header(std::span<const std::byte, wire::kHeaderSize> b, cons
     return fail(FrameError::bad_kind, "unknown frame kind " + std::to_string(kind));
   wire::FrameHeader& h = out.header;
   h.kind = static_cast<wire::FrameKind>(kind);
-  h.flags = get_le<std::uint16_t>(&b[6]);
-  h.source = get_le<std::uint32_t>(&b[8]);
-  h.channel = get_le<std::uint32_t>(&b[12]);
-  h.type_tag = get_le<std::uint64_t>(&b[16]);
-  h.length = get_le<std::uint64_t>(&b[24]);
+  h.flags = load_le<std::uint16_t>(&b[6]);
+  h.source = load_le<std::uint32_t>(&b[8]);
+  h.channel = load_le<std::uint32_t>(&b[12]);
+  h.type_tag = load_le<std::uint64_t>(&b[16]);
+  h.length = load_le<std::uint64_t>(&b[24]);
   if (limits.only_kind && h.kind != *limits.only_kind)
     return fail(FrameError::unexpected_kind, std::string("a ") + frame_kind_name(h.kind) + " frame where only " +
                                                  frame_kind_name(*limits.only_kind) + " frames are accepted");
