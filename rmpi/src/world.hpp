@@ -163,7 +163,7 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
     bool goodbye = false;
     std::uint32_t incarnation = 0;  // of the peer's process this link is (or was) to
     std::unordered_set<std::uint64_t> announced;  // type tags whose names were sent
-    std::uint64_t last_announced = 0;               // the last one sent (skips the set)
+    std::optional<std::uint64_t> last_announced;    // the last one sent (skips the set)
     // the frame being read
     wire::FrameHeader cur{};
     Into into = Into::nothing;
