@@ -1,10 +1,12 @@
 // The SPSC ring: records padded to cache lines, wrap-around with pad records,
-// full and empty, and malformed records from a hostile producer.
+// full and empty, stamps (a stale word is never a record), a producer and a
+// consumer on two threads, and malformed records from a hostile producer.
 #include "shm/ring.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <thread>
 
 #include "shm/segment.hpp"
 
@@ -39,7 +41,7 @@ TEST_CASE("empty, full, and space given back") {
   CHECK(g.r.peek() == nullptr);
   int n = 0;
   while (put(g.w, 100, static_cast<unsigned char>(n))) ++n;  // 128-byte records
-  CHECK(n == 4096 / 128);
+  CHECK(n == 4096 / 128 - 1);  // one line stays free for the next header
   const shm::RecordHeader* h = g.r.peek();
   REQUIRE(h);
   CHECK(h->body == 100);
@@ -67,20 +69,115 @@ TEST_CASE("wrap-around: a record never straddles the end, order and bytes hold")
       ++consumed;
     }
   }
-  pads_seen = g.seg.control(0).tail.load();
+  pads_seen = g.w.tail();
   CHECK(consumed > 3000);
   CHECK(pads_seen > 100 * 4096);  // the counters went round the ring many times
   CHECK(!g.r.corrupt());
+}
+
+TEST_CASE("a stale word where the next header lands is not taken for a record") {
+  // Lap 0: a record whose body holds, at every cache line, the stamp a
+  // header at that offset would carry in lap 1. Lap 1 then writes small
+  // records over it, one at a time: before each is committed, nothing is
+  // readable (the producer zeroed the next header slot before publishing).
+  Ring g;
+  const std::uint64_t cap = g.seg.ring_bytes();
+  const std::size_t big = g.w.max_body();
+  std::byte* b = g.w.reserve(shm::RecordKind::frame, big);
+  REQUIRE(b);
+  for (std::uint64_t line = 64; line < cap / 2; line += 64) {
+    const std::uint64_t forged = cap + line + 1;
+    std::memcpy(b + line - sizeof(shm::RecordHeader), &forged, sizeof forged);
+  }
+  g.w.commit();
+  REQUIRE(g.r.peek());
+  g.r.release();
+  REQUIRE(put(g.w, big, 7));  // the second half of lap 0
+  REQUIRE(g.r.peek());
+  g.r.release();
+  for (unsigned k = 0; k < cap / 2 / 64; ++k) {
+    CHECK(g.r.peek() == nullptr);
+    CHECK(!g.r.readable());
+    REQUIRE(put(g.w, 8, static_cast<unsigned char>(k)));
+    CHECK(g.r.readable());
+    const shm::RecordHeader* h = g.r.peek();
+    REQUIRE(h);
+    CHECK(h->body == 8);
+    CHECK(g.r.body()[7] == static_cast<std::byte>(k));
+    g.r.release();
+  }
+  CHECK(!g.r.corrupt());
+}
+
+TEST_CASE("a producer and a consumer on two threads: every record arrives whole and in order") {
+  Ring g;
+  constexpr unsigned kRecords = 200000;
+  std::thread producer([&] {
+    for (unsigned i = 0; i < kRecords;) {
+      const std::size_t n = 8 + (i * 29) % 700;
+      std::byte* b = g.w.reserve(shm::RecordKind::frame, n);
+      if (!b) {
+        std::this_thread::yield();
+        continue;
+      }
+      std::memcpy(b, &i, sizeof i);
+      std::memset(b + sizeof i, static_cast<int>(i & 0xff), n - sizeof i);
+      g.w.commit();
+      ++i;
+    }
+  });
+  unsigned bad = 0;
+  for (unsigned i = 0; i < kRecords && !g.r.corrupt();) {
+    const shm::RecordHeader* h = g.r.peek();
+    if (!h) {
+      std::this_thread::yield();
+      continue;
+    }
+    unsigned seq = 0;
+    std::memcpy(&seq, g.r.body(), sizeof seq);
+    const std::size_t n = 8 + (i * 29) % 700;
+    if (seq != i || h->body != n || g.r.body()[n - 1] != static_cast<std::byte>(i & 0xff)) ++bad;
+    g.r.release();
+    ++i;
+  }
+  producer.join();
+  CHECK(bad == 0);
+  CHECK(!g.r.corrupt());
+  CHECK(g.r.peek() == nullptr);
 }
 
 TEST_CASE("a malformed record is reported, not followed") {
   Ring g;
   REQUIRE(put(g.w, 10, 1));
   auto* h = reinterpret_cast<shm::RecordHeader*>(g.seg.ring_data(0));
-  SUBCASE("length past what was published") { h->bytes = 4096; }
-  SUBCASE("not a multiple of a cache line") { h->bytes = 65; }
-  SUBCASE("body larger than the record") { h->body = 1000; }
+  SUBCASE("body larger than a record may be") { h->body = 4000; }
+  SUBCASE("a pad that does not end at the end of the ring") { h->kind = shm::RecordKind::pad; }
   SUBCASE("unknown kind") { h->kind = static_cast<shm::RecordKind>(77); }
   CHECK(g.r.peek() == nullptr);
   CHECK(g.r.corrupt());
+}
+
+TEST_CASE("a record past the end of the ring is reported") {
+  Ring g;
+  // Move to the last line of the ring, then forge a 2-line record there.
+  while (g.w.tail() < g.seg.ring_bytes() - 64) {
+    REQUIRE(put(g.w, 8, 0));
+    REQUIRE(g.r.peek());
+    g.r.release();
+  }
+  REQUIRE(put(g.w, 8, 0));
+  auto* h = reinterpret_cast<shm::RecordHeader*>(g.seg.ring_data(0) + g.seg.ring_bytes() - 64);
+  h->body = 100;
+  CHECK(g.r.peek() == nullptr);
+  CHECK(g.r.corrupt());
+}
+
+TEST_CASE("an unpublished record is not read: its stamp must be its position") {
+  Ring g;
+  REQUIRE(put(g.w, 10, 1));
+  auto* h = reinterpret_cast<shm::RecordHeader*>(g.seg.ring_data(0));
+  h->stamp = 1 + g.seg.ring_bytes();  // a stamp from another lap
+  CHECK(g.r.peek() == nullptr);
+  CHECK(!g.r.readable());
+  CHECK(!g.r.corrupt());
 }

@@ -121,10 +121,10 @@ TEST_CASE("a peer maps the header and its own slot only; the other slots stay un
   const auto info = seg.info();
   shm::Segment peer = shm::Segment::attach(info, 5);
   peer.ring_data(5)[0] = std::byte{9};
-  peer.control(5).tail.store(3);
+  peer.control(5).head.store(3);
   CHECK(seg.ring_data(5)[0] == std::byte{9});
-  CHECK(seg.control(5).tail.load() == 3);
-  CHECK(seg.control(6).tail.load() == 0);  // the initial state is the file's zeros
+  CHECK(seg.control(5).head.load() == 3);
+  CHECK(seg.control(6).head.load() == 0);  // the initial state is the file's zeros
   CHECK_THROWS_WITH_AS(peer.control(6), doctest::Contains("slot 6 is not mapped"), rmpi::Error);
   CHECK_THROWS_WITH_AS(shm::Segment::attach(info, 64), doctest::Contains("has 64 slots, slot 64"), rmpi::Error);
   // Only the pages of the header and of slot 5 are mapped by the peer.

@@ -372,7 +372,7 @@ std::string Link::state() const {
   if (!queue_.empty())
     s += " (front " + std::to_string(queue_.front().size) + " B, " + std::to_string(queue_.front().sent) + " sent)";
   s += ", out tail " + std::to_string(out_.tail()) + " head " + std::to_string(out_ctl_->head.load()) +
-       ", in head " + std::to_string(in_ctl_->head.load()) + " tail " + std::to_string(in_ctl_->tail.load()) +
+       ", in head " + std::to_string(in_ctl_->head.load()) + " (" + std::to_string(records_read_) + " records)" +
        (in_frame_ ? ", in a frame at " + std::to_string(in_got_) + "/" + std::to_string(in_len_) : "");
   return s;
 }

@@ -5,12 +5,19 @@
 // line, and never straddles the end: when it would, the producer writes a pad
 // record to the end and starts again at offset 0.
 //
-// Memory order: the producer fills a record, then publishes `tail` with a
-// release store; the consumer reads `tail` with acquire, reads the record,
-// then gives the space back with a release store of `head`, which the
-// producer reads with acquire before reusing it. Each side keeps a private
-// copy of the other side's counter and rereads the shared one only when that
-// copy says "full" / "empty", so the shared lines move only when needed.
+// Publishing is by stamp, not by a shared tail: a record's header carries
+// its position + 1, stored last with release; the consumer polls the header
+// at its head with acquire. A small message is then one cache line that
+// moves from producer to consumer, with no second line for a tail counter.
+// A stale word at the head is never taken for a stamp, because the producer
+// zeroes the stamp word of the slot after each record (the next header, once
+// the consumer gets there) before it publishes the record: it keeps one
+// line free for that. A pad's stamp is stored after the stamp of the record
+// that follows it at offset 0, so the consumer that skips a pad finds that
+// record published.
+//
+// Space goes back with a release store of `head`, which the producer reads
+// with acquire, only when its private copy says "full".
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -30,9 +37,9 @@ enum class RecordKind : std::uint32_t {
 };
 
 struct RecordHeader {
-  std::uint32_t bytes;  // the whole record, header and padding included
+  std::uint64_t stamp;  // position + 1 once published (0: not yet)
+  std::uint32_t body;   // bytes of body that follow this header
   RecordKind kind;
-  std::uint64_t body;   // bytes of body that follow this header
 };
 static_assert(sizeof(RecordHeader) == 16);
 
@@ -42,8 +49,15 @@ struct PullRequest {
   std::uint64_t length;
 };
 
-inline constexpr std::size_t record_bytes(std::size_t body) {
+/// The bytes a record of `body` bytes takes: header and padding included.
+inline constexpr std::uint64_t record_bytes(std::uint64_t body) {
   return (sizeof(RecordHeader) + body + kCacheLine - 1) / kCacheLine * kCacheLine;
+}
+
+/// The stamp word of the header slot at `slot` (shared with the other side).
+inline std::atomic_ref<std::uint64_t> stamp_at(const std::byte* slot) {
+  return std::atomic_ref<std::uint64_t>(
+      const_cast<RecordHeader*>(reinterpret_cast<const RecordHeader*>(slot))->stamp);
 }
 
 /// The producer's end of a ring (lives in the sender).
@@ -51,8 +65,8 @@ class RingWriter {
  public:
   RingWriter() = default;
   RingWriter(RingControl* c, std::byte* data, std::uint64_t capacity)
-      : c_(c), data_(data), cap_(capacity), tail_(c->tail.load(std::memory_order_relaxed)),
-        head_cache_(c->head.load(std::memory_order_acquire)) {}
+      : c_(c), data_(data), cap_(capacity), tail_(c->head.load(std::memory_order_acquire)),
+        head_cache_(tail_) {}
 
   /// Largest body a single record may carry.
   std::uint64_t max_body() const { return cap_ / 2 - sizeof(RecordHeader); }
@@ -63,31 +77,40 @@ class RingWriter {
     const std::uint64_t need = record_bytes(body);
     const std::uint64_t off = tail_ & (cap_ - 1);
     const std::uint64_t to_end = cap_ - off;
-    const std::uint64_t total = need <= to_end ? need : to_end + need;
+    // The record, the pad before it if any, and the next header slot.
+    const std::uint64_t total = (need <= to_end ? need : to_end + need) + kCacheLine;
     if (tail_ + total - head_cache_ > cap_) {
       head_cache_ = c_->head.load(std::memory_order_acquire);
       if (tail_ + total - head_cache_ > cap_) return nullptr;
     }
+    pad_ = nullptr;
     if (need > to_end) {
-      auto* pad = reinterpret_cast<RecordHeader*>(data_ + off);
-      *pad = {static_cast<std::uint32_t>(to_end), RecordKind::pad, 0};
+      pad_ = data_ + off;
+      reinterpret_cast<RecordHeader*>(pad_)->body = static_cast<std::uint32_t>(to_end - sizeof(RecordHeader));
+      reinterpret_cast<RecordHeader*>(pad_)->kind = RecordKind::pad;
+      pad_stamp_ = tail_ + 1;
       tail_ += to_end;
     }
     auto* h = reinterpret_cast<RecordHeader*>(data_ + (tail_ & (cap_ - 1)));
-    *h = {static_cast<std::uint32_t>(need), kind, body};
+    h->body = static_cast<std::uint32_t>(body);
+    h->kind = kind;
     pending_ = need;
     return reinterpret_cast<std::byte*>(h + 1);
   }
 
   /// Publishes the reserved record (and a pad before it, if any).
   void commit() {
+    std::byte* slot = data_ + (tail_ & (cap_ - 1));
+    stamp_at(data_ + ((tail_ + pending_) & (cap_ - 1))).store(0, std::memory_order_relaxed);
+    stamp_at(slot).store(tail_ + 1, std::memory_order_release);
+    if (pad_) stamp_at(pad_).store(pad_stamp_, std::memory_order_release);
     tail_ += pending_;
     pending_ = 0;
-    c_->tail.store(tail_, std::memory_order_release);
   }
 
   /// Whether the consumer released space since reserve() last found none.
   bool space_changed() const { return c_->head.load(std::memory_order_acquire) != head_cache_; }
+  /// Bytes ever written (this side's count; the consumer reads stamps).
   std::uint64_t tail() const { return tail_; }
 
   /// True when every record written has been released by the consumer.
@@ -100,6 +123,8 @@ class RingWriter {
   std::uint64_t tail_ = 0;
   std::uint64_t head_cache_ = 0;
   std::uint64_t pending_ = 0;
+  std::byte* pad_ = nullptr;  // the pad reserve() wrote, published by commit()
+  std::uint64_t pad_stamp_ = 0;
 };
 
 /// The consumer's end of a ring (lives in the receiver).
@@ -107,29 +132,26 @@ class RingReader {
  public:
   RingReader() = default;
   RingReader(RingControl* c, const std::byte* data, std::uint64_t capacity)
-      : c_(c), data_(data), cap_(capacity), head_(c->head.load(std::memory_order_relaxed)),
-        tail_cache_(c->tail.load(std::memory_order_acquire)) {}
+      : c_(c), data_(data), cap_(capacity), head_(c->head.load(std::memory_order_relaxed)) {}
 
   /// The next record, or nullptr when none is published. Pads are skipped.
   /// A malformed record returns nullptr and sets corrupt() (the caller
   /// drops the link).
   const RecordHeader* peek() {
     for (;;) {
-      if (head_ == tail_cache_) {
-        tail_cache_ = c_->tail.load(std::memory_order_acquire);
-        if (head_ == tail_cache_) return nullptr;
-      }
+      const std::byte* slot = data_ + (head_ & (cap_ - 1));
+      if (stamp_at(slot).load(std::memory_order_acquire) != head_ + 1) return nullptr;
       // A private copy: the producer cannot change what was checked.
-      std::memcpy(&cur_, data_ + (head_ & (cap_ - 1)), sizeof cur_);
-      const RecordHeader* h = &cur_;
-      if (h->bytes < sizeof(RecordHeader) || h->bytes % kCacheLine || h->bytes > tail_cache_ - head_ ||
-          (head_ & (cap_ - 1)) + h->bytes > cap_ || sizeof(RecordHeader) + h->body > h->bytes ||
-          h->kind > RecordKind::close) {
+      std::memcpy(&cur_, slot, sizeof cur_);
+      bytes_ = record_bytes(cur_.body);
+      if (cur_.kind > RecordKind::close || cur_.body > cap_ / 2 ||
+          (head_ & (cap_ - 1)) + bytes_ > cap_ ||
+          (cur_.kind == RecordKind::pad && (head_ + bytes_) % cap_ != 0)) {
         corrupt_ = true;
         return nullptr;
       }
-      if (h->kind != RecordKind::pad) return h;
-      head_ += h->bytes;
+      if (cur_.kind != RecordKind::pad) return &cur_;
+      head_ += bytes_;
       c_->head.store(head_, std::memory_order_release);
     }
   }
@@ -139,7 +161,7 @@ class RingReader {
 
   /// Gives the space of the record returned by peek() back to the producer.
   void release() {
-    head_ += cur_.bytes;
+    head_ += bytes_;
     c_->head.store(head_, std::memory_order_release);
   }
 
@@ -147,14 +169,16 @@ class RingReader {
   bool corrupt() const { return corrupt_; }
 
   /// Whether something is published (cheap, for the sleep re-check).
-  bool readable() const { return head_ != c_->tail.load(std::memory_order_acquire); }
+  bool readable() const {
+    return stamp_at(data_ + (head_ & (cap_ - 1))).load(std::memory_order_acquire) == head_ + 1;
+  }
 
  private:
   RingControl* c_ = nullptr;
   const std::byte* data_ = nullptr;
   std::uint64_t cap_ = 0;
   std::uint64_t head_ = 0;
-  std::uint64_t tail_cache_ = 0;
+  std::uint64_t bytes_ = 0;  // of cur_
   bool corrupt_ = false;
   RecordHeader cur_{};
 };

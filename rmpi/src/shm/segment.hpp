@@ -37,7 +37,7 @@ namespace rmpi::detail::shm {
 
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::uint64_t kSegmentMagic = 0x4d48535f49504d52ull;  // "RMPI_SHM"
-inline constexpr std::uint32_t kSegmentVersion = 1;
+inline constexpr std::uint32_t kSegmentVersion = 2;  // 2: rings publish by stamp
 
 /// The receiver's doorbell for all its rings: `state` says whether its
 /// owner sleeps on the futex (a sender that published data checks it, after a
@@ -51,9 +51,9 @@ struct Doorbell {
   char bell_name[44] = {};
 };
 
-/// Shared control words of one ring, each written by one side only.
+/// Shared control words of one ring, each written by one side only. (What
+/// the producer has written is in the records' stamps: ring.hpp.)
 struct RingControl {
-  alignas(kCacheLine) std::atomic<std::uint64_t> tail{0};  // producer: bytes ever written
   alignas(kCacheLine) std::atomic<std::uint64_t> head{0};  // consumer: bytes ever released
   std::atomic<std::uint64_t> pulled{0};                    // consumer: single-copy pulls done
   /// Consumer: whether it can pull from the producer with process_vm_readv.
