@@ -8,7 +8,8 @@
  *
  * bw and bibw post their window with MPI_Isend / MPI_Irecv and MPI_Waitall, as
  * OSU does; collectives are timed one call at a time with an untimed barrier
- * between calls, and report the mean over ranks of each rank's mean. */
+ * between calls, and report the mean over ranks of each rank's mean and the
+ * slowest rank's mean. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,12 +122,14 @@ static double one_collective(bench_kind kind, size_t bytes, int ranks, char* sbu
 }
 
 /* Every rank times each call alone (untimed barrier between calls); rank 0 gets
- * the mean over ranks of each rank's mean per call. */
-static double collective(const bench_options* opt, size_t bytes, int ranks, char* sbuf,
-                         char* rbuf) {
+ * the mean over ranks of each rank's mean per call, and the largest of those
+ * means (the slowest rank). */
+static bench_figures collective(const bench_options* opt, size_t bytes, int ranks, char* sbuf,
+                                char* rbuf) {
   const long iters = bench_iters_at(opt, bytes);
   const long warmup = bench_warmup_at(opt, bytes);
-  double total = 0, mine, sum = 0;
+  double total = 0, mine, sum = 0, slowest = 0;
+  bench_figures figures;
   long i;
   for (i = 0; i < warmup + iters; ++i) {
     const double t = one_collective(opt->kind, bytes, ranks, sbuf, rbuf);
@@ -135,7 +138,10 @@ static double collective(const bench_options* opt, size_t bytes, int ranks, char
   }
   mine = total / (double)iters;
   MPI_Reduce(&mine, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
-  return sum / ranks;
+  MPI_Reduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  figures.value = sum / ranks;
+  figures.max = slowest;
+  return figures;
 }
 
 int main(int argc, char** argv) {
@@ -186,15 +192,15 @@ int main(int argc, char** argv) {
     print(line);
   }
   for (s = 0; s < count; ++s) {
-    double value = 0;
+    bench_figures figures = {0, 0};
     MPI_Barrier(MPI_COMM_WORLD);
     if (bench_is_point_to_point(opt.kind)) {
-      if (me < 2) value = point_to_point(&opt, sizes[s], sbuf, rbuf);
+      if (me < 2) figures.value = point_to_point(&opt, sizes[s], sbuf, rbuf);
     } else {
-      value = collective(&opt, sizes[s], ranks, sbuf, rbuf);
+      figures = collective(&opt, sizes[s], ranks, sbuf, rbuf);
     }
     if (me == 0) {
-      bench_format_row(line, sizeof line, &opt, ranks, sizes[s], value);
+      bench_format_row(line, sizeof line, &opt, ranks, sizes[s], &figures);
       print(line);
     }
   }

@@ -141,8 +141,8 @@ double one_collective(const rmpi::Comm& comm, bench_kind kind, const Bytes& buf,
 
 /// Every rank runs the collective at `bytes`, timing each call alone (a barrier
 /// between calls, untimed, as OSU does); rank 0 returns the mean over ranks of
-/// each rank's mean per call.
-double collective(const rmpi::Comm& comm, const bench_options& opt, std::size_t bytes) {
+/// each rank's mean per call, and the largest of those means (the slowest rank).
+bench_figures collective(const rmpi::Comm& comm, const bench_options& opt, std::size_t bytes) {
   const long iters = bench_iters_at(&opt, bytes);
   const long warmup = bench_warmup_at(&opt, bytes);
   const Bytes buf(bytes, 'a');
@@ -154,7 +154,9 @@ double collective(const rmpi::Comm& comm, const bench_options& opt, std::size_t 
     if (opt.kind != BENCH_BARRIER) rmpi::barrier(comm);
   }
   const double mine = total / static_cast<double>(iters);
-  return rmpi::reduce(comm, 0, rmpi::op::sum, mine) / comm.cnt();
+  const double sum = rmpi::reduce(comm, 0, rmpi::op::sum, mine);
+  const double slowest = rmpi::reduce(comm, 0, rmpi::op::max, mine);
+  return {sum / comm.cnt(), slowest};
 }
 
 void print(const std::string& line) {
@@ -168,9 +170,10 @@ std::string header(const bench_options& opt, int ranks) {
   return buf;
 }
 
-std::string row(const bench_options& opt, int ranks, std::size_t bytes, double value) {
+std::string row(const bench_options& opt, int ranks, std::size_t bytes,
+                const bench_figures& figures) {
   char buf[256];
-  bench_format_row(buf, sizeof buf, &opt, ranks, bytes, value);
+  bench_format_row(buf, sizeof buf, &opt, ranks, bytes, &figures);
   return buf;
 }
 
@@ -227,13 +230,13 @@ int main(int argc, char** argv) {
     const std::size_t count = bench_sizes(&opt, sizes);
     for (std::size_t s = 0; s < count; ++s) {
       rmpi::barrier(comm);
-      double value = 0;
+      bench_figures figures{};
       if (bench_is_point_to_point(opt.kind)) {
-        if (me < 2) value = point_to_point(comm, opt, sizes[s]);
+        if (me < 2) figures.value = point_to_point(comm, opt, sizes[s]);
       } else {
-        value = collective(comm, opt, sizes[s]);
+        figures = collective(comm, opt, sizes[s]);
       }
-      if (me == 0) print(row(opt, ranks, sizes[s], value));
+      if (me == 0) print(row(opt, ranks, sizes[s], figures));
     }
     rmpi::barrier(comm);
     rmpi::finish();

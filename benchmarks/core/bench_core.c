@@ -50,10 +50,12 @@ const char* bench_usage(void) {
          "               collectives); fewer above 8K, scaled with size, at least 10\n"
          "  --warmup     untimed iterations first (default: a tenth of --iters)\n"
          "  --json       one line per size: {\"bench\":..,\"ranks\":..,\"bytes\":..,\"usec\":..}\n"
-         "               (\"mb_per_s\" for bw, bibw)\n"
+         "               (\"mb_per_s\" for bw, bibw; collectives add \"usec_max\")\n"
          "  sizes are bytes, 0 to 1G, with an optional K, M or G suffix (KiB, MiB, GiB);\n"
          "  reduce and allreduce sum floats, so their sizes are multiples of 4\n"
-         "  a collective's time is the mean over ranks of each rank's mean per iteration\n";
+         "  a collective's time (usec, Avg Latency) is the mean over ranks of each rank's\n"
+         "  mean per call, each call timed alone; usec_max (Max Latency) is the slowest\n"
+         "  rank's mean per call\n";
 }
 
 void bench_escape(const char* in, char* out, size_t out_size) {
@@ -293,25 +295,39 @@ long bench_warmup_at(const bench_options* opt, size_t bytes) {
   return scaled(opt->warmup, bytes, 2);
 }
 
+int bench_has_max(bench_kind kind) { return !bench_is_point_to_point(kind); }
+
 int bench_format_header(char* buf, size_t size, const bench_options* opt, const char* program,
                         const char* runtime, int ranks) {
+  /* Collectives only: a second column, right-aligned in 18 as the first. */
+  const int has_max = bench_has_max(opt->kind);
+  const char* figure =
+      bench_metric_of(opt->kind) == BENCH_METRIC_BANDWIDTH ? "Bandwidth (MB/s)" : "Avg Latency(us)";
   if (opt->json) {
     if (size > 0) buf[0] = '\0';
     return 0;
   }
-  return snprintf(buf, size, "# %s %s: %s, %d ranks\n%-10s%18s\n", program, bench_name(opt->kind),
-                  runtime, ranks, "# Size",
-                  bench_metric_of(opt->kind) == BENCH_METRIC_BANDWIDTH ? "Bandwidth (MB/s)"
-                                                                       : "Avg Latency(us)");
+  return snprintf(buf, size, "# %s %s: %s, %d ranks\n%-10s%18s%*s\n", program,
+                  bench_name(opt->kind), runtime, ranks, "# Size", figure, has_max ? 18 : 0,
+                  has_max ? "Max Latency(us)" : "");
 }
 
 int bench_format_row(char* buf, size_t size, const bench_options* opt, int ranks, size_t bytes,
-                     double value) {
-  const int bandwidth = bench_metric_of(opt->kind) == BENCH_METRIC_BANDWIDTH;
+                     const bench_figures* figures) {
+  const char* name = bench_name(opt->kind);
+  if (bench_has_max(opt->kind)) {
+    if (opt->json)
+      return snprintf(buf, size,
+                      "{\"bench\":\"%s\",\"ranks\":%d,\"bytes\":%zu,\"usec\":%.3f,"
+                      "\"usec_max\":%.3f}\n",
+                      name, ranks, bytes, figures->value, figures->max);
+    return snprintf(buf, size, "%-10zu%18.2f%18.2f\n", bytes, figures->value, figures->max);
+  }
   if (opt->json)
     return snprintf(buf, size,
-                    bandwidth ? "{\"bench\":\"%s\",\"ranks\":%d,\"bytes\":%zu,\"mb_per_s\":%.1f}\n"
-                              : "{\"bench\":\"%s\",\"ranks\":%d,\"bytes\":%zu,\"usec\":%.3f}\n",
-                    bench_name(opt->kind), ranks, bytes, value);
-  return snprintf(buf, size, "%-10zu%18.2f\n", bytes, value);
+                    bench_metric_of(opt->kind) == BENCH_METRIC_BANDWIDTH
+                        ? "{\"bench\":\"%s\",\"ranks\":%d,\"bytes\":%zu,\"mb_per_s\":%.1f}\n"
+                        : "{\"bench\":\"%s\",\"ranks\":%d,\"bytes\":%zu,\"usec\":%.3f}\n",
+                    name, ranks, bytes, figures->value);
+  return snprintf(buf, size, "%-10zu%18.2f\n", bytes, figures->value);
 }

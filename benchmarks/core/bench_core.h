@@ -77,15 +77,30 @@ size_t bench_sizes(const bench_options* opt, size_t* sizes);
 long bench_iters_at(const bench_options* opt, size_t bytes);
 long bench_warmup_at(const bench_options* opt, size_t bytes);
 
+/* 1 for the collectives: they report the slowest rank's figure beside the mean. */
+int bench_has_max(bench_kind kind);
+
+/* What one size measured. Point-to-point: `value` is rank 0's figure (one-way
+ * latency in microseconds, or MB/s) and `max` is unused. Collectives: `value`
+ * is the mean over ranks of each rank's mean per call and `max` the largest of
+ * those means (the slowest rank), both in microseconds. */
+typedef struct {
+  double value;
+  double max;
+} bench_figures;
+
 /* The table's title and column line, e.g.
- * "# rmpi-bench latency: rmpi, 2 ranks\n# Size       Avg Latency(us)\n";
- * empty with --json. Returns the length (as snprintf). */
+ * "# rmpi-bench latency: rmpi, 2 ranks\n# Size       Avg Latency(us)\n"; collectives
+ * have a second column, "   Max Latency(us)" (as OSU's -f). Empty with --json.
+ * Returns the length (as snprintf). */
 int bench_format_header(char* buf, size_t size, const bench_options* opt, const char* program,
                         const char* runtime, int ranks);
-/* One result: an OSU row ("8                     3.41\n") or a JSON line
- * ({"bench":"latency","ranks":2,"bytes":8,"usec":3.41}). */
+/* One result: an OSU row ("8" + 23 spaces + "3.41\n"; collectives add the max,
+ * right-aligned in 18 more columns) or a JSON line
+ * ({"bench":"latency","ranks":2,"bytes":8,"usec":3.410}; collectives add
+ * ,"usec_max":4.020). */
 int bench_format_row(char* buf, size_t size, const bench_options* opt, int ranks, size_t bytes,
-                     double value);
+                     const bench_figures* figures);
 
 /* Copies `in` into `out` as printable ASCII: \n \t \\ \' and \xNN escapes, cut after
  * 40 input characters with "...". */

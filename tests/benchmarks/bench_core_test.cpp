@@ -41,15 +41,21 @@ std::string header(const bench_options& opt, const char* runtime, int ranks) {
   return buf;
 }
 
-/// An OSU row: the size left-aligned in 10 columns, the figure right-aligned in 18.
-std::string osu(const std::string& size, const std::string& figure) {
-  return size + std::string(10 - size.size(), ' ') + std::string(18 - figure.size(), ' ') + figure +
-         "\n";
+/// An OSU row: the size left-aligned in 10 columns, each figure right-aligned in 18.
+std::string osu(const std::string& size, const std::string& figure,
+                const std::string& max_figure = "") {
+  std::string line =
+      size + std::string(10 - size.size(), ' ') + std::string(18 - figure.size(), ' ') + figure;
+  if (!max_figure.empty()) line += std::string(18 - max_figure.size(), ' ') + max_figure;
+  return line + "\n";
 }
 
-std::string row(const bench_options& opt, int ranks, std::size_t bytes, double value) {
+std::string row(const bench_options& opt, int ranks, std::size_t bytes, double value,
+                double max = 0) {
   char buf[256];
-  bench_format_row(buf, sizeof buf, &opt, ranks, bytes, value);
+  const bench_figures figures{value, max};
+  const int n = bench_format_row(buf, sizeof buf, &opt, ranks, bytes, &figures);
+  CHECK(n == static_cast<int>(std::string(buf).size()));
   return buf;
 }
 
@@ -72,10 +78,29 @@ TEST_CASE("the OSU table: a title, the column line, then size and figure in OSU'
   CHECK(row(bw.opt, 2, 1048576, 6715.04) == osu("1048576", "6715.04"));
   auto bibw = parse({"bibw"});
   CHECK(header(bibw.opt, "MPICH", 2).find("Bandwidth (MB/s)") != std::string::npos);
+}
+
+TEST_CASE("collectives: the mean over ranks, then the slowest rank's mean (OSU -f's Max)") {
   auto coll = parse({"allgather"});
+  REQUIRE(coll.rc == BENCH_PARSE_OK);
   CHECK(header(coll.opt, "rmpi", 8) ==
         "# rmpi-bench allgather: rmpi, 8 ranks\n"
-        "# Size       Avg Latency(us)\n");
+        "# Size       Avg Latency(us)   Max Latency(us)\n");
+  CHECK(row(coll.opt, 8, 8, 3.414, 12.5) == osu("8", "3.41", "12.50"));
+  CHECK(row(coll.opt, 8, 1048576, 1234.567, 2345.678) == osu("1048576", "1234.57", "2345.68"));
+  auto barrier = parse({"barrier"});
+  CHECK(header(barrier.opt, "MPICH", 3).find("   Max Latency(us)\n") != std::string::npos);
+  CHECK(row(barrier.opt, 3, 0, 57.25, 60.0) == osu("0", "57.25", "60.00"));
+  // Point-to-point rows have one figure: `max` is not printed.
+  auto lat = parse({"latency"});
+  CHECK(row(lat.opt, 2, 8, 3.414, 99.0) == osu("8", "3.41"));
+  for (int k = 0; k < BENCH_KIND_COUNT; ++k) {
+    const auto kind = static_cast<bench_kind>(k);
+    CAPTURE(bench_name(kind));
+    CHECK(bench_has_max(kind) == !bench_is_point_to_point(kind));
+  }
+  CHECK(std::string(bench_usage()).find("usec_max (Max Latency) is the slowest") !=
+        std::string::npos);
 }
 
 TEST_CASE("--json prints one object per line and no header") {
@@ -88,9 +113,15 @@ TEST_CASE("--json prints one object per line and no header") {
   CHECK(row(bw.opt, 2, 1048576, 6715.0) ==
         R"({"bench":"bw","ranks":2,"bytes":1048576,"mb_per_s":6715.0})"
         "\n");
+  CHECK(row(bw.opt, 2, 1048576, 6715.0, 1.0).find("usec_max") == std::string::npos);
   auto barrier = parse({"barrier", "--json"});
-  CHECK(row(barrier.opt, 8, 0, 57.25) == R"({"bench":"barrier","ranks":8,"bytes":0,"usec":57.250})"
-                                         "\n");
+  CHECK(row(barrier.opt, 8, 0, 57.25, 61.5) ==
+        R"({"bench":"barrier","ranks":8,"bytes":0,"usec":57.250,"usec_max":61.500})"
+        "\n");
+  auto allreduce = parse({"allreduce", "--json"});
+  CHECK(row(allreduce.opt, 2, 8, 0.5204, 0.9) ==
+        R"({"bench":"allreduce","ranks":2,"bytes":8,"usec":0.520,"usec_max":0.900})"
+        "\n");
 }
 
 TEST_CASE("every bench name parses, and each reports its metric") {

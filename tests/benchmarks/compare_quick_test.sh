@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # benchmarks/compare --quick against the installed peer MPIs (exit 77 = skipped when
 # there is none): it must succeed, write a results file whose table has the
-# measured rows with a figure for rmpi and for every installed peer, and plots;
-# and no process of its jobs may remain. Not a timing test.
+# measured rows (a collective's "slowest rank" too) with a figure for rmpi and
+# for every installed peer, and plots; and no process of its jobs may remain.
+# Not a timing test.
 #   compare_quick_test.sh SOURCE_DIR BUILD_DIR
 set -u
 src=$1
@@ -37,7 +38,8 @@ for p in "${peers[@]}"; do
 done
 number='[0-9][0-9.]*'
 for row in "latency 8 B (µs)" "latency 64 KiB (µs)" "bandwidth 1 MiB (MB/s)" \
-           "allreduce 8 B, 2 ranks (µs)" "launch: init + barrier, 4 ranks (ms)" \
+           "allreduce 8 B, 2 ranks (µs)" "allreduce 8 B, 2 ranks: slowest rank (µs)" \
+           "launch: init + barrier, 4 ranks (ms)" \
            "peak RSS of the launcher (rmpirun / mpirun / mpiexec) (MiB)"; do
   line=$(grep -F "| $row |" "$results") || fail "no row '$row'"
   # rmpi's figure, and a cost ratio (the best peer had one too).

@@ -1,6 +1,7 @@
 // rmpi-bench through rmpirun: every bench at 2 and 3 ranks with tiny counts,
-// its --json lines parsed and checked (fields, sizes; not timing), bad input,
-// and RMPI_TRANSPORT. Each job carries a marker; none of its processes may remain.
+// its --json lines parsed and checked (fields, sizes, a collective's slowest
+// rank not below its mean; not timing), bad input, and RMPI_TRANSPORT. Each
+// job carries a marker; none of its processes may remain.
 #include <doctest/doctest.h>
 
 // Boost.JSON header-only (Debian ships no libboost_json): its sources, in this one file.
@@ -40,12 +41,19 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
+double number(const boost::json::value& v) {
+  return v.is_double() ? v.as_double() : double(v.as_int64());
+}
+
 /// Checks `out` is one JSON object per line for `bench` at `ranks`, at `sizes`.
+/// Collectives also report the slowest rank's mean, "usec_max": never below
+/// "usec", the mean over ranks of the same per-rank means.
 void check_json(const std::string& out, const std::string& bench, int ranks,
                 const std::vector<std::int64_t>& sizes) {
   const auto lines = lines_of(out);
   REQUIRE(lines.size() == sizes.size());
   const bool bandwidth = bench == "bw" || bench == "bibw";
+  const bool collective = !bandwidth && bench != "latency";
   for (std::size_t i = 0; i < lines.size(); ++i) {
     CAPTURE(lines[i]);
     boost::json::error_code ec;
@@ -53,14 +61,21 @@ void check_json(const std::string& out, const std::string& bench, int ranks,
     REQUIRE(!ec);
     REQUIRE(v.is_object());
     const auto& o = v.as_object();
-    CHECK(o.size() == 4);
+    CHECK(o.size() == (collective ? 5u : 4u));
     CHECK(o.at("bench").as_string() == bench);
     CHECK(o.at("ranks").as_int64() == ranks);
     CHECK(o.at("bytes").as_int64() == sizes[i]);
-    const auto& figure = o.at(bandwidth ? "mb_per_s" : "usec");
-    const double value = figure.is_double() ? figure.as_double() : double(figure.as_int64());
+    const double value = number(o.at(bandwidth ? "mb_per_s" : "usec"));
     CHECK(std::isfinite(value));
     CHECK(value >= 0.0);
+    if (collective) {
+      REQUIRE(o.contains("usec_max"));
+      const double slowest = number(o.at("usec_max"));
+      CHECK(std::isfinite(slowest));
+      CHECK(slowest >= value);
+    } else {
+      CHECK(!o.contains("usec_max"));
+    }
   }
 }
 
@@ -106,7 +121,7 @@ TEST_CASE("every bench runs at 2 and 3 ranks and prints one JSON line per size")
   }
 }
 
-TEST_CASE("without --json, rank 0 prints the OSU table") {
+TEST_CASE("without --json, rank 0 prints the OSU table; collectives with a Max column") {
   auto r = rmpirun({"-n", "2", kBench, "latency", "--max-bytes", "4", "--iters", "2"});
   CHECK(r.exit_code == 0);
   const auto lines = lines_of(r.out);
@@ -116,6 +131,27 @@ TEST_CASE("without --json, rank 0 prints the OSU table") {
   CHECK(lines[2].rfind("1 ", 0) == 0);
   CHECK(lines[4].rfind("4 ", 0) == 0);
   CHECK(lines[4].size() == 28);
+
+  // Collectives: a second column, the slowest rank's mean, never below the mean.
+  auto coll = rmpirun({"-n", "3", "--oversubscribe", kBench, "allreduce", "--min-bytes", "4",
+                       "--max-bytes", "8", "--iters", "2"});
+  CHECK(coll.exit_code == 0);
+  const auto table = lines_of(coll.out);
+  REQUIRE(table.size() == 4);
+  CHECK(table[0] == "# rmpi-bench allreduce: rmpi, 3 ranks");
+  CHECK(table[1] == "# Size       Avg Latency(us)   Max Latency(us)");
+  for (std::size_t i = 2; i < table.size(); ++i) {
+    CAPTURE(table[i]);
+    CHECK(table[i].size() == 46);
+    std::istringstream in(table[i]);
+    std::size_t bytes = 0;
+    double avg = -1, max = -1;
+    in >> bytes >> avg >> max;
+    CHECK(!in.fail());
+    CHECK(bytes == (i == 2 ? 4u : 8u));
+    CHECK(avg >= 0.0);
+    CHECK(max >= avg);
+  }
 }
 
 TEST_CASE("RMPI_TRANSPORT=tcp runs over TCP; an unknown value is one line naming the values") {
