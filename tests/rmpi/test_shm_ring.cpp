@@ -1,12 +1,16 @@
 // The SPSC ring: records padded to cache lines, wrap-around with pad records,
 // full and empty, stamps (a stale word is never a record), a producer and a
-// consumer on two threads, and malformed records from a hostile producer.
+// consumer on two threads, faulting in ahead of use, and malformed records from a hostile producer.
 #include "shm/ring.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <doctest/doctest.h>
 
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "shm/segment.hpp"
 
@@ -180,4 +184,35 @@ TEST_CASE("an unpublished record is not read: its stamp must be its position") {
   CHECK(g.r.peek() == nullptr);
   CHECK(!g.r.readable());
   CHECK(!g.r.corrupt());
+}
+
+TEST_CASE("the first lap faults the ring in ahead of use, a chunk at a time") {
+  // mincore() tells which pages of the (sparse, shared) ring exist.
+  auto seg = shm::Segment::create(1, 256 * 1024, "ringfault");
+  const std::uint64_t cap = seg.ring_bytes();
+  REQUIRE(cap == 256 * 1024);
+  const auto resident = [&] {
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> v(cap / page);
+    REQUIRE(::mincore(seg.ring_data(0), cap, v.data()) == 0);
+    std::size_t n = 0;
+    for (unsigned char c : v) n += c & 1;
+    return n * page;
+  };
+  CHECK(resident() == 0);
+  shm::RingWriter w{&seg.control(0), seg.ring_data(0), cap};
+  shm::RingReader r{&seg.control(0), seg.ring_data(0), cap};
+  REQUIRE(put(w, 8, 1));
+  CHECK(resident() == shm::kPrefaultChunk);  // not page by page, not all at once
+  REQUIRE(r.peek());
+  r.release();
+  // Records up to the end of the first chunk, then one more: the next chunk.
+  while (w.tail() < shm::kPrefaultChunk - 64) {
+    REQUIRE(put(w, 8, 2));
+    REQUIRE(r.peek());
+    r.release();
+  }
+  CHECK(resident() == shm::kPrefaultChunk);
+  REQUIRE(put(w, 8, 3));
+  CHECK(resident() == 2 * shm::kPrefaultChunk);
 }

@@ -18,6 +18,14 @@
 //
 // Space goes back with a release store of `head`, which the producer reads
 // with acquire, only when its private copy says "full".
+//
+// The ring's pages start as holes in a sparse file: on the first lap each
+// side faults them in ahead of use, kPrefaultChunk at a time, with one
+// madvise each (a page fault costs ~5 us on the VMs measured, one per 64
+// small records per side: it doubled the 8 B latency of short runs).
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +62,30 @@ inline constexpr std::uint64_t record_bytes(std::uint64_t body) {
   return (sizeof(RecordHeader) + body + kCacheLine - 1) / kCacheLine * kCacheLine;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/// Bytes of a ring faulted in at once on its first lap.
+inline constexpr std::uint64_t kPrefaultChunk = 64 * 1024;
+
+/// Faults in the pages of a ring up to `end` (a position; the ring counts
+/// from `done`, the bytes already faulted in, which becomes the ring's size
+/// once all are). Without MADV_POPULATE_* (an older kernel) it stops
+/// trying: the pages then fault in one by one as they are touched.
+inline void prefault(const std::byte* data, std::uint64_t cap, std::uint64_t end, int advice,
+                     std::uint64_t& done) {
+  while (done < std::min(end, cap)) {
+    const std::uint64_t n = std::min(kPrefaultChunk, cap - done);
+    if (::madvise(const_cast<std::byte*>(data) + done, n, advice) != 0) {
+      done = cap;
+      return;
+    }
+    done += n;
+  }
+}
+
 /// The stamp word of the header slot at `slot` (shared with the other side).
 inline std::atomic_ref<std::uint64_t> stamp_at(const std::byte* slot) {
   return std::atomic_ref<std::uint64_t>(
@@ -83,6 +115,7 @@ class RingWriter {
       head_cache_ = c_->head.load(std::memory_order_acquire);
       if (tail_ + total - head_cache_ > cap_) return nullptr;
     }
+    if (prefaulted_ < cap_) prefault(data_, cap_, tail_ + total, MADV_POPULATE_WRITE, prefaulted_);
     pad_ = nullptr;
     if (need > to_end) {
       pad_ = data_ + off;
@@ -125,6 +158,7 @@ class RingWriter {
   std::uint64_t pending_ = 0;
   std::byte* pad_ = nullptr;  // the pad reserve() wrote, published by commit()
   std::uint64_t pad_stamp_ = 0;
+  std::uint64_t prefaulted_ = 0;  // bytes of the ring faulted in (first lap)
 };
 
 /// The consumer's end of a ring (lives in the receiver).
@@ -138,6 +172,7 @@ class RingReader {
   /// A malformed record returns nullptr and sets corrupt() (the caller
   /// drops the link).
   const RecordHeader* peek() {
+    if (prefaulted_ < cap_) prefault(data_, cap_, head_ + kCacheLine, MADV_POPULATE_READ, prefaulted_);
     for (;;) {
       const std::byte* slot = data_ + (head_ & (cap_ - 1));
       if (stamp_at(slot).load(std::memory_order_acquire) != head_ + 1) return nullptr;
@@ -179,6 +214,7 @@ class RingReader {
   std::uint64_t cap_ = 0;
   std::uint64_t head_ = 0;
   std::uint64_t bytes_ = 0;  // of cur_
+  std::uint64_t prefaulted_ = 0;  // bytes of the ring faulted in (first lap)
   bool corrupt_ = false;
   RecordHeader cur_{};
 };
