@@ -57,8 +57,9 @@ po::options_description make_options() {
        "(of every host, whatever its slots)")
       // Binding (binding.hpp): each host's node reports its hwloc topology.
       ("bind-to", po::value<std::string>()->value_name("WORD"),
-       "none (default), hwthread, core: bind each rank to its hwthreads or cores; l3cache, numa, "
-       "socket: to the l3caches, NUMA nodes or packages they are in")
+       "none, hwthread, core: bind each rank to its hwthreads or cores; l3cache, numa, "
+       "socket: to the l3caches, NUMA nodes or packages they are in (default, as Open MPI: core "
+       "for 1-2 ranks on a host, socket for more, none when they outnumber its cores)")
       ("cpus-per-rank", po::value<std::string>()->value_name("N"),
        "cores (hwthreads with --bind-to hwthread) per rank (default 1)")
       ("report-bindings", po::bool_switch(), "print each rank's host and CPUs on stderr")

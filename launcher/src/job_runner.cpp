@@ -26,6 +26,7 @@
 #include <rmpi/error.hpp>
 #include <rmpi/failure.hpp>
 #include <rmpi/incarnation.hpp>
+#include <rmpi/launch_env.hpp>
 #include <rmpi/launcher/host_slots.hpp>
 #include <rmpi/launcher/rank_output.hpp>
 #include <rmpi/launcher/node_options.hpp>
@@ -286,6 +287,9 @@ std::vector<std::pair<std::string, std::string>> Job::rank_env(int rank) const {
   // --iface names an interface, subnet or address; each rank resolves it on its own host.
   if (!spec_.iface.empty()) env.emplace_back("RMPI_IFACE", spec_.iface);
   if (spec_.supervise) env.emplace_back("RMPI_SUPERVISED", "1");
+  // Open MPI's mpi_yield_when_idle: from the host's cores, not the rank's (a bound rank has one).
+  if (const auto& over = cpus_[static_cast<std::size_t>(rank)].oversubscribed)
+    env.emplace_back(kYieldWhenIdleEnv, *over ? "1" : "0");
   if (spec_.restart_every)
     env.emplace_back(kRestartCountEnv, std::to_string(ranks_[static_cast<std::size_t>(rank)].restarts));
   if (spec_.ports.first != 0)

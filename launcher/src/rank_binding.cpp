@@ -1,6 +1,10 @@
 #include <rmpi/launcher/rank_binding.hpp>
 
+#include <algorithm>
 #include <map>
+#include <optional>
+
+#include <rmpi/error.hpp>
 
 namespace rmpi::launcher {
 namespace {
@@ -21,7 +25,7 @@ BindingPolicy binding_policy(const LaunchSpec& spec) {
   BindingPolicy policy;
   policy.map_by = spec.map_by;
   policy.ppr = spec.ppr;
-  policy.bind_to = spec.bind_to;
+  policy.bind_to = spec.bind_to.value_or(BindTo::none);
   policy.cpus_per_rank = spec.cpus_per_rank;
   policy.oversubscribe = spec.oversubscribe;
   return policy;
@@ -36,15 +40,30 @@ std::vector<RankCpus> bind_job(const LaunchSpec& spec, const JobLayout& layout,
   if (!needs_topology) return result;
   std::map<int, std::vector<int>> ranks_of_host;  // in rank order: index = local rank
   for (const auto& p : layout.ranks) ranks_of_host[p.host_index].push_back(p.rank);
-  const BindingPolicy policy = binding_policy(spec);
   for (const auto& [host_index, ranks] : ranks_of_host) {
     const std::string& name = layout.hosts[static_cast<std::size_t>(host_index)].name;
-    const Topology topology = Topology::from_xml(facts(host_index), name);
-    const auto cpus = bind_local_ranks(topology, policy, static_cast<int>(ranks.size()), name);
+    const int local_ranks = static_cast<int>(ranks.size());
+    BindingPolicy policy = binding_policy(spec);
+    std::optional<Topology> reported;
+    try {
+      reported.emplace(Topology::from_xml(facts(host_index), name));
+    } catch (const ConfigError&) {
+      if (spec.bind_to || spec.report_bindings || spec.display_map) throw;
+      continue;  // the default binding is a habit, not a request: this host's ranks run unbound
+    }
+    const Topology& topology = *reported;
+    const int cores = std::max(1, topology.count(Resource::core));
+    const bool oversubscribed = local_ranks * std::max(1, spec.cpus_per_rank) > cores;
+    if (!spec.bind_to) {
+      policy.bind_to = default_bind_to(local_ranks, std::max(1, spec.cpus_per_rank), cores);
+      if (policy.bind_to == BindTo::socket && topology.count(Resource::socket) == 0) policy.bind_to = BindTo::none;
+    }
+    const auto cpus = bind_local_ranks(topology, policy, local_ranks, name);
     const CpuList all = allowed_cpus(topology);
     for (std::size_t local = 0; local < ranks.size(); ++local) {
       RankCpus& r = result[static_cast<std::size_t>(ranks[local])];
       r.bound = !cpus[local].empty();
+      r.oversubscribed = oversubscribed;
       r.cpus = r.bound ? cpus[local] : all;
     }
   }

@@ -63,6 +63,7 @@ std::shared_ptr<detail::World> build_world(const LaunchEnv& env) {
                                              std::move(listener), env.init_timeout);
   mesh->use_shm(std::move(shm));
   auto world = std::make_shared<detail::World>(env.rank, env.size, env.spin, std::move(mesh));
+  if (env.yield_when_idle) world->set_oversubscribed(*env.yield_when_idle);
   if (restart_count() > 0) world->rejoin();  // the others learn this rank is back
   return world;
 }

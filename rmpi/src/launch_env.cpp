@@ -83,6 +83,7 @@ LaunchEnv read_launch_env() {
   }
   e.spin = std::chrono::microseconds(optional_long(kSpinEnv, 50, 0, 10'000'000));
   e.init_timeout = std::chrono::seconds(optional_long(kInitTimeoutEnv, 60, 1, 86'400));
+  if (get(kYieldWhenIdleEnv)) e.yield_when_idle = optional_long(kYieldWhenIdleEnv, 0, 0, 1) == 1;
   return e;
 }
 
@@ -104,6 +105,7 @@ std::map<std::string, std::string> launch_env_vars(const LaunchEnv& e) {
   if (e.spin != std::chrono::microseconds(50)) m[kSpinEnv] = std::to_string(e.spin.count());
   if (e.init_timeout != std::chrono::seconds(60))
     m[kInitTimeoutEnv] = std::to_string(e.init_timeout.count());
+  if (e.yield_when_idle) m[kYieldWhenIdleEnv] = *e.yield_when_idle ? "1" : "0";
   return m;
 }
 

@@ -117,6 +117,9 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   /// A restarted rank (rmpi::restart_count() > 0) links to every peer at
   /// init, so that each learns it is back (a peer that finished is gone).
   void rejoin();
+  /// The launcher's word on whether this node runs more ranks than cores
+  /// (RMPI_YIELD_WHEN_IDLE), in place of the rank's own guess.
+  void set_oversubscribed(bool yes) { oversubscribed_ = yes; }
 
   enum class FinishMode : std::uint8_t {
     wait_for_peers,  // rmpi::finish(): until every linked peer said goodbye too
@@ -197,7 +200,9 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   /// looked at in between), then epoll_wait(0) for them.
   void sleep_on(shm::Doorbell& bell);
   /// Whether this node runs more ranks than this process has CPUs (then a
-  /// spinning rank yields its CPU early: the rank it waits for may need it).
+  /// spinning rank yields its CPU early: the rank it waits for may need it),
+  /// unless the launcher said (set_oversubscribed: a rank it bound to one
+  /// core has one CPU, but the core is its own).
   bool oversubscribed();
   void add_link(int peer, std::unique_ptr<Link> link);
   /// `p` connected again as a new process (a restart): the old link's

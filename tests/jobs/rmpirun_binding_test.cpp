@@ -85,13 +85,52 @@ TEST_CASE("any program is bound: sh -c 'taskset -pc $$' shows the rank's core") 
   CHECK(r.out.find("current affinity list: " + reported.at(0)) != std::string::npos);
 }
 
-TEST_CASE("without --bind-to a rank is not bound and the report says so") {
-  const auto r = run({"-n", "1", "--report-bindings", kProbe});
+TEST_CASE("--bind-to none: a rank is not bound and the report says so") {
+  const auto r = run({"-n", "1", "--bind-to", "none", "--report-bindings", kProbe});
   REQUIRE(r.exit_code == 0);
   const auto reported = by_rank(r.err, R"(rmpirun: rank (\d+) on localhost not bound \(([0-9,-]+), 0x)");
   const auto actual = by_rank(r.out, R"(rank (\d+) affinity ([0-9,-]+))");
   REQUIRE(reported.size() == 1);
   CHECK(actual == reported);
+}
+
+TEST_CASE("without --bind-to, as Open MPI: two ranks that fit get a core each") {
+  const int cores = count_of(HWLOC_OBJ_CORE);
+  const auto r = run({"-n", "2", "--report-bindings", kProbe});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto actual = by_rank(r.out, R"(rank (\d+) affinity ([0-9,-]+))");
+  REQUIRE(actual.size() == 2);
+  if (cores >= 2) {
+    const auto reported = by_rank(r.err, R"(rmpirun: rank (\d+) on localhost bound to ([0-9,-]+) )");
+    REQUIRE(reported.size() == 2);
+    CHECK(actual == reported);
+    CHECK(reported.at(0) != reported.at(1));
+  } else {
+    CHECK(by_rank(r.err, R"(rmpirun: rank (\d+) on localhost (not bound))").size() == 2);
+  }
+}
+
+TEST_CASE("without --bind-to, ranks that outnumber the cores are not bound") {
+  const int cores = count_of(HWLOC_OBJ_CORE);
+  const std::string n = std::to_string(cores + 1);
+  const auto r = run({"-n", n, "--report-bindings", kProbe});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(by_rank(r.err, R"(rmpirun: rank (\d+) on localhost (not bound))").size() == static_cast<std::size_t>(cores + 1));
+}
+
+TEST_CASE("each rank learns whether its host runs more ranks than cores (RMPI_YIELD_WHEN_IDLE)") {
+  const int cores = count_of(HWLOC_OBJ_CORE);
+  const std::string probe = "echo \"rank $RMPI_RANK yield=$RMPI_YIELD_WHEN_IDLE\"";
+  const auto fits = run({"-n", "1", "sh", "-c", probe});
+  REQUIRE(fits.exit_code == 0);
+  CHECK(by_rank(fits.out, R"(rank (\d+) yield=(\d))") == std::map<int, std::string>{{0, "0"}});
+  const auto over = run({"-n", std::to_string(cores + 1), "sh", "-c", probe});
+  REQUIRE(over.exit_code == 0);
+  const auto seen = by_rank(over.out, R"(rank (\d+) yield=(\d))");
+  CHECK(seen.size() == static_cast<std::size_t>(cores + 1));
+  for (const auto& [rank, yield] : seen) CHECK(yield == "1");
 }
 
 TEST_CASE("--display-map prints the rank -> host -> cpus table before the job") {

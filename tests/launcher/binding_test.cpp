@@ -222,6 +222,16 @@ TEST_CASE("binding: bad input is one line naming the host and the counts") {
                        rmpi::ConfigError);
 }
 
+TEST_CASE("binding: the default without --bind-to is Open MPI's") {
+  static_assert(default_bind_to(1, 1, 2) == BindTo::core);
+  CHECK(default_bind_to(2, 1, 2) == BindTo::core);
+  CHECK(default_bind_to(3, 1, 8) == BindTo::socket);
+  CHECK(default_bind_to(8, 1, 8) == BindTo::socket);
+  CHECK(default_bind_to(3, 1, 2) == BindTo::none);  // oversubscribed
+  CHECK(default_bind_to(2, 2, 3) == BindTo::none);  // --cpus-per-rank 2 needs 4 cores
+  CHECK(default_bind_to(2, 2, 4) == BindTo::core);
+}
+
 TEST_CASE("binding: --bind-to and --map-by words") {
   CHECK(parse_bind_to("l3cache") == BindTo::l3cache);
   CHECK_THROWS_WITH_AS(parse_bind_to("cores"),

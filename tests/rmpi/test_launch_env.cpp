@@ -13,7 +13,8 @@ namespace {
 void set_all(const std::map<std::string, std::string>& vars) {
   for (const char* v : {rmpi::kRankEnv, rmpi::kSizeEnv, rmpi::kLocalRankEnv, rmpi::kLocalSizeEnv,
                         rmpi::kNodeIdEnv, rmpi::kJobSecretEnv, rmpi::kRendezvousEnv, rmpi::kAdvertiseEnv,
-                        rmpi::kPortRangeEnv, rmpi::kJobIdEnv, rmpi::kSpinEnv, rmpi::kInitTimeoutEnv})
+                        rmpi::kPortRangeEnv, rmpi::kJobIdEnv, rmpi::kSpinEnv, rmpi::kInitTimeoutEnv,
+                        rmpi::kYieldWhenIdleEnv})
     ::unsetenv(v);
   for (const auto& [k, v] : vars) ::setenv(k.c_str(), v.c_str(), 1);
 }
@@ -46,6 +47,7 @@ TEST_CASE("read_launch_env round-trips launch_env_vars") {
   e.job_id = "job9";
   e.spin = std::chrono::microseconds(0);
   e.init_timeout = std::chrono::seconds(5);
+  e.yield_when_idle = true;
   set_all(rmpi::launch_env_vars(e));
   const rmpi::LaunchEnv r = rmpi::read_launch_env();
   CHECK(r.rank == 3);
@@ -62,6 +64,7 @@ TEST_CASE("read_launch_env round-trips launch_env_vars") {
   CHECK(r.job_id == "job9");
   CHECK(r.spin.count() == 0);
   CHECK(r.init_timeout.count() == 5);
+  CHECK(r.yield_when_idle == std::optional<bool>(true));
 }
 
 TEST_CASE("defaults for the optional variables") {
@@ -71,6 +74,7 @@ TEST_CASE("defaults for the optional variables") {
   CHECK(r.advertise == "127.0.0.1");
   CHECK(r.port_first == 0);
   CHECK(r.node_id == "0");
+  CHECK(!r.yield_when_idle);  // the rank decides
 }
 
 TEST_CASE("neither RMPI_RANK nor RMPI_SIZE: a singleton, rank 0 of 1, nothing else needed") {
@@ -97,4 +101,7 @@ TEST_CASE("errors name the variable") {
   CHECK(error_of({{"RMPI_SIZE", "1"}, {"RMPI_RANK", "0"}, {"RMPI_JOB_SECRET", "s"},
                   {"RMPI_PORT_RANGE", "9000-8000"}})
             .find("RMPI_PORT_RANGE='9000-8000' is an empty range") != std::string::npos);
+  CHECK(error_of({{"RMPI_SIZE", "1"}, {"RMPI_RANK", "0"}, {"RMPI_JOB_SECRET", "s"},
+                  {"RMPI_YIELD_WHEN_IDLE", "yes"}})
+            .find("RMPI_YIELD_WHEN_IDLE='yes' is not a number in 0..1") != std::string::npos);
 }

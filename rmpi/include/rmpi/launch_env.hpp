@@ -19,9 +19,11 @@
 /// | RMPI_JOB_ID         | unique per job; names local sockets (default: from the rendezvous address) |
 /// | RMPI_SPIN_US        | receive spin in µs before blocking (default 50; 0 = block at once) |
 /// | RMPI_INIT_TIMEOUT   | seconds init may take (rendezvous, connects; default 60)  |
+/// | RMPI_YIELD_WHEN_IDLE | 1: a waiting rank yields its CPU early (its node runs more ranks than cores); 0: it does not; unset: ranks on the node against the CPUs this process may use (rmpirun sets it per host, as Open MPI's mpi_yield_when_idle) |
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace rmpi {
@@ -39,6 +41,7 @@ inline constexpr const char* kPortRangeEnv = "RMPI_PORT_RANGE";
 inline constexpr const char* kJobIdEnv = "RMPI_JOB_ID";
 inline constexpr const char* kSpinEnv = "RMPI_SPIN_US";
 inline constexpr const char* kInitTimeoutEnv = "RMPI_INIT_TIMEOUT";
+inline constexpr const char* kYieldWhenIdleEnv = "RMPI_YIELD_WHEN_IDLE";
 
 /// The parsed launch environment of one rank.
 struct LaunchEnv {
@@ -56,6 +59,7 @@ struct LaunchEnv {
   std::string job_id;
   std::chrono::microseconds spin{50};
   std::chrono::seconds init_timeout{60};
+  std::optional<bool> yield_when_idle;  // unset: the rank decides
 };
 
 /// Reads the process environment; throws rmpi::ConfigError naming the

@@ -45,8 +45,8 @@ struct LaunchSpec {
   MapBy map_by = MapBy::slot;
   /// N and RESOURCE of --map-by ppr:N:RESOURCE.
   RanksPerResource ppr;
-  /// --bind-to.
-  BindTo bind_to = BindTo::none;
+  /// --bind-to; unset: default_bind_to() on each host.
+  std::optional<BindTo> bind_to;
   /// --use-hwthread-cpus: a host whose slots are not written gets one per hwthread, not per core.
   bool use_hwthread_cpus = false;
   /// --cpus-per-rank N.

@@ -2,6 +2,7 @@
 /// The CPUs of every rank of a job, from the topology each host's node reported, and the
 /// --display-map / --report-bindings text about them.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ struct RankCpus {
   /// The CPUs it is bound to; when not bound, every CPU its node may use.
   CpuList cpus;
   bool bound = false;
+  /// Whether its host runs more ranks than it has cores for them (unset: no topology read).
+  std::optional<bool> oversubscribed;
 };
 
 /// The topology (hwloc XML) the node on layout.hosts[host_index] reported.
