@@ -58,7 +58,15 @@ std::vector<RankCpus> bind_job(const LaunchSpec& spec, const JobLayout& layout,
       policy.bind_to = default_bind_to(local_ranks, std::max(1, spec.cpus_per_rank), cores);
       if (policy.bind_to == BindTo::socket && topology.count(Resource::socket) == 0) policy.bind_to = BindTo::none;
     }
-    const auto cpus = bind_local_ranks(topology, policy, local_ranks, name);
+    std::vector<CpuList> cpus;
+    try {
+      cpus = bind_local_ranks(topology, policy, local_ranks, name);
+    } catch (const ConfigError&) {
+      if (spec.bind_to || policy.bind_to == BindTo::none) throw;
+      // The default cannot apply to this mapping (ppr:2:core, say): unbound, as before.
+      policy.bind_to = BindTo::none;
+      cpus = bind_local_ranks(topology, policy, local_ranks, name);
+    }
     const CpuList all = allowed_cpus(topology);
     for (std::size_t local = 0; local < ranks.size(); ++local) {
       RankCpus& r = result[static_cast<std::size_t>(ranks[local])];

@@ -120,6 +120,13 @@ TEST_CASE("without --bind-to, ranks that outnumber the cores are not bound") {
   CHECK(by_rank(r.err, R"(rmpirun: rank (\d+) on localhost (not bound))").size() == static_cast<std::size_t>(cores + 1));
 }
 
+TEST_CASE("without --bind-to, a mapping the default cannot bind (two ranks per core) runs unbound") {
+  const auto r = run({"-n", "2", "--map-by", "ppr:2:core", "--report-bindings", kProbe});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(by_rank(r.err, R"(rmpirun: rank (\d+) on localhost (not bound))").size() == 2);
+}
+
 TEST_CASE("each rank learns whether its host runs more ranks than cores (RMPI_YIELD_WHEN_IDLE)") {
   const int cores = count_of(HWLOC_OBJ_CORE);
   const std::string probe = "echo \"rank $RMPI_RANK yield=$RMPI_YIELD_WHEN_IDLE\"";
