@@ -54,7 +54,8 @@ std::vector<CpuList> bind_local_ranks(const Topology& topology, const BindingPol
 /// What ranks are bound to without --bind-to, Open MPI's default: a core each when a host runs
 /// at most 2 of them, their package when it runs more, nothing when they need more cores than
 /// it has (oversubscribed). Bound, two busy-polling ranks are never put on one CPU by the
-/// scheduler (measured: a 2-rank ping-pong then runs 5-10x slower for whole runs).
+/// scheduler (unbound, on the 2-core VMs measured, it at times did so for a whole run: a
+/// 2-rank ping-pong at 5-12 us instead of 0.6-1.2).
 constexpr BindTo default_bind_to(int local_ranks, int cpus_per_rank, int cores) {
   if (local_ranks * cpus_per_rank > cores) return BindTo::none;
   return local_ranks <= 2 ? BindTo::core : BindTo::socket;
