@@ -53,9 +53,10 @@ std::vector<RankCpus> bind_job(const LaunchSpec& spec, const JobLayout& layout,
     }
     const Topology& topology = *reported;
     const int cores = std::max(1, topology.count(Resource::core));
-    const bool oversubscribed = local_ranks * std::max(1, spec.cpus_per_rank) > cores;
+    const int per_rank = std::max(1, spec.cpus_per_rank);
+    const bool oversubscribed = host_oversubscribed(local_ranks, per_rank, cores);
     if (!spec.bind_to) {
-      policy.bind_to = default_bind_to(local_ranks, std::max(1, spec.cpus_per_rank), cores);
+      policy.bind_to = default_bind_to(local_ranks, per_rank, cores);
       if (policy.bind_to == BindTo::socket && topology.count(Resource::socket) == 0) policy.bind_to = BindTo::none;
     }
     std::vector<CpuList> cpus;

@@ -230,6 +230,8 @@ TEST_CASE("binding: the default without --bind-to is Open MPI's") {
   CHECK(default_bind_to(3, 1, 2) == BindTo::none);  // oversubscribed
   CHECK(default_bind_to(2, 2, 3) == BindTo::none);  // --cpus-per-rank 2 needs 4 cores
   CHECK(default_bind_to(2, 2, 4) == BindTo::core);
+  CHECK(host_oversubscribed(3, 1, 2));
+  CHECK(!host_oversubscribed(2, 1, 2));
 }
 
 TEST_CASE("binding: --bind-to and --map-by words") {

@@ -51,13 +51,17 @@ using CpuList = std::vector<unsigned>;
 std::vector<CpuList> bind_local_ranks(const Topology& topology, const BindingPolicy& policy,
                                       int local_ranks, std::string_view host);
 
+/// Whether a host's ranks need more cores than it has.
+constexpr bool host_oversubscribed(int local_ranks, int cpus_per_rank, int cores) {
+  return local_ranks * cpus_per_rank > cores;
+}
 /// What ranks are bound to without --bind-to, Open MPI's default: a core each when a host runs
 /// at most 2 of them, their package when it runs more, nothing when they need more cores than
 /// it has (oversubscribed). Bound, two busy-polling ranks are never put on one CPU by the
 /// scheduler (unbound, on the 2-core VMs measured, it at times did so for a whole run: a
 /// 2-rank ping-pong at 5-12 us instead of 0.6-1.2).
 constexpr BindTo default_bind_to(int local_ranks, int cpus_per_rank, int cores) {
-  if (local_ranks * cpus_per_rank > cores) return BindTo::none;
+  if (host_oversubscribed(local_ranks, cpus_per_rank, cores)) return BindTo::none;
   return local_ranks <= 2 ? BindTo::core : BindTo::socket;
 }
 
