@@ -204,6 +204,12 @@ class Client {
     std::lock_guard l(mu_);
     return io_[id];
   }
+  // Waits until process `id` has written exactly `text` to stdout so far.
+  void wait_stdout(std::uint32_t id, const std::string& text) {
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, kWait, [&] { return io_[id].out.size() >= text.size() || closed_; });
+    REQUIRE(io_[id].out == text);
+  }
   std::string wait_closed() {
     std::unique_lock l(mu_);
     REQUIRE(cv_.wait_for(l, kWait, [&] { return closed_.has_value(); }));
@@ -353,6 +359,9 @@ TEST_CASE("processes: a stop and a continue are reported, and KillProcess ends a
   const auto continued = c.expect<proto::ProcessRunStateChanged>();
   CHECK(continued.state == proto::ProcessRunState::continued);
   CHECK(continued.signal == 0);
+  // The stop below must not overtake the echo: a process reported continued
+  // may not have run yet.
+  c.wait_stdout(1, "continued\n");
   // Stopped again from outside (not by itself: a stop that quickly follows a
   // continue supersedes it in waitpid, and only the stop is reported).
   ::kill(started.pid, SIGSTOP);
@@ -362,7 +371,6 @@ TEST_CASE("processes: a stop and a continue are reported, and KillProcess ends a
   const auto exited = c.expect<proto::ProcessExited>();
   CHECK(exited.id == 1);
   CHECK(exited.signal == SIGKILL);
-  CHECK(c.output(1).out == "continued\n");
 }
 
 TEST_CASE("processes: output comes back as io frames, then their exit status") {
