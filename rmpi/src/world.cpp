@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <thread>
 
 #include <rmpi/error.hpp>
@@ -20,6 +21,9 @@ namespace rmpi::detail {
 namespace {
 
 constexpr std::size_t kMaxTypeName = 4096;
+// Request states a World keeps for reuse (a window of non-blocking requests
+// larger than this allocates the rest).
+constexpr std::size_t kPooledRequests = 256;
 constexpr std::uint64_t kListenerKey = ~std::uint64_t{0};
 // While no socket link is open, epoll only has news of new links and of
 // peers' deaths, and a non-blocking epoll_wait costs 1-3.5 us on the VMs
@@ -40,6 +44,7 @@ World::World(int rank, int size, std::chrono::microseconds spin, std::unique_ptr
       peers_(static_cast<std::size_t>(size)) {
   if (!epoll_) throw Error(std::string("rmpi: epoll_create1 failed: ") + std::strerror(errno));
   for (int r = 0; r < size; ++r) peers_[static_cast<std::size_t>(r)].rank = r;
+  free_requests_.reserve(kPooledRequests);
   if (mesh_) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -49,6 +54,9 @@ World::World(int rank, int size, std::chrono::microseconds spin, std::unique_ptr
 }
 
 World::~World() {
+  finished_ = true;  // states released from here on are deleted, not pooled
+  done_send_.reset();
+  for (RequestState* r : free_requests_) delete r;
   if (mesh_) mesh_->stop();
 }
 
@@ -170,8 +178,8 @@ void World::link_closed(int peer, bool clean, const std::string& why) {
   p.target.reset();
   // Receives that only this peer could satisfy.
   for (auto it = posted_.begin(); it != posted_.end();) {
-    if ((*it)->src == peer) {
-      fail(**it, lost(p, "waits for a message from"));
+    if (it->src == peer) {
+      fail(*it, lost(p, "waits for a message from"));
       it = unpost(it);
     } else {
       ++it;
@@ -209,19 +217,22 @@ bool World::matches(const RequestState& r, std::uint32_t context, int src, std::
   return r.tag == tag;
 }
 
-void World::post(RequestPtr r) {
-  const int src = r->src;
-  posted_.push_back(std::move(r));
+void World::post(RequestState& r) {
+  const int src = r.src;
+  intrusive_ptr_add_ref(&r);
+  posted_.push_back(r);
   if (posted_from_.empty()) posted_from_.assign(peers_.size() + 1, 0);
   ++posted_from_[src == kAnyRank ? peers_.size() : static_cast<std::size_t>(src)];
   publish_posted(src);
 }
 
-std::list<RequestPtr>::iterator World::unpost(std::list<RequestPtr>::iterator it) {
-  const int src = (*it)->src;
+World::PostedQueue::iterator World::unpost(PostedQueue::iterator it) {
+  RequestState& r = *it;
+  const int src = r.src;
   --posted_from_[src == kAnyRank ? peers_.size() : static_cast<std::size_t>(src)];
   it = posted_.erase(it);
   publish_posted(src);
+  intrusive_ptr_release(&r);
   return it;
 }
 
@@ -276,8 +287,8 @@ void World::revoke(std::uint32_t context, int from) {
   if (!revoked_.insert(context).second) return;
   (void)from;
   for (auto it = posted_.begin(); it != posted_.end();) {
-    if ((*it)->context == context && !is_shrink_tag((*it)->tag)) {
-      fail(**it, revoked_error(context));
+    if (it->context == context && !is_shrink_tag(it->tag)) {
+      fail(*it, revoked_error(context));
       it = unpost(it);
     } else {
       ++it;
@@ -319,7 +330,7 @@ std::byte* World::frame_begin(int peer, const wire::FrameHeader& h) {
     throw ProtocolError("unexpected frame kind " + std::to_string(static_cast<int>(h.kind)));
   if (h.flags == kShrinkTag) revoke(h.channel, peer);
   for (auto it = posted_.begin(); it != posted_.end();) {
-    RequestState& r = **it;
+    RequestState& r = *it;
     if (!matches(r, h.channel, peer, h.flags)) {
       ++it;
       continue;
@@ -330,7 +341,7 @@ std::byte* World::frame_begin(int peer, const wire::FrameHeader& h) {
       continue;
     }
     p.into = Into::request;
-    p.target = *it;
+    p.target = &r;
     unpost(it);
     bind_status(r, peer, h.flags, h.length);
     if (r.has_posted) {
@@ -387,16 +398,13 @@ void World::frame_end(int peer) {
 RequestPtr World::start_send(const std::shared_ptr<CommState>& comm, int dest, std::uint16_t tag, OutMessage m,
                              bool blocking) {
   if (finished_) throw Error("rmpi: send after rmpi::finish (rank " + std::to_string(rank_) + ")");
-  const auto new_request = [&] {
-    auto r = std::make_shared<RequestState>();
-    r->kind = RequestState::Kind::send;
-    r->world = shared_from_this();
+  const auto new_send = [&] {
+    auto r = new_request(RequestState::Kind::send, comm);
     r->peer = dest;
-    r->comm = comm;
     return r;
   };
   if (dest == rank_) {
-    auto r = new_request();
+    auto r = new_send();
     // Through the matcher as if it had arrived.
     const wire::FrameHeader h{.kind = wire::FrameKind::data, .flags = tag,
                               .source = static_cast<std::uint32_t>(rank_), .channel = comm->context,
@@ -447,7 +455,7 @@ RequestPtr World::start_send(const std::shared_ptr<CommState>& comm, int dest, s
   // A blocking send that is complete already needs no request of its own
   // (the allocation and reference counts were a tenth of a small send).
   if (eager && blocking) return done_send();
-  auto r = new_request();
+  auto r = new_send();
   r->incarnation = p.incarnation;
   if (eager) {
     r->done = true;
@@ -459,21 +467,49 @@ RequestPtr World::start_send(const std::shared_ptr<CommState>& comm, int dest, s
 
 const RequestPtr& World::done_send() {
   if (!done_send_) {
-    done_send_ = std::make_shared<RequestState>();
-    done_send_->kind = RequestState::Kind::send;
-    done_send_->world = shared_from_this();  // a cycle, broken in finish()
+    done_send_ = new_request(RequestState::Kind::send, nullptr);
     done_send_->done = true;
   }
   return done_send_;
 }
 
+RequestPtr World::new_request(RequestState::Kind kind, const std::shared_ptr<CommState>& comm) {
+  RequestState* r = nullptr;
+  if (free_requests_.empty()) {
+    r = new RequestState();
+  } else {
+    r = free_requests_.back();
+    free_requests_.pop_back();
+  }
+  r->kind = kind;
+  r->world = this;
+  if (r->comm != comm) r->comm = comm;  // a pooled state kept its last comm
+  return RequestPtr(r);
+}
+
+void World::recycle(RequestState* r) noexcept {
+  if (finished_ || free_requests_.size() >= kPooledRequests) {
+    delete r;  // its comm may hold the last reference to this World
+    return;
+  }
+  // As new, but for the comm (dropping it would change its atomic count).
+  auto comm = std::move(r->comm);
+  r->~RequestState();
+  new (r) RequestState();
+  r->comm = std::move(comm);
+  free_requests_.push_back(r);  // no allocation: reserved for kPooledRequests
+}
+
+void intrusive_ptr_add_ref(RequestState* r) noexcept { ++r->refs; }
+
+void intrusive_ptr_release(RequestState* r) noexcept {
+  if (--r->refs == 0) r->world->recycle(r);
+}
+
 RequestPtr World::start_recv(const std::shared_ptr<CommState>& comm, int src, int tag, std::uint64_t type_tag,
                              std::string_view type_name, const PostedRecv* posted, std::shared_ptr<void> keep) {
   if (finished_) throw Error("rmpi: recv after rmpi::finish (rank " + std::to_string(rank_) + ")");
-  auto r = std::make_shared<RequestState>();
-  r->kind = RequestState::Kind::recv;
-  r->world = shared_from_this();
-  r->comm = comm;
+  auto r = new_request(RequestState::Kind::recv, comm);
   r->context = comm->context;
   r->src = src;
   r->tag = tag;
@@ -517,7 +553,7 @@ RequestPtr World::start_recv(const std::shared_ptr<CommState>& comm, int src, in
       return r;
     }
   }
-  post(r);
+  post(*r);
   return r;
 }
 
@@ -601,16 +637,12 @@ bool World::test(RequestState& r) {
 
 bool World::cancel(RequestState& r) {
   if (r.kind != RequestState::Kind::recv || r.done) return false;
-  for (auto it = posted_.begin(); it != posted_.end(); ++it) {
-    if (it->get() == &r) {
-      unpost(it);
-      r.cancelled = true;
-      r.done = true;
-      r.error = std::make_exception_ptr(Error("rmpi: the receive was cancelled"));
-      return true;
-    }
-  }
-  return false;  // bound to a message that is arriving
+  if (!r.in_posted.is_linked()) return false;  // bound to a message that is arriving
+  r.cancelled = true;
+  r.done = true;
+  r.error = std::make_exception_ptr(Error("rmpi: the receive was cancelled"));
+  unpost(posted_.iterator_to(r));
+  return true;
 }
 
 std::size_t World::wait_any(const std::vector<RequestState*>& rs) {
@@ -862,11 +894,14 @@ void World::finish(FinishMode mode) {
   }
   finished_ = true;
   done_send_.reset();
+  // Pooled states hold their comms, and so this World: let them go.
+  for (RequestState* r : free_requests_) delete r;
+  free_requests_.clear();
   if (mesh_) mesh_->stop();
   adopt_links();  // close what arrived meanwhile
   for (auto& p : peers_) p.link.reset();
   unexpected_.clear();
-  posted_.clear();
+  posted_.clear_and_dispose([](RequestState* r) { intrusive_ptr_release(r); });
 }
 
 }  // namespace rmpi::detail

@@ -26,6 +26,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <boost/intrusive/list.hpp>
+
 #include <rmpi/comm.hpp>
 #include <rmpi/wire.hpp>
 
@@ -56,10 +58,13 @@ inline constexpr std::size_t kEagerLimit = 64 * 1024;
 class Mesh;
 
 /// One operation of the engine (rmpi/request.hpp's handle points at it).
+/// States are pooled by their World: a state keeps its `comm` while pooled,
+/// so that the next request on the same communicator changes no atomic count.
 struct RequestState {
   enum class Kind : std::uint8_t { send, recv };
+  std::uint32_t refs = 0;        // RequestPtr copies (intrusive_ptr_add_ref)
+  class World* world = nullptr;  // alive as long as `comm` (or, for done_send, owns this)
   Kind kind = Kind::recv;
-  std::shared_ptr<class World> world;
   bool done = false;
   bool cancelled = false;
   bool taken = false;
@@ -80,9 +85,10 @@ struct RequestState {
   std::shared_ptr<void> keep;  // keeps posted.target alive
   Status status{};
   Received received;
+  boost::intrusive::list_member_hook<> in_posted;  // linked while in World::posted_
 };
 
-class World final : public FrameSink, public std::enable_shared_from_this<World> {
+class World final : public FrameSink {
  public:
   World(int rank, int size, std::chrono::microseconds spin, std::unique_ptr<Mesh> mesh);
   ~World();
@@ -133,12 +139,18 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   /// Next context id this process has not used (comm_split agrees on one).
   std::uint32_t next_context = 1;
 
+  /// Takes back a state whose last RequestPtr was dropped (pooled, or
+  /// deleted once finished: that may end this World, so nothing follows it).
+  void recycle(RequestState* r) noexcept;
+
   // FrameSink
   std::byte* frame_begin(int peer, const wire::FrameHeader& h) override;
   void frame_end(int peer) override;
   void link_closed(int peer, bool clean, const std::string& why) override;
 
  private:
+  /// A request from the pool (a new one when it is empty).
+  RequestPtr new_request(RequestState::Kind kind, const std::shared_ptr<CommState>& comm);
   /// The one request every blocking send that completed at once returns.
   const RequestPtr& done_send();
   /// A message that arrived before a receive matched it (complete or still
@@ -242,12 +254,17 @@ class World final : public FrameSink, public std::enable_shared_from_this<World>
   unsigned yield_early_waits_ = 0;  // waits left that yield early (a recent one was long)
   std::uint64_t activity_ = 0;  // frames delivered, sends completed, links closed
   std::list<Arrival> unexpected_;
-  std::list<RequestPtr> posted_;
+  // Posted receives in posting order; the queue holds a reference on each.
+  using PostedQueue = boost::intrusive::list<
+      RequestState, boost::intrusive::member_hook<RequestState, boost::intrusive::list_member_hook<>,
+                                                   &RequestState::in_posted>>;
+  PostedQueue posted_;
+  std::vector<RequestState*> free_requests_;  // the pool (at most kPooledRequests)
   // Receives in posted_ by source world rank, kAnyRank ones last; each
   // link is told its count (Link::receives_posted).
   std::vector<std::uint32_t> posted_from_;
-  void post(RequestPtr r);
-  std::list<RequestPtr>::iterator unpost(std::list<RequestPtr>::iterator it);
+  void post(RequestState& r);
+  PostedQueue::iterator unpost(PostedQueue::iterator it);
   void publish_posted(int src);
   bool finishing_ = false;
   bool finished_ = false;

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/smart_ptr/intrusive_ptr.hpp>
+
 namespace rmpi {
 
 /// A user message tag, 0 .. Tag::max (MPI's MPI_TAG_UB is at least as large).
@@ -84,7 +86,13 @@ struct Status {
 namespace detail {
 struct RequestState;
 struct Received;
-using RequestPtr = std::shared_ptr<RequestState>;
+/// A request's reference count is a plain integer, not an atomic one: a
+/// request belongs to the thread that drives its communicator (rmpi/comm.hpp),
+/// so its copies are made and dropped there. A state whose count reaches 0
+/// goes back to its engine's pool (no allocation per message).
+void intrusive_ptr_add_ref(RequestState* r) noexcept;
+void intrusive_ptr_release(RequestState* r) noexcept;
+using RequestPtr = boost::intrusive_ptr<RequestState>;
 /// Blocks until `r` completes; rethrows its error (peer gone, type, size).
 void request_wait(RequestState& r);
 /// Progresses once; true when `r` is complete (rethrows its error).
@@ -105,7 +113,8 @@ template <class T = void>
 class Request;
 
 /// A request with no value: a send (or a receive whose value is taken
-/// elsewhere). Cheap to move; copies share one operation.
+/// elsewhere). Cheap to move; copies share one operation. Like its
+/// communicator, a request is used by one thread at a time.
 template <>
 class Request<void> {
  public:
