@@ -393,6 +393,44 @@ void mixed(const rmpi::Comm& c) {
   }
 }
 
+// Request states are pooled (up to 256 per World): more outstanding requests
+// than the pool holds, then states that ended failed or cancelled, each
+// reused afterwards with nothing of its last operation left.
+void reuse(const rmpi::Comm& c) {
+  constexpr int kOutstanding = 600;
+  constexpr int kAfter = 300;
+  const rmpi::Tag tag{7};
+  if (c.id() == 0) {
+    std::vector<rmpi::Request<int>> rs;
+    for (int i = 0; i < kOutstanding; ++i) rs.push_back(rmpi::irecv<int>(c, 1, tag));
+    rmpi::send(c, 1, 0);  // go
+    bool in_order = true;
+    for (int i = 0; i < kOutstanding; ++i) in_order = in_order && rs[static_cast<std::size_t>(i)].wait() == i;
+    expect(in_order, "600 outstanding receives, in order");
+    rs.clear();
+    {
+      auto wrong = rmpi::irecv<double>(c, 1, tag);
+      expect_error([&] { (void)wrong.wait(); }, "a receive of the wrong type fails");
+      auto cancelled = rmpi::irecv<int>(c, 1, rmpi::Tag{8});
+      expect(cancelled.cancel(), "cancel of an unmatched receive");
+    }  // both states go back to the pool
+    expect(rmpi::recv<int>(c, 1, tag) == -1, "the message the failed receive refused is still there");
+    bool clean = true;
+    for (int i = 0; i < kAfter; ++i) {
+      auto r = rmpi::irecv<int>(c, rmpi::any_source, rmpi::any_tag);
+      clean = clean && r.wait() == kOutstanding + i && r.status() == rmpi::Status{1, 7, sizeof(int)};
+    }
+    expect(clean, "reused states: no stale error, value or status");
+    rmpi::send(c, 1, 0);  // rank 1 may go (until then a receive from it can wait)
+  } else if (c.id() == 1) {
+    (void)rmpi::recv<int>(c, 0);
+    for (int i = 0; i < kOutstanding; ++i) rmpi::send(c, 0, i, tag);
+    rmpi::send(c, 0, -1, tag);
+    for (int i = 0; i < kAfter; ++i) rmpi::send(c, 0, kOutstanding + i, tag);
+    (void)rmpi::recv<int>(c, 0);
+  }
+}
+
 void cancel(const rmpi::Comm& c) {
   if (c.id() == 0) {
     auto r = rmpi::irecv<int>(c, 1, rmpi::Tag{5});
@@ -603,6 +641,7 @@ int main(int argc, char** argv) {
     else if (mode == "probe") probe(c);
     else if (mode == "mixed") mixed(c);
     else if (mode == "cancel") cancel(c);
+    else if (mode == "reuse") reuse(c);
     else if (mode == "span") span_sizes(c);
     else if (mode == "irecv-span") irecv_span(c);
     else if (mode == "tags") tag_collision(c);

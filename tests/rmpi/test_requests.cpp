@@ -70,6 +70,16 @@ TEST_CASE("cancel of a posted receive") {
   CHECK(has(res.ranks[0].out, "wait on an inactive request"));
 }
 
+TEST_CASE("request states are reused: more outstanding than the pool, then failed and cancelled ones, nothing stale") {
+  for (const char* transport : {"shm", "tcp"}) {
+    CAPTURE(transport);
+    const auto res = scenario("reuse", 2, every(2, {{"RMPI_TRANSPORT", transport}}));
+    INFO(res.summary());
+    CHECK(res.all_exited_zero());
+    CHECK(has(res.ranks[0].out, "was expected"));  // the type error, reported
+  }
+}
+
 TEST_CASE("a receive into a span too small names both sizes; the message stays receivable") {
   const auto res = scenario("span", 2);
   INFO(res.summary());
